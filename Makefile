@@ -1,0 +1,177 @@
+# zcio: `make` builds libzcio.a, libzcio.so and include/zcio.h; `make test` runs
+# every test; `make demo` shows a copy; `make install` installs.
+
+CARGO ?= cargo
+CC ?= cc
+CXX ?= c++
+VALGRIND ?= valgrind
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR ?=
+
+# The version lives in Cargo.toml only; the soname follows its major number.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+SONAME := libzcio.so.$(MAJOR)
+REALNAME := libzcio.so.$(VERSION)
+
+BUILD := build
+STAGE := $(BUILD)/lib
+ABS_STAGE := $(abspath $(STAGE))
+# What a static libzcio.a needs besides itself (rustc --print native-static-libs).
+STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+
+CWARN := -Wall -Wextra -Werror
+TEST_CFLAGS := -std=c11 $(CWARN) -g -O1 -Iinclude -Ic-tests
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SHARED_LINK := -L$(STAGE) -lzcio -Wl,-rpath,$(ABS_STAGE)
+VALGRIND_FLAGS := -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+	--errors-for-leak-kinds=definite,indirect
+
+# Where the C tests put their files: the work disk and tmpfs.
+TEST_DIRS := $(abspath $(BUILD)/tmp) /dev/shm
+
+C_TESTS := test_directio
+C_TEST_BINS := $(foreach t,$(C_TESTS),$(BUILD)/$(t)-static $(BUILD)/$(t)-shared $(BUILD)/$(t)-asan)
+HEADER_BINS := $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_header-cxx17
+EXAMPLES := $(BUILD)/dropin $(BUILD)/demo
+
+.PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
+	examples example-test install uninstall install-test demo test clean
+
+all: lib header
+
+# The release libraries, staged as they are installed: the real file, the soname
+# link and the development link.
+lib:
+	$(CARGO) build --release --lib
+	@mkdir -p $(STAGE)
+	@cp target/release/libzcio.a $(STAGE)/libzcio.a
+	@cp target/release/libzcio.so $(STAGE)/$(REALNAME)
+	@ln -sf $(REALNAME) $(STAGE)/$(SONAME)
+	@ln -sf $(SONAME) $(STAGE)/libzcio.so
+
+header:
+	$(CARGO) run -q -p zcio-genheader -- include/zcio.h
+
+# Fails when the committed header is not what cbindgen makes of src/capi now.
+check-header:
+	@tmp=$$(mktemp) && $(CARGO) run -q -p zcio-genheader -- $$tmp && \
+	if diff -u include/zcio.h $$tmp; then echo "PASS: include/zcio.h is up to date"; rm -f $$tmp; \
+	else echo "FAIL: include/zcio.h is stale: run 'make header' and commit it"; rm -f $$tmp; exit 1; fi
+
+abi:
+	$(CARGO) run -q -p zcio-abi
+
+rust-test:
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+$(BUILD)/%-static: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h lib
+	$(CC) $(TEST_CFLAGS) -o $@ $< c-tests/ref_directio.c $(STAGE)/libzcio.a $(STATIC_LIBS)
+
+$(BUILD)/%-shared: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h lib
+	$(CC) $(TEST_CFLAGS) -o $@ $< c-tests/ref_directio.c $(SHARED_LINK)
+
+$(BUILD)/%-asan: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h lib
+	$(CC) $(TEST_CFLAGS) $(SAN) -o $@ $< c-tests/ref_directio.c $(STAGE)/libzcio.a $(STATIC_LIBS)
+
+# The header on its own, included twice, as C99, C11 and C++17.
+$(BUILD)/test_header-c99: c-tests/test_header.c include/zcio.h lib
+	$(CC) -std=c99 -pedantic $(CWARN) -Iinclude -o $@ $< $(SHARED_LINK)
+$(BUILD)/test_header-c11: c-tests/test_header.c include/zcio.h lib
+	$(CC) -std=c11 -pedantic $(CWARN) -Iinclude -o $@ $< $(SHARED_LINK)
+$(BUILD)/test_header-cxx17: c-tests/test_header.c include/zcio.h lib
+	$(CXX) -x c++ -std=c++17 -pedantic $(CWARN) -Iinclude -o $@ $< $(SHARED_LINK)
+
+$(BUILD)/dropin: examples-c/dropin.cpp include/zcio.h lib
+	$(CXX) -std=c++17 $(CWARN) -O2 -Iinclude -o $@ $< $(SHARED_LINK)
+
+$(BUILD)/demo: examples-c/demo.c include/zcio.h lib
+	$(CC) -std=c11 $(CWARN) -O2 -Iinclude -o $@ $< $(SHARED_LINK)
+
+c-build: $(C_TEST_BINS) $(HEADER_BINS)
+
+# Each C test against the static and the shared library, and under ASan+UBSan, on
+# the work disk and on tmpfs.
+c-test: c-build
+	@mkdir -p $(BUILD)/tmp
+	@for h in $(HEADER_BINS); do c-tests/run.sh $$h $$h || exit 1; done
+	@for t in $(C_TESTS); do for d in $(TEST_DIRS); do for v in static shared asan; do \
+		c-tests/run.sh "$$t-$$v $$d" $(BUILD)/$$t-$$v $$d || exit 1; done; done; done
+
+# The same tests against the shared library under valgrind, leaks counted as errors.
+valgrind-test: c-build
+	@mkdir -p $(BUILD)/tmp
+	@for t in $(C_TESTS); do for d in $(TEST_DIRS); do \
+		c-tests/run.sh "$$t valgrind $$d" $(VALGRIND) $(VALGRIND_FLAGS) $(BUILD)/$$t-shared $$d || exit 1; \
+	done; done
+
+examples: $(EXAMPLES)
+
+# The C++ drop-in copies a file with an unaligned tail exactly.
+example-test: examples
+	@mkdir -p $(BUILD)/tmp
+	@d=$$(mktemp -d $(abspath $(BUILD)/tmp)/example-XXXXXX) && \
+	head -c 3146001 /dev/urandom > $$d/src && \
+	$(BUILD)/dropin $$d/src $$d/dst && cmp $$d/src $$d/dst && \
+	echo "PASS: examples-c/dropin.cpp copied 3146001 bytes exactly"; rc=$$?; rm -rf $$d; exit $$rc
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(STAGE)/libzcio.a $(DESTDIR)$(LIBDIR)/libzcio.a
+	install -m 755 $(STAGE)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libzcio.so
+	install -m 644 include/zcio.h $(DESTDIR)$(INCLUDEDIR)/zcio.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' zcio.pc.in \
+		> $(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libzcio.a $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+		$(DESTDIR)$(LIBDIR)/libzcio.so $(DESTDIR)$(INCLUDEDIR)/zcio.h $(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc
+
+# Installs into a scratch directory and builds the drop-in example against it
+# through pkg-config, shared and static; checks the soname.
+install-test:
+	@set -e; st=$$(mktemp -d); trap 'rm -rf $$st' EXIT; \
+	$(MAKE) -s install DESTDIR=$$st PREFIX=/usr >/dev/null; \
+	test -L $$st/usr/lib/$(SONAME) -a -L $$st/usr/lib/libzcio.so -a -f $$st/usr/lib/$(REALNAME); \
+	readelf -d $$st/usr/lib/$(REALNAME) | grep -q 'SONAME.*\[$(SONAME)\]'; \
+	export PKG_CONFIG_PATH=$$st/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$st; \
+	test "$$(pkg-config --modversion zcio)" = "$(VERSION)"; \
+	$(CXX) -std=c++17 $(CWARN) $$(pkg-config --cflags zcio) -o $$st/dropin examples-c/dropin.cpp $$(pkg-config --libs zcio); \
+	$(CXX) -std=c++17 $(CWARN) $$(pkg-config --cflags zcio) -o $$st/dropin-static examples-c/dropin.cpp \
+		$$(pkg-config --static --libs zcio | sed 's/-lzcio /-l:libzcio.a /'); \
+	head -c 1048583 /dev/urandom > $$st/src; \
+	LD_LIBRARY_PATH=$$st/usr/lib $$st/dropin $$st/src $$st/dst >/dev/null; cmp $$st/src $$st/dst; \
+	LD_LIBRARY_PATH=$$st/usr/lib ldd $$st/dropin | grep -q "$(SONAME) => $$st/usr/lib/$(SONAME)"; \
+	$$st/dropin-static $$st/src $$st/dst2 >/dev/null; cmp $$st/src $$st/dst2; \
+	! ldd $$st/dropin-static | grep -q libzcio; \
+	echo "PASS: make install (soname $(SONAME), zcio.pc $(VERSION)); pkg-config builds, shared and static, copy correctly"
+
+demo: lib $(BUILD)/demo
+	@mkdir -p $(BUILD)/tmp
+	$(BUILD)/demo $(abspath $(BUILD)/tmp)
+
+# The committed header is checked first, before anything could regenerate it.
+test:
+	$(MAKE) check-header
+	$(MAKE) lint
+	$(MAKE) rust-test
+	$(MAKE) abi
+	$(MAKE) c-test
+	$(MAKE) valgrind-test
+	$(MAKE) example-test
+	$(MAKE) install-test
+	@echo "make test: all passed"
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

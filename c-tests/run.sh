@@ -1,0 +1,14 @@
+#!/bin/sh
+# Runs one C test and reads its exit status the way zcio's tests use it:
+# 0 pass, 77 skip (the test says why), anything else fail.
+# usage: run.sh LABEL COMMAND [ARGS...]
+label=$1
+shift
+"$@"
+rc=$?
+case $rc in
+  0) echo "PASS: $label" ;;
+  77) echo "SKIP: $label" ;;
+  *) echo "FAIL: $label (exit $rc)"; exit 1 ;;
+esac
+exit 0

@@ -1,0 +1,162 @@
+//! Whole-file copies by path, and the option and statistics initialisers.
+
+use std::ffi::{c_char, c_int};
+
+use super::types::{zc_options, zc_stats};
+use super::{PANIC_ERRNO, ffi_guard, path_copy};
+use crate::core::direct;
+
+/// Copies the file `src` to `dst` with Direct I/O (O_DIRECT on both files, buffers and
+/// I/O sizes aligned as the file systems require, the unaligned tail handled, the page
+/// cache left alone).
+///
+/// The data goes into a temporary file in `dst`'s directory that replaces `dst` only
+/// when everything succeeded: on any failure or cancellation an existing `dst` is
+/// left exactly as it was and no temporary file remains. An existing `dst` keeps its
+/// mode (and owner, where allowed); a new one gets 0644 minus the umask. A symlink as
+/// `dst` is written through. Where a file system refuses O_DIRECT, a buffered copy
+/// that drops its pages from the cache runs instead (`stats.method` is
+/// `ZC_METHOD_READ_WRITE`, `stats.fallbacks` has `1u << ZC_METHOD_DIRECT`), unless
+/// `ZC_F_NO_FALLBACK` is set.
+///
+/// Honoured flags: `ZC_F_FSYNC`, `ZC_F_NO_FALLBACK`, `ZC_F_EXCL`, `ZC_F_IN_PLACE`.
+/// `opts->method` must be `ZC_METHOD_AUTO` or `ZC_METHOD_DIRECT`.
+///
+/// Returns 0 on success, `-errno` on failure; `errno` itself is left alone.
+///
+/// Errors: `-EINVAL` for NULL paths, bad options, a chunk size that is not a
+/// multiple of the alignment, a source that is not a regular file, `dst` being the
+/// source itself (same path, hard link, symlink, bind mount), or O_DIRECT refused
+/// under `ZC_F_NO_FALLBACK`; `-EISDIR` when either path is a directory; `-EEXIST`
+/// under `ZC_F_EXCL`; `-ECANCELED` when the progress callback stopped the copy;
+/// `-E2BIG` for a `size` larger than this library knows with non-zero unknown
+/// fields; otherwise the errno of the failing system call (`-ENOENT`, `-EACCES`,
+/// `-ENOSPC`, `-EIO`...). `stats_out->failed_step` says which step failed.
+///
+/// NULL: `opts` NULL means defaults, `stats_out` NULL means no statistics.
+///
+/// Thread safety: safe to call from any number of threads at once.
+///
+/// # Safety
+/// `src` and `dst` are NULL or NUL-terminated strings; `opts` and `stats_out` are
+/// NULL or point to structs initialised by `zc_options_init()`/`zc_stats_init()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn directio_copy(
+    src: *const c_char,
+    dst: *const c_char,
+    opts: *const zc_options,
+    stats_out: *mut zc_stats,
+) -> c_int {
+    ffi_guard!(-PANIC_ERRNO, {
+        // SAFETY: forwarded caller's contract.
+        unsafe { path_copy(src, dst, opts, stats_out, direct::directio_copy) }
+    })
+}
+
+/// Drop-in for the article's `directIO_copy`: copies `src_path` to `dest_path` with
+/// Direct I/O and default options. Prints nothing.
+///
+/// Returns true on success; false on failure with `errno` set (EINVAL for NULL
+/// paths or a copy onto itself, ENOENT, EACCES, EISDIR, ENOSPC, EIO...). A failed
+/// call creates or changes nothing. The copy is byte-identical and exactly the
+/// source's size; a new destination gets 0644 minus the umask.
+///
+/// Thread safety: safe to call from any number of threads at once.
+///
+/// # Safety
+/// `src_path` and `dest_path` are NULL or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn directIO_copy(src_path: *const c_char, dest_path: *const c_char) -> bool {
+    let r = ffi_guard!(-PANIC_ERRNO, {
+        // SAFETY: forwarded caller's contract.
+        unsafe {
+            path_copy(
+                src_path,
+                dest_path,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                direct::directio_copy,
+            )
+        }
+    });
+    if r < 0 {
+        nix::errno::Errno::set_raw(-r);
+        false
+    } else {
+        true
+    }
+}
+
+/// Fills `*opts` with the defaults (automatic method, no flags, zcio's queue depth
+/// and chunk size, no progress callback) and sets `opts->size`.
+///
+/// The header's `zc_options_init(opts)` is a macro that calls
+/// `zc_options_init_sized(opts, sizeof *opts)`, so that a program built against an
+/// older header never has bytes written past its struct. Callers through FFI call
+/// this function, which assumes the struct of this library's version.
+///
+/// NULL: does nothing. Thread safety: safe.
+///
+/// # Safety
+/// `opts` is NULL or points to a writable `zc_options`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zc_options_init(opts: *mut zc_options) {
+    // SAFETY: forwarded caller's contract.
+    unsafe { zc_options_init_sized(opts, std::mem::size_of::<zc_options>()) }
+}
+
+/// As `zc_options_init()`, for a struct of `size` bytes: writes no byte past `size`.
+///
+/// # Safety
+/// `opts` is NULL or points to `size` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zc_options_init_sized(opts: *mut zc_options, size: usize) {
+    ffi_guard!((), {
+        // SAFETY: caller's contract: `size` writable bytes.
+        unsafe { init_sized(opts.cast(), size) }
+    })
+}
+
+/// Fills `*stats` with zeros and sets `stats->size`. The header's macro
+/// `zc_stats_init(stats)` passes the caller's `sizeof`, as for `zc_options_init()`.
+///
+/// NULL: does nothing. Thread safety: safe.
+///
+/// # Safety
+/// `stats` is NULL or points to a writable `zc_stats`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zc_stats_init(stats: *mut zc_stats) {
+    // SAFETY: forwarded caller's contract.
+    unsafe { zc_stats_init_sized(stats, std::mem::size_of::<zc_stats>()) }
+}
+
+/// As `zc_stats_init()`, for a struct of `size` bytes: writes no byte past `size`.
+///
+/// # Safety
+/// `stats` is NULL or points to `size` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zc_stats_init_sized(stats: *mut zc_stats, size: usize) {
+    ffi_guard!((), {
+        // SAFETY: caller's contract: `size` writable bytes.
+        unsafe { init_sized(stats.cast(), size) }
+    })
+}
+
+/// Zeroes `size` bytes and stores `size` in the leading `uint32_t` (all defaults of
+/// both structs are zero).
+///
+/// # Safety
+/// `p` is NULL or points to `size` writable bytes.
+unsafe fn init_sized(p: *mut u8, size: usize) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: caller's contract.
+    unsafe {
+        std::ptr::write_bytes(p, 0, size);
+        if size >= 4 {
+            p.cast::<u32>()
+                .write_unaligned(u32::try_from(size).unwrap_or(u32::MAX));
+        }
+    }
+}

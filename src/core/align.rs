@@ -1,0 +1,137 @@
+//! Direct I/O alignment: what the file system says (statx STATX_DIOALIGN, Linux 6.1+),
+//! else the block device's logical block size, else 4096.
+
+use std::os::fd::BorrowedFd;
+
+use nix::sys::stat::FileStat;
+
+use super::error::{Error, Result, Step};
+use super::sys;
+
+/// The alignment Direct I/O needs on one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DioAlign {
+    /// Alignment of user memory buffers, in bytes.
+    pub mem: u32,
+    /// Alignment of file offsets and lengths, in bytes.
+    pub offset: u32,
+}
+
+/// Where an alignment came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlignSource {
+    /// The file system answered statx(STATX_DIOALIGN).
+    Statx,
+    /// The block device's logical block size from sysfs.
+    BlockDevice,
+    /// Nothing answered: the safe 4096.
+    Default,
+}
+
+/// The fallback when nothing better is known: the largest common logical block size.
+pub const DEFAULT_ALIGN: u32 = 4096;
+
+/// The Direct I/O alignment of an open file or block device.
+///
+/// `Ok(None)` means the file system says it cannot do Direct I/O on this file.
+/// Other file types give `EINVAL`.
+pub fn dio_alignment(fd: BorrowedFd<'_>) -> Result<Option<(DioAlign, AlignSource)>> {
+    let st = sys::fstat(fd, Step::Args)?;
+    dio_alignment_of(fd, &st)
+}
+
+pub(crate) fn dio_alignment_of(
+    fd: BorrowedFd<'_>,
+    st: &FileStat,
+) -> Result<Option<(DioAlign, AlignSource)>> {
+    if !sys::is_reg(st) && !sys::is_blk(st) {
+        return Err(Error::new(libc::EINVAL, Step::Args));
+    }
+    if let Ok(sx) = sys::statx_fd(fd, libc::STATX_DIOALIGN) {
+        if sx.mask & libc::STATX_DIOALIGN != 0 {
+            if sx.dio_offset_align == 0 {
+                return Ok(None);
+            }
+            let a = DioAlign {
+                mem: sx.dio_mem_align.max(1),
+                offset: sx.dio_offset_align,
+            };
+            return Ok(Some((a, AlignSource::Statx)));
+        }
+    }
+    let dev = if sys::is_blk(st) {
+        st.st_rdev
+    } else {
+        st.st_dev
+    };
+    if let Some(lbs) = logical_block_size(dev) {
+        return Ok(Some((
+            DioAlign {
+                mem: lbs,
+                offset: lbs,
+            },
+            AlignSource::BlockDevice,
+        )));
+    }
+    Ok(Some((
+        DioAlign {
+            mem: DEFAULT_ALIGN,
+            offset: DEFAULT_ALIGN,
+        },
+        AlignSource::Default,
+    )))
+}
+
+/// The logical block size of the block device `dev`, from sysfs. A partition's
+/// queue is its parent disk's.
+fn logical_block_size(dev: libc::dev_t) -> Option<u32> {
+    let (maj, min) = (libc::major(dev), libc::minor(dev));
+    if maj == 0 {
+        return None; // anonymous device: tmpfs, overlay, FUSE...
+    }
+    let base = format!("/sys/dev/block/{maj}:{min}");
+    ["queue/logical_block_size", "../queue/logical_block_size"]
+        .iter()
+        .find_map(|rel| {
+            let s = std::fs::read_to_string(format!("{base}/{rel}")).ok()?;
+            let v: u32 = s.trim().parse().ok()?;
+            (v.is_power_of_two() && v >= 512).then_some(v)
+        })
+}
+
+/// The alignment that satisfies both files: the larger of each requirement.
+pub(crate) fn combine(a: DioAlign, b: DioAlign) -> DioAlign {
+    DioAlign {
+        mem: a.mem.max(b.mem),
+        offset: a.offset.max(b.offset),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combine_takes_the_larger_of_each() {
+        let a = DioAlign {
+            mem: 512,
+            offset: 4096,
+        };
+        let b = DioAlign {
+            mem: 4096,
+            offset: 512,
+        };
+        assert_eq!(
+            combine(a, b),
+            DioAlign {
+                mem: 4096,
+                offset: 4096
+            }
+        );
+    }
+
+    #[test]
+    fn anonymous_devices_have_no_block_size() {
+        assert_eq!(logical_block_size(libc::makedev(0, 27)), None);
+    }
+}

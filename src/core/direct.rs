@@ -1,0 +1,317 @@
+//! The Direct I/O copy: O_DIRECT on both files, aligned buffers, the unaligned tail
+//! padded with zeros and cut off again, and a buffered copy that drops its pages from
+//! the cache where a file system refuses O_DIRECT.
+
+use std::ops::ControlFlow;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+use std::time::Instant;
+
+use nix::errno::Errno;
+
+use super::align::{self, DioAlign};
+use super::error::{At, Error, Result, Step};
+use super::options::{Engine, Flags, Method, Options, Stats};
+use super::sys::{self, AlignedBuf};
+use super::target::{Source, SourceKinds, Target, TargetOpts};
+
+/// Bytes per I/O when the caller leaves `chunk_size` at 0.
+pub const DEFAULT_CHUNK: u64 = 1 << 20;
+/// The largest chunk zcio accepts: one I/O must stay under the kernel's 2 GiB cap.
+pub const MAX_CHUNK: u64 = 1 << 30;
+
+/// Mode of a new destination created by [`directio_copy`]: 0644, as the article's
+/// function does, before the umask.
+pub const NEW_FILE_MODE: u32 = 0o644;
+
+/// What [`copy`] needs beyond the caller's options.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DirectJob {
+    /// Permission bits of a new destination, before the umask.
+    pub new_mode: u32,
+}
+
+/// Copies `src` to `dst` with Direct I/O. See the crate documentation for the rules.
+pub fn directio_copy(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<()> {
+    copy(
+        src,
+        dst,
+        opts,
+        DirectJob {
+            new_mode: NEW_FILE_MODE,
+        },
+        stats,
+    )
+}
+
+pub(crate) fn copy(
+    src: &Path,
+    dst: &Path,
+    opts: &Options<'_>,
+    job: DirectJob,
+    stats: &mut Stats,
+) -> Result<()> {
+    let start = Instant::now();
+    *stats = Stats::default();
+    let r = run(src, dst, opts, job, stats);
+    stats.elapsed = start.elapsed();
+    if let Err(e) = r {
+        stats.failed_step = e.step();
+    }
+    r
+}
+
+fn check_options(opts: &Options<'_>) -> Result<()> {
+    if !matches!(opts.method, Method::Auto | Method::Direct) {
+        return Err(Error::invalid());
+    }
+    if opts.chunk_size > MAX_CHUNK {
+        return Err(Error::invalid());
+    }
+    Ok(())
+}
+
+fn run(
+    src: &Path,
+    dst: &Path,
+    opts: &Options<'_>,
+    job: DirectJob,
+    stats: &mut Stats,
+) -> Result<()> {
+    check_options(opts)?;
+    let source = Source::open(src, SourceKinds::default())?;
+    let mut target = Target::open(
+        dst,
+        &source.stat,
+        TargetOpts {
+            excl: opts.has(Flags::EXCL),
+            in_place: opts.has(Flags::IN_PLACE),
+            new_mode: job.new_mode,
+        },
+    )?;
+    let total = source.size();
+
+    let plan = plan_direct(source.file.as_fd(), target.fd(), opts)?;
+    target.begin()?;
+    let done = match plan {
+        Plan::Direct { align, chunk } => {
+            stats.method = Method::Direct;
+            stats.engine = Engine::Sync;
+            stats.alignment = align.offset;
+            match copy_direct(
+                source.file.as_fd(),
+                target.fd(),
+                align,
+                chunk,
+                total,
+                opts,
+                stats,
+            ) {
+                Err(Refused(errno)) => {
+                    // The first aligned I/O was refused: nothing was written yet.
+                    fall_back(source.file.as_fd(), target.fd(), errno, opts, stats)?;
+                    copy_buffered(source.file.as_fd(), target.fd(), chunk, total, opts, stats)?
+                }
+                Ok(n) => n,
+                Err(Failed(e)) => return Err(e),
+            }
+        }
+        Plan::Buffered { errno } => {
+            fall_back(source.file.as_fd(), target.fd(), errno, opts, stats)?;
+            let chunk = if opts.chunk_size == 0 {
+                DEFAULT_CHUNK
+            } else {
+                opts.chunk_size
+            };
+            copy_buffered(
+                source.file.as_fd(),
+                target.fd(),
+                chunk as usize,
+                total,
+                opts,
+                stats,
+            )?
+        }
+    };
+    report(opts, done, total.max(done))?;
+    target.commit(opts.has(Flags::FSYNC))?;
+    Ok(())
+}
+
+enum Plan {
+    Direct {
+        align: DioAlign,
+        chunk: usize,
+    },
+    /// O_DIRECT is refused on one of the files, with this errno.
+    Buffered {
+        errno: i32,
+    },
+}
+
+/// Turns O_DIRECT on for both files and settles alignment and chunk size.
+fn plan_direct(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, opts: &Options<'_>) -> Result<Plan> {
+    let sa = align::dio_alignment(src)?;
+    let da = align::dio_alignment(dst)?;
+    let (Some((sa, _)), Some((da, _))) = (sa, da) else {
+        return Ok(Plan::Buffered {
+            errno: libc::EINVAL,
+        });
+    };
+    let align = align::combine(sa, da);
+    let chunk = if opts.chunk_size == 0 {
+        DEFAULT_CHUNK.max(u64::from(align.offset))
+    } else {
+        opts.chunk_size
+    };
+    if chunk % u64::from(align.offset) != 0 {
+        return Err(Error::invalid());
+    }
+    for fd in [src, dst] {
+        if let Err(e) = sys::set_direct(fd, true) {
+            return match e {
+                Errno::EINVAL | Errno::EOPNOTSUPP => Ok(Plan::Buffered { errno: e as i32 }),
+                e => Err(Error::new(e as i32, Step::OpenDst)),
+            };
+        }
+    }
+    Ok(Plan::Direct {
+        align,
+        chunk: chunk as usize,
+    })
+}
+
+/// Switches to the buffered copy, unless the caller forbade it.
+fn fall_back(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    errno: i32,
+    opts: &Options<'_>,
+    stats: &mut Stats,
+) -> Result<()> {
+    if opts.has(Flags::NO_FALLBACK) {
+        return Err(Error::new(libc::EINVAL, Step::OpenDst));
+    }
+    for fd in [src, dst] {
+        sys::set_direct(fd, false).at(Step::OpenDst)?;
+    }
+    stats.fell_back(Method::Direct, errno);
+    stats.method = Method::ReadWrite;
+    stats.engine = Engine::Sync;
+    stats.alignment = 0;
+    Ok(())
+}
+
+/// Why the direct loop stopped.
+enum DirectError {
+    /// The very first I/O was refused as misaligned: switch to buffered.
+    Refused(i32),
+    Failed(Error),
+}
+use DirectError::{Failed, Refused};
+
+impl From<Error> for DirectError {
+    fn from(e: Error) -> Self {
+        Failed(e)
+    }
+}
+
+/// Calls the progress callback; a request to stop becomes ECANCELED.
+pub(crate) fn report(opts: &Options<'_>, done: u64, total: u64) -> Result<()> {
+    if let Some(p) = opts.progress
+        && let ControlFlow::Break(()) = p(done, total)
+    {
+        return Err(Error::new(libc::ECANCELED, Step::Cancel));
+    }
+    Ok(())
+}
+
+fn round_up(n: usize, a: usize) -> usize {
+    n.div_ceil(a) * a
+}
+
+/// The synchronous Direct I/O loop. Returns the bytes copied; the destination is
+/// left at exactly that size.
+fn copy_direct(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    align: DioAlign,
+    chunk: usize,
+    total: u64,
+    opts: &Options<'_>,
+    stats: &mut Stats,
+) -> std::result::Result<u64, DirectError> {
+    let a = align.offset as usize;
+    let mut buf = AlignedBuf::new(chunk, (align.mem as usize).max(4096))?;
+    let mut off: u64 = 0;
+    loop {
+        let n = match sys::pread(src, buf.as_mut_slice(), off) {
+            Ok(n) => n,
+            Err(Errno::EINVAL) if off == 0 => return Err(Refused(libc::EINVAL)),
+            Err(e) => return Err(Failed(Error::new(e as i32, Step::Read))),
+        };
+        stats.io_calls += 1;
+        if n == 0 {
+            break;
+        }
+        // A read that ends off the alignment ended at end of file. Pad the block with
+        // zeros (never with older buffer contents) and cut it off below.
+        let wlen = round_up(n, a);
+        buf.as_mut_slice()[n..wlen].fill(0);
+        match sys::pwrite_all(dst, &buf.as_slice()[..wlen], off, &mut stats.io_calls) {
+            Ok(()) => {}
+            Err(Errno::EINVAL) if off == 0 => return Err(Refused(libc::EINVAL)),
+            Err(e) => return Err(Failed(Error::new(e as i32, Step::Write))),
+        }
+        off += n as u64;
+        stats.bytes = off;
+        report(opts, off, total.max(off))?;
+        if n % a != 0 {
+            break;
+        }
+    }
+    sys::retry(|| nix::unistd::ftruncate(dst, off as libc::off_t)).at(Step::Size)?;
+    Ok(off)
+}
+
+/// The buffered copy for files that refuse O_DIRECT: reads and writes through the
+/// page cache, but drops each chunk from it once written, so the cache ends as it began.
+fn copy_buffered(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    chunk: usize,
+    total: u64,
+    opts: &Options<'_>,
+    stats: &mut Stats,
+) -> Result<u64> {
+    let mut buf = AlignedBuf::new(chunk, 4096)?;
+    sys::advise(src, 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+    let mut off: u64 = 0;
+    let mut prev: Option<(u64, u64)> = None;
+    loop {
+        let n = sys::pread(src, buf.as_mut_slice(), off).at(Step::Read)?;
+        stats.io_calls += 1;
+        if n == 0 {
+            break;
+        }
+        sys::pwrite_all(dst, &buf.as_slice()[..n], off, &mut stats.io_calls).at(Step::Write)?;
+        sys::advise(src, off, n as u64, libc::POSIX_FADV_DONTNEED);
+        // Write-behind: start this chunk's writeback, wait for the previous one and
+        // drop it from the cache.
+        sys::start_writeback(dst, off, n as u64, false)?;
+        if let Some((po, pn)) = prev {
+            sys::start_writeback(dst, po, pn, true)?;
+            sys::advise(dst, po, pn, libc::POSIX_FADV_DONTNEED);
+        }
+        prev = Some((off, n as u64));
+        off += n as u64;
+        stats.bytes = off;
+        report(opts, off, total.max(off))?;
+    }
+    if let Some((po, pn)) = prev {
+        sys::start_writeback(dst, po, pn, true)?;
+        sys::advise(dst, po, pn, libc::POSIX_FADV_DONTNEED);
+    }
+    sys::retry(|| nix::unistd::ftruncate(dst, off as libc::off_t)).at(Step::Size)?;
+    Ok(off)
+}

@@ -1,0 +1,218 @@
+//! Thin, safe helpers over system calls that nix leaves raw or does not have.
+
+use std::alloc::{self, Layout};
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::ptr::NonNull;
+
+use nix::errno::Errno;
+use nix::sys::stat::{FileStat, SFlag};
+
+use super::error::{Error, Result, Step};
+
+/// Runs `f` again while it fails with EINTR.
+pub(crate) fn retry<T>(mut f: impl FnMut() -> nix::Result<T>) -> nix::Result<T> {
+    loop {
+        match f() {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// The file type bits of a stat result.
+pub(crate) fn file_type(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
+
+pub(crate) fn is_reg(st: &FileStat) -> bool {
+    file_type(st) == SFlag::S_IFREG
+}
+
+pub(crate) fn is_blk(st: &FileStat) -> bool {
+    file_type(st) == SFlag::S_IFBLK
+}
+
+pub(crate) fn fstat(fd: BorrowedFd<'_>, step: Step) -> Result<FileStat> {
+    nix::sys::stat::fstat(fd).map_err(|e| Error::new(e as i32, step))
+}
+
+/// Sets or clears O_DIRECT on an open file description.
+pub(crate) fn set_direct(fd: BorrowedFd<'_>, on: bool) -> nix::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let cur = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    let new = if on {
+        cur | OFlag::O_DIRECT
+    } else {
+        cur - OFlag::O_DIRECT
+    };
+    if new != cur {
+        fcntl(fd, FcntlArg::F_SETFL(new))?;
+    }
+    Ok(())
+}
+
+/// Clears O_NONBLOCK (used after opening a path that might have been a FIFO).
+pub(crate) fn clear_nonblock(fd: BorrowedFd<'_>) -> nix::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let cur = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    if cur.contains(OFlag::O_NONBLOCK) {
+        fcntl(fd, FcntlArg::F_SETFL(cur - OFlag::O_NONBLOCK))?;
+    }
+    Ok(())
+}
+
+/// posix_fadvise, whose failure never matters to a copy.
+pub(crate) fn advise(fd: BorrowedFd<'_>, off: u64, len: u64, advice: libc::c_int) {
+    // SAFETY: plain system call on a descriptor we borrow.
+    unsafe {
+        libc::posix_fadvise(
+            fd.as_raw_fd(),
+            off as libc::off_t,
+            len as libc::off_t,
+            advice,
+        );
+    }
+}
+
+/// Starts writeback of a range (sync_file_range); a failure only costs page cache.
+pub(crate) fn start_writeback(fd: BorrowedFd<'_>, off: u64, len: u64, wait: bool) -> Result<()> {
+    let flags = if wait {
+        libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER
+    } else {
+        libc::SYNC_FILE_RANGE_WRITE
+    };
+    // SAFETY: plain system call on a descriptor we borrow.
+    let r = unsafe {
+        libc::sync_file_range(
+            fd.as_raw_fd(),
+            off as libc::off64_t,
+            len as libc::off64_t,
+            flags,
+        )
+    };
+    // EIO here is a real write error of earlier data; anything else only costs cache.
+    if r < 0 && Errno::last() == Errno::EIO {
+        return Err(Error::new(libc::EIO, Step::Write));
+    }
+    Ok(())
+}
+
+/// The subset of `statx` zcio uses.
+pub(crate) struct Statx {
+    pub mask: u32,
+    pub dio_mem_align: u32,
+    pub dio_offset_align: u32,
+}
+
+pub(crate) fn statx_fd(fd: BorrowedFd<'_>, mask: u32) -> nix::Result<Statx> {
+    let mut st = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    let empty: &CStr = c"";
+    // SAFETY: statx writes into `st`, which is large enough and zero-initialised.
+    let r = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            mask,
+            st.as_mut_ptr(),
+        )
+    };
+    Errno::result(r)?;
+    // SAFETY: zero-initialised and then filled by the kernel.
+    let st = unsafe { st.assume_init() };
+    Ok(Statx {
+        mask: st.stx_mask,
+        dio_mem_align: st.stx_dio_mem_align,
+        dio_offset_align: st.stx_dio_offset_align,
+    })
+}
+
+/// pread that retries EINTR.
+pub(crate) fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> nix::Result<usize> {
+    retry(|| nix::sys::uio::pread(fd, buf, off as libc::off_t))
+}
+
+/// Writes all of `buf` at `off`, looping over short writes and EINTR.
+pub(crate) fn pwrite_all(
+    fd: BorrowedFd<'_>,
+    mut buf: &[u8],
+    mut off: u64,
+    calls: &mut u64,
+) -> nix::Result<()> {
+    while !buf.is_empty() {
+        let n = retry(|| nix::sys::uio::pwrite(fd, buf, off as libc::off_t))?;
+        *calls += 1;
+        if n == 0 {
+            return Err(Errno::EIO);
+        }
+        buf = &buf[n..];
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// A zero-filled heap buffer whose address is a multiple of `align`.
+///
+/// Zero-filled so that no byte of it ever carries old memory into a file,
+/// whatever a short read leaves unwritten.
+pub(crate) struct AlignedBuf {
+    ptr: NonNull<u8>,
+    layout: Layout,
+}
+
+// SAFETY: AlignedBuf owns its allocation outright, like a Box<[u8]>.
+unsafe impl Send for AlignedBuf {}
+// SAFETY: shared references only give out &[u8].
+unsafe impl Sync for AlignedBuf {}
+
+impl AlignedBuf {
+    pub(crate) fn new(len: usize, align: usize) -> Result<AlignedBuf> {
+        let nomem = || Error::new(libc::ENOMEM, Step::Resource);
+        let layout = Layout::from_size_align(len.max(1), align.max(1)).map_err(|_| nomem())?;
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { alloc::alloc_zeroed(layout) };
+        let ptr = NonNull::new(ptr).ok_or_else(nomem)?;
+        Ok(AlignedBuf { ptr, layout })
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: ptr is valid for layout.size() initialised bytes, owned by self.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.layout.size()) }
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as above, and &mut self makes the access unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.layout.size()) }
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        // SAFETY: allocated in new() with this very layout.
+        unsafe { alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_buf_is_aligned_and_zeroed() {
+        for align in [512usize, 4096, 65536] {
+            let b = AlignedBuf::new(3 * align, align).expect("alloc");
+            assert_eq!(b.as_slice().as_ptr() as usize % align, 0);
+            assert!(b.as_slice().iter().all(|&x| x == 0));
+            assert_eq!(b.as_slice().len(), 3 * align);
+        }
+    }
+
+    #[test]
+    fn aligned_buf_refuses_bad_alignment() {
+        let e = AlignedBuf::new(4096, 3).err().expect("must fail");
+        assert_eq!(e.errno(), libc::ENOMEM);
+    }
+}

@@ -1,0 +1,463 @@
+//! Both ends of a file copy: opening the source safely, and a destination that is
+//! replaced atomically or not at all.
+//!
+//! The data goes into an unnamed O_TMPFILE (or, where the file system lacks it, a
+//! uniquely named file created with O_EXCL) in the destination's directory. Only
+//! `commit` makes it visible, by linkat or rename; dropping an uncommitted target
+//! leaves the old destination exactly as it was and no temporary file behind.
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, RenameFlags};
+use nix::sys::stat::{FileStat, Mode, SFlag};
+
+use super::error::{At, Error, Result, Step};
+use super::sys;
+
+/// Which kinds of source a copy accepts besides regular files.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SourceKinds {
+    /// FIFOs and character devices, streamed to end of file.
+    pub streams: bool,
+}
+
+/// An open source file and what fstat said of it.
+pub(crate) struct Source {
+    pub file: OwnedFd,
+    pub stat: FileStat,
+}
+
+impl Source {
+    /// Opens `path` for reading without blocking on a FIFO and without becoming a
+    /// controlling terminal, then checks its type.
+    pub(crate) fn open(path: &Path, kinds: SourceKinds) -> Result<Source> {
+        if path.as_os_str().is_empty() {
+            return Err(Error::new(libc::ENOENT, Step::OpenSrc));
+        }
+        let file = nix::fcntl::open(
+            path,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK,
+            Mode::empty(),
+        )
+        .at(Step::OpenSrc)?;
+        let stat = sys::fstat(file.as_fd(), Step::OpenSrc)?;
+        match sys::file_type(&stat) {
+            SFlag::S_IFREG => {}
+            SFlag::S_IFDIR => return Err(Error::new(libc::EISDIR, Step::OpenSrc)),
+            SFlag::S_IFIFO | SFlag::S_IFCHR if kinds.streams => {}
+            _ => return Err(Error::new(libc::EINVAL, Step::OpenSrc)),
+        }
+        sys::clear_nonblock(file.as_fd()).at(Step::OpenSrc)?;
+        Ok(Source { file, stat })
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.stat.st_size.max(0) as u64
+    }
+}
+
+/// How the destination is to be written.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TargetOpts {
+    /// Fail with EEXIST when the destination exists.
+    pub excl: bool,
+    /// Write into the destination itself (the article's way).
+    pub in_place: bool,
+    /// Permission bits of a new file, before the umask.
+    pub new_mode: u32,
+}
+
+enum Kind {
+    /// An O_TMPFILE: no name until commit.
+    Unnamed,
+    /// A temporary file with this name in the destination's directory.
+    Named(OsString),
+    /// The destination itself; `created` when zcio made it.
+    InPlace { created: bool },
+}
+
+/// The destination of a copy, open for writing.
+pub(crate) struct Target {
+    dir: OwnedFd,
+    name: OsString,
+    file: OwnedFd,
+    kind: Kind,
+    existing: Option<FileStat>,
+    excl: bool,
+    done: bool,
+}
+
+/// Splits a destination path into its directory and its last component, refusing
+/// names that can only be directories.
+fn split(dst: &Path) -> Result<(PathBuf, OsString)> {
+    let bytes = dst.as_os_str().as_bytes();
+    if bytes.is_empty() {
+        return Err(Error::new(libc::ENOENT, Step::OpenDst));
+    }
+    let (dir, name): (&[u8], &[u8]) = match bytes.iter().rposition(|&b| b == b'/') {
+        Some(0) => (b"/", &bytes[1..]),
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (b".", bytes),
+    };
+    if name.is_empty() || name == b"." || name == b".." {
+        // "dir/", "/", "." and ".." name directories (or nothing creatable).
+        return Err(Error::new(
+            if std::fs::metadata(dst).is_ok_and(|m| m.is_dir()) {
+                libc::EISDIR
+            } else {
+                libc::ENOTDIR
+            },
+            Step::OpenDst,
+        ));
+    }
+    Ok((
+        PathBuf::from(OsStr::from_bytes(dir)),
+        OsStr::from_bytes(name).to_os_string(),
+    ))
+}
+
+fn same_file(a: &FileStat, b: &FileStat) -> bool {
+    a.st_dev == b.st_dev && a.st_ino == b.st_ino
+}
+
+/// A name for a temporary file that no other zcio call in this or any other process
+/// will pick: random bits from the kernel, mixed with a counter.
+fn temp_name() -> OsString {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut rnd = [0u8; 8];
+    // SAFETY: getrandom writes at most rnd.len() bytes into rnd.
+    let got = unsafe { libc::getrandom(rnd.as_mut_ptr().cast(), rnd.len(), libc::GRND_NONBLOCK) };
+    let mut v = u64::from_ne_bytes(rnd);
+    if got != rnd.len() as isize {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        v ^= t ^ (u64::from(std::process::id()) << 32);
+    }
+    v ^= COUNTER
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    OsString::from(format!(".zcio-{v:016x}.tmp"))
+}
+
+const TEMP_TRIES: usize = 64;
+
+/// Set by tests to take the path of file systems without O_TMPFILE.
+pub(crate) static NO_TMPFILE: AtomicBool = AtomicBool::new(false);
+
+/// Whether an O_TMPFILE can be given a name: by AT_EMPTY_PATH (needs
+/// CAP_DAC_READ_SEARCH) or through /proc/self/fd.
+fn can_link_unnamed() -> bool {
+    !NO_TMPFILE.load(Ordering::Relaxed)
+        && (Path::new("/proc/self/fd").is_dir() || nix::unistd::geteuid().is_root())
+}
+
+impl Target {
+    /// Opens the destination `dst` for a copy of `src`.
+    ///
+    /// Refuses a destination that is the source itself (EINVAL), a directory (EISDIR),
+    /// a dangling symlink (ENOENT), an existing file under `excl` (EEXIST), and
+    /// anything but a regular file (EINVAL). Nothing visible changes until `commit`,
+    /// except under `in_place`, and there not before `begin`.
+    pub(crate) fn open(dst: &Path, src: &FileStat, opts: TargetOpts) -> Result<Target> {
+        let (mut dir_path, mut name) = split(dst)?;
+        let mut dir = open_dir(&dir_path)?;
+        let mut existing =
+            match nix::sys::stat::fstatat(&dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => Some(st),
+                Err(Errno::ENOENT) => None,
+                Err(e) => return Err(Error::new(e as i32, Step::OpenDst)),
+            };
+        if let Some(st) = existing
+            && sys::file_type(&st) == SFlag::S_IFLNK
+        {
+            // Write through the link into the file it names, as cp does; a dangling
+            // link is refused rather than followed into a new file.
+            let real = std::fs::canonicalize(dst).at(Step::OpenDst)?;
+            (dir_path, name) = split(&real)?;
+            dir = open_dir(&dir_path)?;
+            existing = Some(
+                nix::sys::stat::fstatat(&dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .at(Step::OpenDst)?,
+            );
+        }
+        if let Some(st) = &existing {
+            if same_file(st, src) {
+                return Err(Error::new(libc::EINVAL, Step::OpenDst));
+            }
+            match sys::file_type(st) {
+                SFlag::S_IFREG => {}
+                SFlag::S_IFDIR => return Err(Error::new(libc::EISDIR, Step::OpenDst)),
+                _ => return Err(Error::new(libc::EINVAL, Step::OpenDst)),
+            }
+            if opts.excl {
+                return Err(Error::new(libc::EEXIST, Step::OpenDst));
+            }
+        }
+        let (file, kind) = if opts.in_place {
+            open_in_place(&dir, &name, opts)?
+        } else {
+            let mode = if existing.is_some() {
+                0o600
+            } else {
+                opts.new_mode & 0o777
+            };
+            open_temp(&dir, mode)?
+        };
+        let mut t = Target {
+            dir,
+            name,
+            file,
+            kind,
+            existing,
+            excl: opts.excl,
+            done: false,
+        };
+        // The path may have changed under us between fstatat and open.
+        let now = sys::fstat(t.file.as_fd(), Step::OpenDst)?;
+        if same_file(&now, src) {
+            t.done = true; // never unlink the source
+            return Err(Error::new(libc::EINVAL, Step::OpenDst));
+        }
+        if !sys::is_reg(&now) {
+            return Err(Error::new(libc::EINVAL, Step::OpenDst));
+        }
+        Ok(t)
+    }
+
+    /// The descriptor the data goes to.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+
+    /// Called once every check has passed, right before the first write: an in-place
+    /// destination is truncated only now.
+    pub(crate) fn begin(&mut self) -> Result<()> {
+        if let Kind::InPlace { .. } = self.kind {
+            sys::retry(|| nix::unistd::ftruncate(&self.file, 0)).at(Step::Size)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the copy the destination: metadata first, then (under `fsync`) the data,
+    /// then the name, then (under `fsync`) the directory entry.
+    pub(crate) fn commit(mut self, fsync: bool) -> Result<()> {
+        if let Kind::InPlace { created } = self.kind {
+            if fsync {
+                sys::retry(|| nix::unistd::fsync(&self.file)).at(Step::Sync)?;
+                if created {
+                    sys::retry(|| nix::unistd::fsync(&self.dir)).at(Step::Sync)?;
+                }
+            }
+            self.done = true;
+            return Ok(());
+        }
+        if let Some(ex) = self.existing {
+            // The replacement keeps the old file's owner (where allowed) and mode.
+            let _ = nix::unistd::fchown(
+                &self.file,
+                Some(nix::unistd::Uid::from_raw(ex.st_uid)),
+                Some(nix::unistd::Gid::from_raw(ex.st_gid)),
+            );
+            nix::sys::stat::fchmod(&self.file, Mode::from_bits_truncate(ex.st_mode & 0o7777))
+                .at(Step::Metadata)?;
+        }
+        if fsync {
+            sys::retry(|| nix::unistd::fsync(&self.file)).at(Step::Sync)?;
+        }
+        match &self.kind {
+            Kind::Unnamed => self.commit_unnamed()?,
+            Kind::Named(tmp) => {
+                let tmp = tmp.clone();
+                self.commit_named(&tmp)?;
+            }
+            Kind::InPlace { .. } => unreachable!("handled above"),
+        }
+        self.done = true;
+        if fsync {
+            sys::retry(|| nix::unistd::fsync(&self.dir)).at(Step::Sync)?;
+        }
+        Ok(())
+    }
+
+    fn commit_unnamed(&mut self) -> Result<()> {
+        if self.existing.is_none() {
+            match self.link_unnamed(&self.name) {
+                Ok(()) => return Ok(()),
+                // Someone made the name meanwhile: replace it, unless told not to.
+                Err(Errno::EEXIST) if !self.excl => {}
+                Err(e) => return Err(Error::new(e as i32, Step::Commit)),
+            }
+        }
+        // linkat cannot replace a name: give the file a temporary name, then rename.
+        let mut last = Errno::EEXIST;
+        for _ in 0..TEMP_TRIES {
+            let tmp = temp_name();
+            match self.link_unnamed(&tmp) {
+                Ok(()) => {
+                    let r = nix::fcntl::renameat(
+                        &self.dir,
+                        tmp.as_os_str(),
+                        &self.dir,
+                        self.name.as_os_str(),
+                    );
+                    if let Err(e) = r {
+                        let _ = nix::unistd::unlinkat(
+                            &self.dir,
+                            tmp.as_os_str(),
+                            nix::unistd::UnlinkatFlags::NoRemoveDir,
+                        );
+                        return Err(Error::new(e as i32, Step::Commit));
+                    }
+                    return Ok(());
+                }
+                Err(Errno::EEXIST) => last = Errno::EEXIST,
+                Err(e) => return Err(Error::new(e as i32, Step::Commit)),
+            }
+        }
+        Err(Error::new(last as i32, Step::Commit))
+    }
+
+    /// Gives the O_TMPFILE the name `name` in the destination's directory.
+    fn link_unnamed(&self, name: &OsStr) -> nix::Result<()> {
+        match nix::unistd::linkat(&self.file, "", &self.dir, name, AtFlags::AT_EMPTY_PATH) {
+            Err(Errno::ENOENT) | Err(Errno::EPERM) => {
+                let proc = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+                nix::unistd::linkat(
+                    nix::fcntl::AT_FDCWD,
+                    proc.as_str(),
+                    &self.dir,
+                    name,
+                    AtFlags::AT_SYMLINK_FOLLOW,
+                )
+            }
+            r => r,
+        }
+    }
+
+    fn commit_named(&mut self, tmp: &OsStr) -> Result<()> {
+        if !self.excl {
+            return nix::fcntl::renameat(&self.dir, tmp, &self.dir, self.name.as_os_str())
+                .at(Step::Commit);
+        }
+        match nix::fcntl::renameat2(
+            &self.dir,
+            tmp,
+            &self.dir,
+            self.name.as_os_str(),
+            RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Ok(()) => Ok(()),
+            Err(Errno::EINVAL) | Err(Errno::ENOSYS) => {
+                // No RENAME_NOREPLACE here: link (which never replaces), then drop the temp name.
+                nix::unistd::linkat(
+                    &self.dir,
+                    tmp,
+                    &self.dir,
+                    self.name.as_os_str(),
+                    AtFlags::empty(),
+                )
+                .at(Step::Commit)?;
+                let _ =
+                    nix::unistd::unlinkat(&self.dir, tmp, nix::unistd::UnlinkatFlags::NoRemoveDir);
+                Ok(())
+            }
+            Err(e) => Err(Error::new(e as i32, Step::Commit)),
+        }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        match &self.kind {
+            Kind::Unnamed => {} // vanishes with its descriptor
+            Kind::Named(tmp) => {
+                let _ = nix::unistd::unlinkat(
+                    &self.dir,
+                    tmp.as_os_str(),
+                    nix::unistd::UnlinkatFlags::NoRemoveDir,
+                );
+            }
+            Kind::InPlace { created: true } => {
+                // A file zcio created and could not fill goes away, but only if the
+                // name still refers to it.
+                if let (Ok(mine), Ok(now)) = (
+                    nix::sys::stat::fstat(&self.file),
+                    nix::sys::stat::fstatat(
+                        &self.dir,
+                        self.name.as_os_str(),
+                        AtFlags::AT_SYMLINK_NOFOLLOW,
+                    ),
+                ) && same_file(&mine, &now)
+                {
+                    let _ = nix::unistd::unlinkat(
+                        &self.dir,
+                        self.name.as_os_str(),
+                        nix::unistd::UnlinkatFlags::NoRemoveDir,
+                    );
+                }
+            }
+            Kind::InPlace { created: false } => {}
+        }
+    }
+}
+
+fn open_dir(path: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .at(Step::OpenDst)
+}
+
+fn open_in_place(dir: &OwnedFd, name: &OsStr, opts: TargetOpts) -> Result<(OwnedFd, Kind)> {
+    let base = OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NOFOLLOW;
+    let mode = Mode::from_bits_truncate(opts.new_mode & 0o777);
+    match nix::fcntl::openat(dir, name, base | OFlag::O_CREAT | OFlag::O_EXCL, mode) {
+        Ok(fd) => return Ok((fd, Kind::InPlace { created: true })),
+        Err(Errno::EEXIST) if !opts.excl => {}
+        Err(e) => return Err(Error::new(e as i32, Step::OpenDst)),
+    }
+    let fd = nix::fcntl::openat(dir, name, base, Mode::empty()).at(Step::OpenDst)?;
+    Ok((fd, Kind::InPlace { created: false }))
+}
+
+/// Creates the file the data goes to: an O_TMPFILE where the file system has it,
+/// else a new uniquely named file (O_EXCL, so a planted name or symlink is refused).
+fn open_temp(dir: &OwnedFd, mode: u32) -> Result<(OwnedFd, Kind)> {
+    let mode = Mode::from_bits_truncate(mode);
+    if can_link_unnamed() {
+        match nix::fcntl::openat(
+            dir,
+            ".",
+            OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            mode,
+        ) {
+            Ok(fd) => return Ok((fd, Kind::Unnamed)),
+            // No O_TMPFILE on this file system or kernel.
+            Err(Errno::EOPNOTSUPP) | Err(Errno::EISDIR) | Err(Errno::EINVAL) => {}
+            Err(e) => return Err(Error::new(e as i32, Step::OpenDst)),
+        }
+    }
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+    for _ in 0..TEMP_TRIES {
+        let tmp = temp_name();
+        match nix::fcntl::openat(dir, tmp.as_os_str(), flags, mode) {
+            Ok(fd) => return Ok((fd, Kind::Named(tmp))),
+            Err(Errno::EEXIST) => continue,
+            Err(e) => return Err(Error::new(e as i32, Step::OpenDst)),
+        }
+    }
+    Err(Error::new(libc::EEXIST, Step::OpenDst))
+}

@@ -1,0 +1,33 @@
+//! zcio: fast, safe file copies for Linux.
+//!
+//! The Rust API lives in [`core`] and is re-exported here; [`capi`] is the C ABI
+//! (`include/zcio.h`) built on top of it.
+//!
+//! ```no_run
+//! let stats = zcio::directio_copy_path("big.img", "copy.img", &zcio::Options::default())?;
+//! println!("{} bytes by {}", stats.bytes, stats.method);
+//! # Ok::<(), zcio::Error>(())
+//! ```
+
+pub mod capi;
+pub mod core;
+
+pub use crate::core::align::{AlignSource, DioAlign, dio_alignment};
+pub use crate::core::direct::directio_copy;
+pub use crate::core::directio::{Advice, directio};
+pub use crate::core::{
+    Engine, Error, Flags, Method, Options, Progress, Result, Stats, Step, strerror,
+};
+
+use std::path::Path;
+
+/// [`directio_copy`] for callers that want the statistics as the result.
+pub fn directio_copy_path(
+    src: impl AsRef<Path>,
+    dst: impl AsRef<Path>,
+    opts: &Options<'_>,
+) -> Result<Stats> {
+    let mut stats = Stats::default();
+    directio_copy(src.as_ref(), dst.as_ref(), opts, &mut stats)?;
+    Ok(stats)
+}

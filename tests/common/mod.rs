@@ -1,0 +1,181 @@
+//! Helpers shared by the integration tests: scratch directories on real file
+//! systems, test data, page-cache residency, mounts made by the test.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A scratch directory on the work disk (ext4 here), under target/.
+pub fn disk_dir() -> tempfile::TempDir {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    fs::create_dir_all(base).expect("target tmpdir");
+    tempfile::Builder::new()
+        .prefix("zcio-")
+        .tempdir_in(base)
+        .expect("tempdir")
+}
+
+/// A scratch directory on tmpfs (/dev/shm), or None when there is none.
+pub fn shm_dir() -> Option<tempfile::TempDir> {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("skip: no /dev/shm");
+        return None;
+    }
+    tempfile::Builder::new()
+        .prefix("zcio-")
+        .tempdir_in(shm)
+        .ok()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), different for each seed.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+pub fn write_file(p: &Path, bytes: &[u8]) {
+    let mut f = fs::File::create(p).expect("create");
+    f.write_all(bytes).expect("write");
+    f.sync_all().expect("sync");
+}
+
+/// Names in `dir` other than the ones given: a leftover temporary file shows here.
+pub fn extra_entries(dir: &Path, expected: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !expected.contains(&n.as_str()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Pages of `p` resident in the page cache, by mincore on a mapping of it.
+pub fn resident_pages(p: &Path) -> usize {
+    let f = fs::File::open(p).expect("open");
+    let len = f.metadata().expect("meta").len() as usize;
+    if len == 0 {
+        return 0;
+    }
+    let page = 4096usize;
+    let pages = len.div_ceil(page);
+    // SAFETY: a private read-only mapping of a file we hold open, unmapped below;
+    // mincore only fills `vec`.
+    unsafe {
+        let m = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(m, libc::MAP_FAILED, "mmap");
+        let mut vec = vec![0u8; pages];
+        let r = libc::mincore(m, len, vec.as_mut_ptr());
+        libc::munmap(m, len);
+        assert_eq!(r, 0, "mincore");
+        vec.iter().filter(|&&b| b & 1 != 0).count()
+    }
+}
+
+/// Drops `p` from the page cache (after writing it back).
+pub fn evict(p: &Path) {
+    let f = fs::File::open(p).expect("open");
+    f.sync_all().ok();
+    // SAFETY: plain advice on a descriptor we own.
+    unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A file system mounted by the test, unmounted (lazily) when dropped.
+pub struct Mount {
+    pub dir: tempfile::TempDir,
+}
+
+impl Mount {
+    /// Mounts `fstype` with `opts` on a new directory under target/; None (with the
+    /// reason printed) when not root or the mount fails.
+    pub fn new(fstype: &str, source: &str, opts: &str) -> Option<Mount> {
+        if !is_root() {
+            eprintln!("skip: mounting {fstype} needs root");
+            return None;
+        }
+        let dir = disk_dir();
+        let mut cmd = Command::new("mount");
+        cmd.args(["-t", fstype]);
+        if !opts.is_empty() {
+            cmd.args(["-o", opts]);
+        }
+        let ok = cmd
+            .arg(source)
+            .arg(dir.path())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            eprintln!("skip: cannot mount {fstype}");
+            return None;
+        }
+        Some(Mount { dir })
+    }
+
+    /// Makes a `size_mib` image file with `mkfs` (a command and its arguments; the
+    /// image path is appended) and loop-mounts it as `fstype`.
+    pub fn image(fstype: &str, size_mib: u64, mkfs: &[&str]) -> Option<Mount> {
+        if !is_root() {
+            eprintln!("skip: loop-mounting {fstype} needs root");
+            return None;
+        }
+        let holder = disk_dir();
+        let img = holder.path().join("fs.img");
+        let f = fs::File::create(&img).expect("image");
+        f.set_len(size_mib << 20).expect("size image");
+        drop(f);
+        let made = Command::new(mkfs[0])
+            .args(&mkfs[1..])
+            .arg(&img)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !made {
+            eprintln!("skip: {} is missing or failed", mkfs[0]);
+            return None;
+        }
+        let m = Mount::new(fstype, img.to_str().expect("utf8 path"), "loop")?;
+        // The image lives as long as the mount; the lazy unmount lets it go.
+        std::mem::forget(holder);
+        Some(m)
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}

@@ -1,0 +1,556 @@
+//! The Direct I/O copy through the Rust API, on ext4 (the work disk), tmpfs and ramfs.
+
+mod common;
+
+use std::cell::Cell;
+use std::fs;
+use std::ops::ControlFlow;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use common::*;
+use zcio::{Engine, Flags, Method, Options, Stats, directio_copy};
+
+const CHUNK: usize = 1 << 20;
+
+fn run(src: &Path, dst: &Path, opts: &Options<'_>) -> (Result<(), zcio::Error>, Stats) {
+    let mut st = Stats::default();
+    let r = directio_copy(src, dst, opts, &mut st);
+    (r, st)
+}
+
+fn errno(r: Result<(), zcio::Error>) -> i32 {
+    r.err().map(|e| e.errno()).unwrap_or(0)
+}
+
+fn sizes() -> Vec<usize> {
+    vec![
+        0,
+        1,
+        511,
+        512,
+        513,
+        4095,
+        4096,
+        4097,
+        CHUNK - 1,
+        CHUNK,
+        CHUNK + 1,
+        3 * CHUNK + 777,
+    ]
+}
+
+fn check_sizes_in(dir: &Path) {
+    for (i, n) in sizes().into_iter().enumerate() {
+        let src = dir.join(format!("src{n}"));
+        let dst = dir.join(format!("dst{n}"));
+        let bytes = data(n, i as u64 + 1);
+        write_file(&src, &bytes);
+        let (r, st) = run(&src, &dst, &Options::default());
+        r.unwrap_or_else(|e| panic!("size {n}: {e}"));
+        let got = fs::read(&dst).expect("read dst");
+        assert_eq!(got.len(), n, "size {n}");
+        assert!(got == bytes, "content differs at size {n}");
+        assert_eq!(st.bytes, n as u64);
+        assert!(st.method == Method::Direct || st.method == Method::ReadWrite);
+    }
+    assert_eq!(
+        extra_entries(dir, &[])
+            .iter()
+            .filter(|n| n.contains("zcio"))
+            .count(),
+        0,
+        "temporary files left"
+    );
+}
+
+#[test]
+fn sizes_on_disk() {
+    let d = disk_dir();
+    check_sizes_in(d.path());
+}
+
+#[test]
+fn sizes_on_tmpfs() {
+    let Some(d) = shm_dir() else { return };
+    check_sizes_in(d.path());
+}
+
+#[test]
+fn disk_copy_is_direct_and_leaves_no_cache() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let dst = d.path().join("dst");
+    let bytes = data(8 * CHUNK + 4321, 7);
+    write_file(&src, &bytes);
+    evict(&src);
+    let (r, st) = run(&src, &dst, &Options::default());
+    r.expect("copy");
+    assert_eq!(st.method, Method::Direct);
+    assert_eq!(st.engine, Engine::Sync);
+    assert_eq!(st.fallbacks, 0);
+    assert!(st.alignment >= 512 && st.alignment.is_power_of_two());
+    assert!(st.io_calls >= 18, "io_calls {}", st.io_calls);
+    // Direct I/O never put the copy's pages in the cache, nor the source's.
+    let (sp, dp) = (resident_pages(&src), resident_pages(&dst));
+    assert!(dp <= 1, "destination pages cached: {dp}");
+    assert!(sp <= 1, "source pages cached: {sp}");
+    assert!(fs::read(&dst).expect("read") == bytes);
+}
+
+#[test]
+fn chunk_sizes() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let bytes = data(5 * 65536 + 99, 3);
+    write_file(&src, &bytes);
+    for chunk in [4096u64, 65536, 3 * 4096] {
+        let dst = d.path().join(format!("dst{chunk}"));
+        let o = Options {
+            chunk_size: chunk,
+            ..Default::default()
+        };
+        let (r, _) = run(&src, &dst, &o);
+        r.expect("copy");
+        assert!(fs::read(&dst).expect("read") == bytes, "chunk {chunk}");
+    }
+    // Not a multiple of the alignment: refused, nothing created.
+    let dst = d.path().join("bad");
+    for chunk in [1u64, 1000, 4097] {
+        let o = Options {
+            chunk_size: chunk,
+            ..Default::default()
+        };
+        assert_eq!(errno(run(&src, &dst, &o).0), libc::EINVAL, "chunk {chunk}");
+        assert!(!dst.exists());
+    }
+    let o = Options {
+        chunk_size: 1 << 40,
+        ..Default::default()
+    };
+    assert_eq!(errno(run(&src, &dst, &o).0), libc::EINVAL);
+}
+
+#[test]
+fn bad_inputs_change_nothing() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let bytes = data(10000, 9);
+    write_file(&src, &bytes);
+    let o = Options::default();
+
+    // Missing source: nothing created.
+    assert_eq!(
+        errno(run(&p.join("nope"), &p.join("d1"), &o).0),
+        libc::ENOENT
+    );
+    assert!(!p.join("d1").exists());
+    // Empty paths.
+    assert_eq!(errno(run(Path::new(""), &p.join("d1"), &o).0), libc::ENOENT);
+    assert_eq!(errno(run(&src, Path::new(""), &o).0), libc::ENOENT);
+    // Source is a directory.
+    assert_eq!(errno(run(p, &p.join("d2"), &o).0), libc::EISDIR);
+    assert!(!p.join("d2").exists());
+    // Destination is a directory, with or without a trailing slash.
+    fs::create_dir(p.join("sub")).expect("mkdir");
+    assert_eq!(errno(run(&src, &p.join("sub"), &o).0), libc::EISDIR);
+    assert_eq!(errno(run(&src, &p.join("sub/"), &o).0), libc::EISDIR);
+    assert_eq!(errno(run(&src, Path::new("/"), &o).0), libc::EISDIR);
+    // Missing destination directory.
+    assert_eq!(errno(run(&src, &p.join("no/such/dir"), &o).0), libc::ENOENT);
+    // A FIFO as source is refused without blocking; as destination too.
+    nix::unistd::mkfifo(
+        &p.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .expect("mkfifo");
+    assert_eq!(
+        errno(run(&p.join("fifo"), &p.join("d3"), &o).0),
+        libc::EINVAL
+    );
+    assert!(!p.join("d3").exists());
+    assert_eq!(errno(run(&src, &p.join("fifo"), &o).0), libc::EINVAL);
+    // Method other than direct.
+    let m = Options {
+        method: Method::Sendfile,
+        ..Default::default()
+    };
+    assert_eq!(errno(run(&src, &p.join("d4"), &m).0), libc::EINVAL);
+    assert!(!p.join("d4").exists());
+    // The source is unchanged after all of it.
+    assert!(fs::read(&src).expect("read") == bytes);
+    assert_eq!(
+        extra_entries(p, &["src", "sub", "fifo"]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn copy_onto_itself_never_truncates() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let bytes = data(3 * 4096 + 5, 11);
+    write_file(&src, &bytes);
+    fs::hard_link(&src, p.join("hard")).expect("link");
+    std::os::unix::fs::symlink(&src, p.join("sym")).expect("symlink");
+    std::os::unix::fs::symlink("src", p.join("relsym")).expect("symlink");
+    let same = [
+        src.clone(),
+        p.join("hard"),
+        p.join("sym"),
+        p.join("relsym"),
+        p.join(".").join("src"),
+    ];
+    for flags in [Flags::NONE, Flags::IN_PLACE, Flags::FSYNC] {
+        let o = Options {
+            flags,
+            ..Default::default()
+        };
+        for dst in &same {
+            let (r, st) = run(&src, dst, &o);
+            assert_eq!(errno(r), libc::EINVAL, "{dst:?} {flags:?}");
+            assert_eq!(st.failed_step, zcio::Step::OpenDst);
+            assert!(
+                fs::read(&src).expect("read") == bytes,
+                "{dst:?} changed the file"
+            );
+        }
+        // And the other way round: the link as source, the file as destination.
+        assert_eq!(errno(run(&p.join("sym"), &src, &o).0), libc::EINVAL);
+    }
+    assert_eq!(
+        extra_entries(p, &["src", "hard", "sym", "relsym"]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn bind_mount_of_itself_is_the_same_file() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let bytes = data(5000, 12);
+    write_file(&src, &bytes);
+    let Some(m) = Mount::new("none", d.path().to_str().expect("utf8"), "bind") else {
+        return;
+    };
+    let other = m.path().join("src");
+    assert_eq!(
+        errno(run(&src, &other, &Options::default()).0),
+        libc::EINVAL
+    );
+    assert!(fs::read(&src).expect("read") == bytes);
+}
+
+#[test]
+fn existing_destination_is_replaced_and_keeps_its_mode() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let dst = p.join("dst");
+    let bytes = data(70000, 13);
+    write_file(&src, &bytes);
+    write_file(&dst, &data(1_000_000, 14));
+    fs::set_permissions(&dst, fs::Permissions::from_mode(0o640)).expect("chmod");
+    let (r, _) = run(&src, &dst, &Options::default());
+    r.expect("copy");
+    assert!(fs::read(&dst).expect("read") == bytes);
+    assert_eq!(
+        fs::metadata(&dst).expect("meta").permissions().mode() & 0o7777,
+        0o640
+    );
+    assert_eq!(extra_entries(p, &["src", "dst"]), Vec::<String>::new());
+}
+
+#[test]
+fn new_destination_gets_0644_minus_umask() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    write_file(&src, b"hello");
+    fs::set_permissions(&src, fs::Permissions::from_mode(0o700)).expect("chmod");
+    let dst = d.path().join("dst");
+    run(&src, &dst, &Options::default()).0.expect("copy");
+    let umask = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Umask:")
+                    .map(|v| u32::from_str_radix(v.trim(), 8).unwrap_or(0o022))
+            })
+        })
+        .unwrap_or(0o022);
+    assert_eq!(
+        fs::metadata(&dst).expect("meta").mode() & 0o7777,
+        0o644 & !umask
+    );
+}
+
+#[test]
+fn excl_and_in_place() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let dst = p.join("dst");
+    let bytes = data(9000, 15);
+    write_file(&src, &bytes);
+    let old = data(20000, 16);
+    write_file(&dst, &old);
+
+    let excl = Options {
+        flags: Flags::EXCL,
+        ..Default::default()
+    };
+    assert_eq!(errno(run(&src, &dst, &excl).0), libc::EEXIST);
+    assert!(fs::read(&dst).expect("read") == old);
+    run(&src, &p.join("fresh"), &excl)
+        .0
+        .expect("excl on a new name");
+    assert!(fs::read(p.join("fresh")).expect("read") == bytes);
+
+    let inplace = Options {
+        flags: Flags::IN_PLACE,
+        ..Default::default()
+    };
+    let ino = fs::metadata(&dst).expect("meta").ino();
+    run(&src, &dst, &inplace).0.expect("in place");
+    assert!(fs::read(&dst).expect("read") == bytes);
+    assert_eq!(
+        fs::metadata(&dst).expect("meta").ino(),
+        ino,
+        "in place keeps the inode"
+    );
+
+    let both = Options {
+        flags: Flags::IN_PLACE | Flags::EXCL,
+        ..Default::default()
+    };
+    assert_eq!(errno(run(&src, &dst, &both).0), libc::EEXIST);
+    run(&src, &p.join("fresh2"), &both)
+        .0
+        .expect("in place, new");
+    assert!(fs::read(p.join("fresh2")).expect("read") == bytes);
+    assert_eq!(
+        extra_entries(p, &["src", "dst", "fresh", "fresh2"]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn fsync_flag_copies() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let bytes = data(123457, 17);
+    write_file(&src, &bytes);
+    let o = Options {
+        flags: Flags::FSYNC,
+        ..Default::default()
+    };
+    run(&src, &d.path().join("dst"), &o).0.expect("copy");
+    assert!(fs::read(d.path().join("dst")).expect("read") == bytes);
+}
+
+#[test]
+fn symlink_destination_is_written_through() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let bytes = data(5555, 18);
+    write_file(&src, &bytes);
+    write_file(&p.join("target"), b"old");
+    std::os::unix::fs::symlink("target", p.join("link")).expect("symlink");
+    run(&src, &p.join("link"), &Options::default())
+        .0
+        .expect("copy");
+    assert!(
+        fs::symlink_metadata(p.join("link"))
+            .expect("meta")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(fs::read(p.join("target")).expect("read") == bytes);
+    // A dangling link is not followed into a new file.
+    std::os::unix::fs::symlink("missing", p.join("dangling")).expect("symlink");
+    assert_eq!(
+        errno(run(&src, &p.join("dangling"), &Options::default()).0),
+        libc::ENOENT
+    );
+    assert!(!p.join("missing").exists());
+}
+
+#[test]
+fn progress_and_cancel() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let dst = p.join("dst");
+    let bytes = data(6 * CHUNK + 10, 19);
+    write_file(&src, &bytes);
+    let old = data(777, 20);
+    write_file(&dst, &old);
+
+    let calls = Cell::new(0u32);
+    let last = Cell::new((0u64, 0u64));
+    let cb = |done: u64, total: u64| {
+        calls.set(calls.get() + 1);
+        assert!(done >= last.get().0, "progress went backwards");
+        last.set((done, total));
+        ControlFlow::Continue(())
+    };
+    let o = Options {
+        progress: Some(&cb),
+        ..Default::default()
+    };
+    run(&src, &dst, &o).0.expect("copy");
+    assert!(calls.get() >= 2, "calls {}", calls.get());
+    assert_eq!(last.get(), (bytes.len() as u64, bytes.len() as u64));
+    assert!(fs::read(&dst).expect("read") == bytes);
+
+    // Cancel at about half: ECANCELED, destination as it was, no temporary file.
+    write_file(&dst, &old);
+    let half = |done: u64, total: u64| {
+        if done * 2 >= total {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let o = Options {
+        progress: Some(&half),
+        ..Default::default()
+    };
+    let (r, st) = run(&src, &dst, &o);
+    assert_eq!(errno(r), libc::ECANCELED);
+    assert_eq!(st.failed_step, zcio::Step::Cancel);
+    assert!(fs::read(&dst).expect("read") == old);
+    // And for a destination that did not exist: still absent.
+    let (r, _) = run(&src, &p.join("new"), &o);
+    assert_eq!(errno(r), libc::ECANCELED);
+    assert!(!p.join("new").exists());
+    assert_eq!(extra_entries(p, &["src", "dst"]), Vec::<String>::new());
+}
+
+#[test]
+fn proc_source_falls_back_to_buffered() {
+    // /proc files refuse O_DIRECT and report size 0 while holding data.
+    let d = disk_dir();
+    let dst = d.path().join("status");
+    let (r, st) = run(Path::new("/proc/self/status"), &dst, &Options::default());
+    r.expect("copy");
+    assert_eq!(st.method, Method::ReadWrite);
+    assert_eq!(st.fallbacks, Method::Direct.bit());
+    assert_eq!(st.fallback_errno[Method::Direct as usize], libc::EINVAL);
+    let got = fs::read_to_string(&dst).expect("read");
+    assert!(got.contains("Name:") && got.contains("VmPeak") || got.contains("Pid:"));
+
+    let no = Options {
+        flags: Flags::NO_FALLBACK,
+        ..Default::default()
+    };
+    let dst2 = d.path().join("status2");
+    assert_eq!(
+        errno(run(Path::new("/proc/self/status"), &dst2, &no).0),
+        libc::EINVAL
+    );
+    assert!(!dst2.exists());
+}
+
+#[test]
+fn ramfs_destination_falls_back_to_buffered() {
+    // ramfs has no Direct I/O at all.
+    let Some(m) = Mount::new("ramfs", "ramfs", "") else {
+        return;
+    };
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let bytes = data(3 * CHUNK + 12345, 21);
+    write_file(&src, &bytes);
+    let dst = m.path().join("dst");
+    let (r, st) = run(&src, &dst, &Options::default());
+    r.expect("copy");
+    assert_eq!(st.method, Method::ReadWrite);
+    assert_ne!(st.fallbacks & Method::Direct.bit(), 0);
+    assert!(fs::read(&dst).expect("read") == bytes);
+
+    let no = Options {
+        flags: Flags::NO_FALLBACK,
+        ..Default::default()
+    };
+    let dst2 = m.path().join("dst2");
+    assert_eq!(errno(run(&src, &dst2, &no).0), libc::EINVAL);
+    assert!(!dst2.exists());
+    assert_eq!(extra_entries(&m.path(), &["dst"]), Vec::<String>::new());
+}
+
+#[test]
+fn full_file_system_keeps_the_old_destination() {
+    let Some(m) = Mount::new("tmpfs", "tmpfs", "size=2m") else {
+        return;
+    };
+    let d = disk_dir();
+    let src = d.path().join("src");
+    write_file(&src, &data(4 * CHUNK, 22));
+    let dst = m.path().join("dst");
+    let old = data(1000, 23);
+    write_file(&dst, &old);
+    let (r, st) = run(&src, &dst, &Options::default());
+    assert_eq!(errno(r), libc::ENOSPC);
+    assert_eq!(st.failed_step, zcio::Step::Write);
+    assert!(fs::read(&dst).expect("read") == old);
+    assert_eq!(extra_entries(&m.path(), &["dst"]), Vec::<String>::new());
+    // The space is given back: a small copy still fits.
+    let small = d.path().join("small");
+    write_file(&small, &data(100_000, 24));
+    run(&small, &dst, &Options::default())
+        .0
+        .expect("small copy");
+}
+
+#[test]
+fn directio_advice() {
+    use std::os::fd::AsFd;
+    let d = disk_dir();
+    let p = d.path().join("f");
+    write_file(&p, &data(8192, 25));
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&p)
+        .expect("open");
+    zcio::directio(f.as_fd(), zcio::Advice::On).expect("on");
+    let fl = nix::fcntl::fcntl(f.as_fd(), nix::fcntl::FcntlArg::F_GETFL).expect("getfl");
+    assert_ne!(fl & libc::O_DIRECT, 0);
+    zcio::directio(f.as_fd(), zcio::Advice::Off).expect("off");
+    let fl = nix::fcntl::fcntl(f.as_fd(), nix::fcntl::FcntlArg::F_GETFL).expect("getfl");
+    assert_eq!(fl & libc::O_DIRECT, 0);
+    // A pipe is not a file system that takes the advice (and O_DIRECT there would
+    // mean packet mode).
+    let (r, _w) = nix::unistd::pipe().expect("pipe");
+    assert_eq!(
+        zcio::directio(r.as_fd(), zcio::Advice::On)
+            .err()
+            .map(|e| e.errno()),
+        Some(libc::ENOTTY)
+    );
+    let fl = nix::fcntl::fcntl(r.as_fd(), nix::fcntl::FcntlArg::F_GETFL).expect("getfl");
+    assert_eq!(fl & libc::O_DIRECT, 0);
+}
+
+#[test]
+fn alignment_query() {
+    use std::os::fd::AsFd;
+    let d = disk_dir();
+    let p = d.path().join("f");
+    write_file(&p, b"x");
+    let f = fs::File::open(&p).expect("open");
+    let (a, _) = zcio::dio_alignment(f.as_fd())
+        .expect("query")
+        .expect("direct I/O on disk");
+    assert!(a.offset.is_power_of_two() && a.offset >= 512);
+    assert!(a.mem.is_power_of_two());
+    let dir = fs::File::open(d.path()).expect("open dir");
+    assert_eq!(
+        zcio::dio_alignment(dir.as_fd()).err().map(|e| e.errno()),
+        Some(libc::EINVAL)
+    );
+}
