@@ -32,23 +32,24 @@ VALGRIND_FLAGS := -q --error-exitcode=99 --leak-check=full --show-leak-kinds=def
 # Where the C tests put their files: the work disk and tmpfs.
 TEST_DIRS := $(abspath $(BUILD)/tmp) /dev/shm
 
-C_TESTS := test_directio
+C_TESTS := test_directio test_zerocopy
 C_TEST_BINS := $(foreach t,$(C_TESTS),$(BUILD)/$(t)-static $(BUILD)/$(t)-shared $(BUILD)/$(t)-asan)
 HEADER_BINS := $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_header-cxx17
-EXAMPLES := $(BUILD)/dropin $(BUILD)/demo
+EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BUILD)/zcp
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
-	examples example-test install uninstall install-test demo test clean
+	examples example-test zcp-test install uninstall install-test demo test clean
 
-all: lib header
+all: lib header $(BUILD)/zcp
 
 # The release libraries, staged as they are installed: the real file, the soname
 # link and the development link.
 lib:
 	$(CARGO) build --release --lib
 	@mkdir -p $(STAGE)
-	@cp target/release/libzcio.a $(STAGE)/libzcio.a
-	@cp target/release/libzcio.so $(STAGE)/$(REALNAME)
+	@# Copied under a new name and renamed: a program running from the old copy keeps it.
+	@cp target/release/libzcio.a $(STAGE)/.libzcio.a.new && mv -f $(STAGE)/.libzcio.a.new $(STAGE)/libzcio.a
+	@cp target/release/libzcio.so $(STAGE)/.$(REALNAME).new && mv -f $(STAGE)/.$(REALNAME).new $(STAGE)/$(REALNAME)
 	@ln -sf $(REALNAME) $(STAGE)/$(SONAME)
 	@ln -sf $(SONAME) $(STAGE)/libzcio.so
 
@@ -113,13 +114,49 @@ valgrind-test: c-build
 
 examples: $(EXAMPLES)
 
-# The C++ drop-in copies a file with an unaligned tail exactly.
+# zcp as a user drives it: statuses, messages, the progress bar on a terminal,
+# Ctrl-C and SIGKILL mid-copy.
+zcp-test: $(BUILD)/zcp
+	@mkdir -p $(BUILD)/tmp
+	@c-tests/run.sh "c-tests/test_zcp.sh" bash c-tests/test_zcp.sh $(abspath $(BUILD)/zcp) $(abspath $(BUILD)/tmp)
+
+# zcp, the command: built against the public header like any user's program.
+$(BUILD)/zcp: examples-c/zcp.c include/zcio.h lib
+	$(CC) -std=c11 $(CWARN) -O2 -Iinclude -o $@ $< $(SHARED_LINK)
+
+$(BUILD)/zc_send: examples-c/zc_send.c include/zcio.h lib
+	$(CC) -std=c11 $(CWARN) -O2 -Iinclude -o $@ $< $(SHARED_LINK)
+
+$(BUILD)/zc_recv: examples-c/zc_recv.c include/zcio.h lib
+	$(CC) -std=c11 $(CWARN) -O2 -Iinclude -o $@ $< $(SHARED_LINK)
+
+# The C++ drop-in copies a file with an unaligned tail exactly. zc_send and zc_recv
+# move a 20 MiB file with an unaligned tail over loopback (sendfile out, splice in);
+# the trap kills a zc_send left waiting when anything fails. The Python example
+# runs its three steps against the shared library.
 example-test: examples
 	@mkdir -p $(BUILD)/tmp
 	@d=$$(mktemp -d $(abspath $(BUILD)/tmp)/example-XXXXXX) && \
 	head -c 3146001 /dev/urandom > $$d/src && \
 	$(BUILD)/dropin $$d/src $$d/dst && cmp $$d/src $$d/dst && \
 	echo "PASS: examples-c/dropin.cpp copied 3146001 bytes exactly"; rc=$$?; rm -rf $$d; exit $$rc
+	@set -e; pid=; d=$$(mktemp -d $(abspath $(BUILD)/tmp)/example-XXXXXX); \
+	trap 'if [ -n "$$pid" ]; then kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; fi; rm -rf "$$d"' EXIT; \
+	trap 'exit 1' HUP INT TERM; \
+	head -c 20971527 /dev/urandom > $$d/src; \
+	$(BUILD)/zc_send $$d/src $$d/port & pid=$$!; \
+	i=0; while [ ! -s $$d/port ]; do \
+		kill -0 $$pid 2>/dev/null || { echo "FAIL: zc_send exited before writing its port"; exit 1; }; \
+		i=$$((i + 1)); [ $$i -le 100 ] || { echo "FAIL: zc_send wrote no port file in 10 s"; exit 1; }; \
+		sleep 0.1; \
+	done; \
+	timeout 60 $(BUILD)/zc_recv "$$(cat $$d/port)" $$d/dst || { echo "FAIL: zc_recv"; exit 1; }; \
+	rc=0; wait $$pid || rc=$$?; pid=; \
+	[ $$rc -eq 0 ] || { echo "FAIL: zc_send exited with $$rc"; exit 1; }; \
+	cmp $$d/src $$d/dst || { echo "FAIL: zc_recv's file differs from zc_send's"; exit 1; }; \
+	echo "PASS: examples-c/zc_send.c and zc_recv.c moved 20971527 bytes over loopback exactly"
+	@TMPDIR=$(abspath $(BUILD)/tmp) python3 examples-py/copy.py --lib $(STAGE)/$(SONAME) && \
+	echo "PASS: examples-py/copy.py (zc_copy_file, zc_sendfile, -errno as OSError)"
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
@@ -156,9 +193,9 @@ install-test:
 	! ldd $$st/dropin-static | grep -q libzcio; \
 	echo "PASS: make install (soname $(SONAME), zcio.pc $(VERSION)); pkg-config builds, shared and static, copy correctly"
 
-demo: lib $(BUILD)/demo
+demo: lib $(BUILD)/demo $(BUILD)/zcp
 	@mkdir -p $(BUILD)/tmp
-	$(BUILD)/demo $(abspath $(BUILD)/tmp)
+	$(BUILD)/demo $(abspath $(BUILD)/zcp) $(abspath $(BUILD)/tmp)
 
 # The committed header is checked first, before anything could regenerate it.
 test:
@@ -169,6 +206,7 @@ test:
 	$(MAKE) c-test
 	$(MAKE) valgrind-test
 	$(MAKE) example-test
+	$(MAKE) zcp-test
 	$(MAKE) install-test
 	@echo "make test: all passed"
 

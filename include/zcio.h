@@ -26,6 +26,11 @@
 #define ZCIO_VERSION_STRING "0.1.0"
 
 /**
+ * As a length: copy until end of file.
+ */
+#define ZC_TO_EOF UINT64_MAX
+
+/**
  * Let zcio choose the fastest safe method.
  */
 #define ZC_METHOD_AUTO 0
@@ -305,6 +310,15 @@ typedef struct zc_stats {
    * made zcio abandon it.
    */
   int32_t fallback_errno[8];
+  /**
+   * Extended attributes copied under `ZC_F_PRESERVE_XATTRS`.
+   */
+  uint32_t xattrs_copied;
+  /**
+   * Extended attributes the destination would not take (not supported there, not
+   * permitted); the copy still succeeds.
+   */
+  uint32_t xattrs_skipped;
 } zc_stats;
 
 #ifdef __cplusplus
@@ -412,6 +426,49 @@ void zc_stats_init(struct zc_stats *stats);
 void zc_stats_init_sized(struct zc_stats *stats, size_t size);
 
 /**
+ * Copies the file `src` to `dst` with the method in `opts->method`, on the same
+ * destination rules as `directio_copy()` (temporary file, replace on success, an
+ * existing destination untouched on failure, refused when it is the source).
+ *
+ * `ZC_METHOD_AUTO` (or NULL `opts`) uses copy_file_range with its fallbacks.
+ * `ZC_METHOD_DIRECT` is `directio_copy()`. `ZC_METHOD_REFLINK` clones or fails.
+ * `ZC_METHOD_COPY_FILE_RANGE`, `ZC_METHOD_SENDFILE`, `ZC_METHOD_SPLICE`,
+ * `ZC_METHOD_MMAP` and `ZC_METHOD_READ_WRITE` force that method; where the kernel
+ * cannot use it for these files, the copy goes on with read/write from where it
+ * stopped (`stats.method` is then `ZC_METHOD_READ_WRITE` and `stats.fallbacks`
+ * names the method given up), unless `ZC_F_NO_FALLBACK` is set. A new destination
+ * gets the source's permission bits minus the umask.
+ *
+ * Returns 0 or `-errno`, as `directio_copy()`.
+ *
+ * Thread safety: safe.
+ *
+ * # Safety
+ * As `directio_copy()`.
+ */
+int zc_copy_file(const char *src,
+                 const char *dst,
+                 const struct zc_options *opts,
+                 struct zc_stats *stats_out);
+
+/**
+ * Copies the file `src` to `dst` through splice(2) (a pipe zcio keeps for the
+ * calling thread), on the destination rules of `directio_copy()`. `opts->method`
+ * must be `ZC_METHOD_AUTO` or `ZC_METHOD_SPLICE`.
+ *
+ * Returns 0 or `-errno`, as `directio_copy()`.
+ *
+ * Thread safety: safe.
+ *
+ * # Safety
+ * As `directio_copy()`.
+ */
+int zc_splice_file(const char *src,
+                   const char *dst,
+                   const struct zc_options *opts,
+                   struct zc_stats *stats_out);
+
+/**
  * Switches Direct I/O on (`ZC_DIRECTIO_ON`) or off (`ZC_DIRECTIO_OFF`) for the open
  * file description of `fd`: sets or clears O_DIRECT, so every descriptor sharing it
  * (dup, fork) is affected. Switching on writes back and drops the file's cached
@@ -470,6 +527,126 @@ int zc_dio_alignment(int fd, uint32_t *mem_align_out, uint32_t *offset_align_out
  * Thread safety: safe.
  */
 const char *zc_strerror(int err);
+
+/**
+ * Sends `count` bytes (or up to end of file; `ZC_TO_EOF` for no limit) from
+ * `in_fd` to `out_fd` with sendfile(2), looping over the kernel's 2 GiB cap and
+ * short counts and retrying EINTR.
+ *
+ * `offset` NULL reads from and advances `in_fd`'s file offset; otherwise `*offset`
+ * is where reading starts, and it is advanced by the bytes moved while `in_fd`'s
+ * offset is left alone. `out_fd` is written at its own offset. A non-blocking
+ * `out_fd` that would block is waited on with poll, unless `ZC_F_NONBLOCK` is set:
+ * then the call returns the bytes moved so far, or `-EAGAIN` when none. Without
+ * `ZC_F_NO_FALLBACK`, a source sendfile cannot read (a pipe, a socket) and a first
+ * 0 from a file that reports size 0 (/proc, /sys, FUSE) continue with read/write
+ * from where sendfile stopped. A reader that has gone gives `-EPIPE`; SIGPIPE is
+ * neither delivered nor left pending. Note: pages sent to a socket are shared with
+ * the page cache, so later writes to the source may reach the reader.
+ *
+ * Returns the bytes moved, or `-errno` (after a failure part-way `*offset` still
+ * shows how far it got).
+ *
+ * Errors: `-EBADF` (a descriptor not open, or opened without the access needed),
+ * `-EINVAL` (negative `*offset`, unknown flags; with `ZC_F_NO_FALLBACK`, a pair the
+ * kernel cannot do), `-EAGAIN`, `-EPIPE`, `-EIO`, `-ENOSPC`...
+ *
+ * Flags: `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`. Thread safety: safe. Never closes a
+ * descriptor.
+ *
+ * # Safety
+ * `offset` is NULL or points to a readable and writable `int64_t`.
+ */
+int64_t zc_sendfile(int out_fd, int in_fd, int64_t *offset, uint64_t count, uint32_t flags);
+
+/**
+ * Moves `len` bytes (or up to end of file; `ZC_TO_EOF` for no limit) from `in_fd`
+ * to `out_fd` with splice(2). Any two descriptors work: when one is a pipe the
+ * data is spliced directly, otherwise through a pipe zcio keeps for the calling
+ * thread (so socket to file, the receive side, works too). After an error
+ * part-way that pipe is thrown away, so no later call delivers stale bytes.
+ *
+ * Offsets as for `zc_copy_file_range()`; a pipe has none (`-ESPIPE` when one is
+ * given for it). Non-blocking descriptors, `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`,
+ * EPIPE and SIGPIPE as for `zc_sendfile()`; bytes already taken from the source
+ * are always delivered before the call returns.
+ *
+ * Returns the bytes moved, or `-errno`.
+ *
+ * Thread safety: safe. Never closes a descriptor.
+ *
+ * # Safety
+ * `in_off` and `out_off` are NULL or point to readable and writable `int64_t`s.
+ */
+int64_t zc_splice(int in_fd,
+                  int64_t *in_off,
+                  int out_fd,
+                  int64_t *out_off,
+                  uint64_t len,
+                  uint32_t flags);
+
+/**
+ * Copies `len` bytes (or up to end of file; `ZC_TO_EOF` for no limit) from `in_fd`
+ * to `out_fd` with copy_file_range(2), called directly in pieces under 2 GiB. The
+ * file system may share blocks instead of copying (XFS, Btrfs).
+ *
+ * `in_off`/`out_off` NULL use and advance the descriptor's file offset; otherwise
+ * the value is used and advanced by the bytes moved, and the descriptor's offset is
+ * left alone. Without `ZC_F_NO_FALLBACK`, a pair the kernel cannot copy between
+ * (across file systems, a file system without it, an O_APPEND destination, a
+ * seccomp filter) and a first 0 from a file that reports size 0 continue with
+ * read/write from where it stopped; EIO, ENOSPC, EDQUOT or ENOMEM after data moved
+ * are failures.
+ *
+ * Returns the bytes moved, or `-errno`.
+ *
+ * Flags: `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`. Thread safety: safe. Never closes a
+ * descriptor.
+ *
+ * # Safety
+ * `in_off` and `out_off` are NULL or point to readable and writable `int64_t`s.
+ */
+int64_t zc_copy_file_range(int in_fd,
+                           int64_t *in_off,
+                           int out_fd,
+                           int64_t *out_off,
+                           uint64_t len,
+                           uint32_t flags);
+
+/**
+ * Makes `dst_fd` a copy-on-write clone of the whole of `src_fd` (FICLONE): the
+ * file systems share the blocks, no data is copied. A clone or nothing: there is
+ * no fallback. Moves no file offset.
+ *
+ * Returns 0, or `-errno`: `-EOPNOTSUPP` (the file system cannot clone), `-EXDEV`
+ * (different file systems), `-EINVAL` (not regular files, or unaligned), `-EBADF`
+ * (`dst_fd` not open for writing), `-EISDIR`, `-ETXTBSY`, `-EPERM`.
+ *
+ * Thread safety: safe. Never closes a descriptor.
+ */
+int zc_reflink(int src_fd, int dst_fd);
+
+/**
+ * Copies `len` bytes (or up to end of file; `ZC_TO_EOF` for no limit) from the
+ * file `in_fd` to `out_fd` by write(2) from a read-only mapping of the source,
+ * mapped in windows with sequential-access advice.
+ *
+ * zcio never touches the mapped memory itself, so a source truncated by another
+ * process during the copy cannot raise SIGBUS in the calling program: the copy
+ * ends at the new end of file (a short count), or fails with `-EFAULT`.
+ *
+ * `in_off` as for `zc_copy_file_range()`; `out_fd` is written at its own offset.
+ * Non-blocking descriptors, `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK` (a source that
+ * cannot be mapped), EPIPE and SIGPIPE as for `zc_sendfile()`.
+ *
+ * Returns the bytes moved, or `-errno`.
+ *
+ * Thread safety: safe. Never closes a descriptor.
+ *
+ * # Safety
+ * `in_off` is NULL or points to a readable and writable `int64_t`.
+ */
+int64_t zc_mmap_copy(int in_fd, int64_t *in_off, int out_fd, uint64_t len, uint32_t flags);
 
 /**
  * The version of the loaded library, "MAJOR.MINOR.PATCH", as in Cargo.toml. Compare

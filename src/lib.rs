@@ -13,10 +13,16 @@ pub mod capi;
 pub mod core;
 
 pub use crate::core::align::{AlignSource, DioAlign, dio_alignment};
+pub use crate::core::clone::reflink;
 pub use crate::core::direct::directio_copy;
 pub use crate::core::directio::{Advice, directio};
+pub use crate::core::file::{copy_file, splice_file};
+pub use crate::core::mmap::mmap_copy;
+pub use crate::core::range::copy_file_range;
+pub use crate::core::sendfile::sendfile;
+pub use crate::core::splice::splice;
 pub use crate::core::{
-    Engine, Error, Flags, Method, Options, Progress, Result, Stats, Step, strerror,
+    Engine, Error, Flags, MAX_IO, Method, Options, Progress, Result, Stats, Step, TO_EOF, strerror,
 };
 
 use std::path::Path;

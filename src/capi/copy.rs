@@ -160,3 +160,58 @@ unsafe fn init_sized(p: *mut u8, size: usize) {
         }
     }
 }
+
+/// Copies the file `src` to `dst` with the method in `opts->method`, on the same
+/// destination rules as `directio_copy()` (temporary file, replace on success, an
+/// existing destination untouched on failure, refused when it is the source).
+///
+/// `ZC_METHOD_AUTO` (or NULL `opts`) uses copy_file_range with its fallbacks.
+/// `ZC_METHOD_DIRECT` is `directio_copy()`. `ZC_METHOD_REFLINK` clones or fails.
+/// `ZC_METHOD_COPY_FILE_RANGE`, `ZC_METHOD_SENDFILE`, `ZC_METHOD_SPLICE`,
+/// `ZC_METHOD_MMAP` and `ZC_METHOD_READ_WRITE` force that method; where the kernel
+/// cannot use it for these files, the copy goes on with read/write from where it
+/// stopped (`stats.method` is then `ZC_METHOD_READ_WRITE` and `stats.fallbacks`
+/// names the method given up), unless `ZC_F_NO_FALLBACK` is set. A new destination
+/// gets the source's permission bits minus the umask.
+///
+/// Returns 0 or `-errno`, as `directio_copy()`.
+///
+/// Thread safety: safe.
+///
+/// # Safety
+/// As `directio_copy()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zc_copy_file(
+    src: *const c_char,
+    dst: *const c_char,
+    opts: *const zc_options,
+    stats_out: *mut zc_stats,
+) -> c_int {
+    ffi_guard!(-PANIC_ERRNO, {
+        // SAFETY: forwarded caller's contract.
+        unsafe { path_copy(src, dst, opts, stats_out, crate::core::file::copy_file) }
+    })
+}
+
+/// Copies the file `src` to `dst` through splice(2) (a pipe zcio keeps for the
+/// calling thread), on the destination rules of `directio_copy()`. `opts->method`
+/// must be `ZC_METHOD_AUTO` or `ZC_METHOD_SPLICE`.
+///
+/// Returns 0 or `-errno`, as `directio_copy()`.
+///
+/// Thread safety: safe.
+///
+/// # Safety
+/// As `directio_copy()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zc_splice_file(
+    src: *const c_char,
+    dst: *const c_char,
+    opts: *const zc_options,
+    stats_out: *mut zc_stats,
+) -> c_int {
+    ffi_guard!(-PANIC_ERRNO, {
+        // SAFETY: forwarded caller's contract.
+        unsafe { path_copy(src, dst, opts, stats_out, crate::core::file::splice_file) }
+    })
+}

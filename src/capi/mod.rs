@@ -5,6 +5,7 @@
 pub mod copy;
 pub mod directio;
 pub mod error;
+pub mod fd;
 pub mod types;
 pub mod version;
 
@@ -198,6 +199,8 @@ impl StatsOut {
             engine: s.engine as u32,
             failed_step: s.failed_step as u32,
             fallback_errno: s.fallback_errno,
+            xattrs_copied: s.xattrs_copied,
+            xattrs_skipped: s.xattrs_skipped,
         };
         c.size = self.size as u32;
         let n = self.size.min(std::mem::size_of::<zc_stats>());

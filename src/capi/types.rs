@@ -60,7 +60,15 @@ pub struct zc_stats {
     /// For each method in `fallbacks`, indexed by method, the positive errno that
     /// made zcio abandon it.
     pub fallback_errno: [i32; 8],
+    /// Extended attributes copied under `ZC_F_PRESERVE_XATTRS`.
+    pub xattrs_copied: u32,
+    /// Extended attributes the destination would not take (not supported there, not
+    /// permitted); the copy still succeeds.
+    pub xattrs_skipped: u32,
 }
+
+/// As a length: copy until end of file.
+pub const ZC_TO_EOF: u64 = u64::MAX;
 
 /// Let zcio choose the fastest safe method.
 pub const ZC_METHOD_AUTO: u32 = 0;

@@ -13,7 +13,7 @@ use super::align::{self, DioAlign};
 use super::error::{At, Error, Result, Step};
 use super::options::{Engine, Flags, Method, Options, Stats};
 use super::sys::{self, AlignedBuf};
-use super::target::{Source, SourceKinds, Target, TargetOpts};
+use super::target::{Meta, Source, SourceKinds, Target, TargetOpts};
 
 /// Bytes per I/O when the caller leaves `chunk_size` at 0.
 pub const DEFAULT_CHUNK: u64 = 1 << 20;
@@ -27,8 +27,8 @@ pub const NEW_FILE_MODE: u32 = 0o644;
 /// What [`copy`] needs beyond the caller's options.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct DirectJob {
-    /// Permission bits of a new destination, before the umask.
-    pub new_mode: u32,
+    /// Permission bits of a new destination, before the umask; `None`: the source's.
+    pub new_mode: Option<u32>,
 }
 
 /// Copies `src` to `dst` with Direct I/O. See the crate documentation for the rules.
@@ -38,7 +38,7 @@ pub fn directio_copy(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Sta
         dst,
         opts,
         DirectJob {
-            new_mode: NEW_FILE_MODE,
+            new_mode: Some(NEW_FILE_MODE),
         },
         stats,
     )
@@ -86,7 +86,8 @@ fn run(
         TargetOpts {
             excl: opts.has(Flags::EXCL),
             in_place: opts.has(Flags::IN_PLACE),
-            new_mode: job.new_mode,
+            new_mode: job.new_mode.unwrap_or(source.stat.st_mode & 0o777),
+            special: false,
         },
     )?;
     let total = source.size();
@@ -134,7 +135,14 @@ fn run(
         }
     };
     report(opts, done, total.max(done))?;
-    target.commit(opts.has(Flags::FSYNC))?;
+    let r = target.commit(Meta {
+        fsync: opts.has(Flags::FSYNC),
+        src: Some((source.file.as_fd(), &source.stat)),
+        times: opts.has(Flags::PRESERVE_TIMES),
+        xattrs: opts.has(Flags::PRESERVE_XATTRS),
+    })?;
+    stats.xattrs_copied = r.xattrs_copied;
+    stats.xattrs_skipped = r.xattrs_skipped;
     Ok(())
 }
 

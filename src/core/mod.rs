@@ -1,12 +1,22 @@
 //! The safe engine of zcio. Nothing here knows about C; `crate::capi` wraps it.
 
 pub mod align;
+pub mod clone;
 pub mod direct;
 pub mod directio;
 mod error;
+pub(crate) mod fdio;
+pub mod file;
+pub mod mmap;
 mod options;
+pub mod range;
+pub mod sendfile;
+pub mod splice;
 pub(crate) mod sys;
 pub(crate) mod target;
+mod xattr;
+
+pub use fdio::{MAX_IO, TO_EOF};
 
 /// Switches for tests that must reach paths this machine would not take by itself.
 #[doc(hidden)]

@@ -138,8 +138,13 @@ impl Flags {
     }
 
     /// The C bits.
-    pub fn bits(self) -> u32 {
+    pub const fn bits(self) -> u32 {
         self.0
+    }
+
+    /// Flags from bits, unknown ones kept.
+    pub const fn from_bits_retain(bits: u32) -> Flags {
+        Flags(bits)
     }
 
     /// Whether every bit of `other` is set.
@@ -227,6 +232,10 @@ pub struct Stats {
     pub engine: Engine,
     /// The step that failed, `Step::None` on success.
     pub failed_step: Step,
+    /// Extended attributes copied (under `PRESERVE_XATTRS`).
+    pub xattrs_copied: u32,
+    /// Extended attributes the destination would not take.
+    pub xattrs_skipped: u32,
 }
 
 impl Stats {

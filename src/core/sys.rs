@@ -29,6 +29,10 @@ pub(crate) fn is_reg(st: &FileStat) -> bool {
     file_type(st) == SFlag::S_IFREG
 }
 
+pub(crate) fn is_dir(st: &FileStat) -> bool {
+    file_type(st) == SFlag::S_IFDIR
+}
+
 pub(crate) fn is_blk(st: &FileStat) -> bool {
     file_type(st) == SFlag::S_IFBLK
 }

@@ -49,7 +49,25 @@ impl Source {
         match sys::file_type(&stat) {
             SFlag::S_IFREG => {}
             SFlag::S_IFDIR => return Err(Error::new(libc::EISDIR, Step::OpenSrc)),
-            SFlag::S_IFIFO | SFlag::S_IFCHR if kinds.streams => {}
+            SFlag::S_IFCHR if kinds.streams => {}
+            SFlag::S_IFIFO if kinds.streams => {
+                // Opened without blocking, a FIFO with no writer yet reads as empty.
+                // Wait for the writer as cp does, then check it is the same FIFO.
+                let again = nix::fcntl::open(
+                    path,
+                    OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+                    Mode::empty(),
+                )
+                .at(Step::OpenSrc)?;
+                let st = sys::fstat(again.as_fd(), Step::OpenSrc)?;
+                if (st.st_dev, st.st_ino) != (stat.st_dev, stat.st_ino) {
+                    return Err(Error::new(libc::EAGAIN, Step::OpenSrc));
+                }
+                return Ok(Source {
+                    file: again,
+                    stat: st,
+                });
+            }
             _ => return Err(Error::new(libc::EINVAL, Step::OpenSrc)),
         }
         sys::clear_nonblock(file.as_fd()).at(Step::OpenSrc)?;
@@ -70,6 +88,29 @@ pub(crate) struct TargetOpts {
     pub in_place: bool,
     /// Permission bits of a new file, before the umask.
     pub new_mode: u32,
+    /// Write into an existing FIFO, character or block device as it is, as cp does,
+    /// instead of refusing it.
+    pub special: bool,
+}
+
+/// What `commit` gives the new file besides its data.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Meta<'a> {
+    /// fsync the file, and the directory entry.
+    pub fsync: bool,
+    /// The source, whose times, extended attributes and owner may be copied.
+    pub src: Option<(BorrowedFd<'a>, &'a FileStat)>,
+    /// Copy access and modification times.
+    pub times: bool,
+    /// Copy extended attributes.
+    pub xattrs: bool,
+}
+
+/// What `commit` did with the extended attributes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MetaReport {
+    pub xattrs_copied: u32,
+    pub xattrs_skipped: u32,
 }
 
 enum Kind {
@@ -79,6 +120,8 @@ enum Kind {
     Named(OsString),
     /// The destination itself; `created` when zcio made it.
     InPlace { created: bool },
+    /// An existing FIFO or device, written as it is.
+    Special,
 }
 
 /// The destination of a copy, open for writing.
@@ -191,16 +234,29 @@ impl Target {
             if same_file(st, src) {
                 return Err(Error::new(libc::EINVAL, Step::OpenDst));
             }
-            match sys::file_type(st) {
-                SFlag::S_IFREG => {}
-                SFlag::S_IFDIR => return Err(Error::new(libc::EISDIR, Step::OpenDst)),
-                _ => return Err(Error::new(libc::EINVAL, Step::OpenDst)),
+            if sys::is_dir(st) {
+                return Err(Error::new(libc::EISDIR, Step::OpenDst));
             }
             if opts.excl {
                 return Err(Error::new(libc::EEXIST, Step::OpenDst));
             }
+            match sys::file_type(st) {
+                SFlag::S_IFREG => {}
+                SFlag::S_IFIFO | SFlag::S_IFCHR | SFlag::S_IFBLK if opts.special => {}
+                _ => return Err(Error::new(libc::EINVAL, Step::OpenDst)),
+            }
         }
-        let (file, kind) = if opts.in_place {
+        let special = existing.is_some_and(|st| !sys::is_reg(&st));
+        let (file, kind) = if special {
+            let fd = nix::fcntl::openat(
+                &dir,
+                name.as_os_str(),
+                OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+                Mode::empty(),
+            )
+            .at(Step::OpenDst)?;
+            (fd, Kind::Special)
+        } else if opts.in_place {
             open_in_place(&dir, &name, opts)?
         } else {
             let mode = if existing.is_some() {
@@ -225,7 +281,7 @@ impl Target {
             t.done = true; // never unlink the source
             return Err(Error::new(libc::EINVAL, Step::OpenDst));
         }
-        if !sys::is_reg(&now) {
+        if !sys::is_reg(&now) && !matches!(t.kind, Kind::Special) {
             return Err(Error::new(libc::EINVAL, Step::OpenDst));
         }
         Ok(t)
@@ -245,30 +301,41 @@ impl Target {
         Ok(())
     }
 
-    /// Makes the copy the destination: metadata first, then (under `fsync`) the data,
-    /// then the name, then (under `fsync`) the directory entry.
-    pub(crate) fn commit(mut self, fsync: bool) -> Result<()> {
-        if let Kind::InPlace { created } = self.kind {
-            if fsync {
-                sys::retry(|| nix::unistd::fsync(&self.file)).at(Step::Sync)?;
-                if created {
-                    sys::retry(|| nix::unistd::fsync(&self.dir)).at(Step::Sync)?;
+    /// Whether the destination is a regular file (not a FIFO or device written as is).
+    pub(crate) fn is_regular(&self) -> bool {
+        !matches!(self.kind, Kind::Special)
+    }
+
+    /// Makes the copy the destination: metadata first (owner, mode, extended
+    /// attributes, then times, after the last write), then under `fsync` the data,
+    /// then the name, then under `fsync` the directory entry.
+    pub(crate) fn commit(mut self, meta: Meta<'_>) -> Result<MetaReport> {
+        let report = match self.kind {
+            Kind::Special => {
+                if meta.fsync {
+                    // Pipes and character devices have nothing to sync.
+                    match sys::retry(|| nix::unistd::fsync(&self.file)) {
+                        Ok(()) | Err(Errno::EINVAL) | Err(Errno::EROFS) => {}
+                        Err(e) => return Err(Error::new(e as i32, Step::Sync)),
+                    }
                 }
+                self.done = true;
+                return Ok(MetaReport::default());
             }
-            self.done = true;
-            return Ok(());
-        }
-        if let Some(ex) = self.existing {
-            // The replacement keeps the old file's owner (where allowed) and mode.
-            let _ = nix::unistd::fchown(
-                &self.file,
-                Some(nix::unistd::Uid::from_raw(ex.st_uid)),
-                Some(nix::unistd::Gid::from_raw(ex.st_gid)),
-            );
-            nix::sys::stat::fchmod(&self.file, Mode::from_bits_truncate(ex.st_mode & 0o7777))
-                .at(Step::Metadata)?;
-        }
-        if fsync {
+            Kind::InPlace { created } => {
+                let report = self.apply_meta(meta, created)?;
+                if meta.fsync {
+                    sys::retry(|| nix::unistd::fsync(&self.file)).at(Step::Sync)?;
+                    if created {
+                        sys::retry(|| nix::unistd::fsync(&self.dir)).at(Step::Sync)?;
+                    }
+                }
+                self.done = true;
+                return Ok(report);
+            }
+            _ => self.apply_meta(meta, self.existing.is_none())?,
+        };
+        if meta.fsync {
             sys::retry(|| nix::unistd::fsync(&self.file)).at(Step::Sync)?;
         }
         match &self.kind {
@@ -277,13 +344,48 @@ impl Target {
                 let tmp = tmp.clone();
                 self.commit_named(&tmp)?;
             }
-            Kind::InPlace { .. } => unreachable!("handled above"),
+            Kind::InPlace { .. } | Kind::Special => unreachable!("handled above"),
         }
         self.done = true;
-        if fsync {
+        if meta.fsync {
             sys::retry(|| nix::unistd::fsync(&self.dir)).at(Step::Sync)?;
         }
-        Ok(())
+        Ok(report)
+    }
+
+    /// Owner and mode, extended attributes, times, in that order: chown clears
+    /// set-id bits, and the times must come after every other change.
+    fn apply_meta(&self, meta: Meta<'_>, new_file: bool) -> Result<MetaReport> {
+        if let (Some(ex), false) = (self.existing, matches!(self.kind, Kind::InPlace { .. })) {
+            // A replacement keeps the old file's owner (where allowed) and mode.
+            let _ = nix::unistd::fchown(
+                &self.file,
+                Some(nix::unistd::Uid::from_raw(ex.st_uid)),
+                Some(nix::unistd::Gid::from_raw(ex.st_gid)),
+            );
+            nix::sys::stat::fchmod(&self.file, Mode::from_bits_truncate(ex.st_mode & 0o7777))
+                .at(Step::Metadata)?;
+        } else if let (Some((_, st)), true) = (meta.src, new_file)
+            && nix::unistd::geteuid().is_root()
+        {
+            // As root, a new file belongs to the source's owner, as with cp -p.
+            nix::unistd::fchown(
+                &self.file,
+                Some(nix::unistd::Uid::from_raw(st.st_uid)),
+                Some(nix::unistd::Gid::from_raw(st.st_gid)),
+            )
+            .at(Step::Metadata)?;
+        }
+        let mut report = MetaReport::default();
+        if let (Some((fd, _)), true) = (meta.src, meta.xattrs) {
+            report = super::xattr::copy_all(fd, self.file.as_fd())?;
+        }
+        if let (Some((_, st)), true) = (meta.src, meta.times) {
+            let at = nix::sys::time::TimeSpec::new(st.st_atime, st.st_atime_nsec);
+            let mt = nix::sys::time::TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
+            nix::sys::stat::futimens(&self.file, &at, &mt).at(Step::Metadata)?;
+        }
+        Ok(report)
     }
 
     fn commit_unnamed(&mut self) -> Result<()> {
@@ -406,7 +508,7 @@ impl Drop for Target {
                     );
                 }
             }
-            Kind::InPlace { created: false } => {}
+            Kind::InPlace { created: false } | Kind::Special => {}
         }
     }
 }

@@ -107,6 +107,8 @@ pub fn is_root() -> bool {
 /// A file system mounted by the test, unmounted (lazily) when dropped.
 pub struct Mount {
     pub dir: tempfile::TempDir,
+    /// Where the image file of a loop mount lives; removed after the unmount.
+    image: Option<tempfile::TempDir>,
 }
 
 impl Mount {
@@ -133,7 +135,7 @@ impl Mount {
             eprintln!("skip: cannot mount {fstype}");
             return None;
         }
-        Some(Mount { dir })
+        Some(Mount { dir, image: None })
     }
 
     /// Makes a `size_mib` image file with `mkfs` (a command and its arguments; the
@@ -160,9 +162,8 @@ impl Mount {
             eprintln!("skip: {} is missing or failed", mkfs[0]);
             return None;
         }
-        let m = Mount::new(fstype, img.to_str().expect("utf8 path"), "loop")?;
-        // The image lives as long as the mount; the lazy unmount lets it go.
-        std::mem::forget(holder);
+        let mut m = Mount::new(fstype, img.to_str().expect("utf8 path"), "loop")?;
+        m.image = Some(holder);
         Some(m)
     }
 

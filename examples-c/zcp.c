@@ -1,0 +1,324 @@
+/*
+ * zcp: copy files with zcio. Written against the public header only.
+ *
+ *   zcp [options] SRC DST
+ *   zcp [options] SRC... DIR
+ *
+ * Exit status: 0 when every file was copied, 1 when one failed, 2 for bad usage,
+ * 130 when interrupted (the file being copied is left as it was).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zcio.h"
+
+static const char *const method_names[ZC_METHOD_COUNT] = {
+    "auto", "direct", "reflink", "copy_file_range", "sendfile", "splice", "mmap", "read_write",
+};
+
+static volatile sig_atomic_t interrupted;
+
+/* The first Ctrl-C cancels the copy cleanly at its next progress report; a second
+ * one, for a copy blocked on a stalled pipe, exits at once (an unfinished copy is
+ * an unnamed temporary file, which the kernel removes). */
+static void on_sigint(int sig) {
+    (void)sig;
+    if (interrupted) _exit(130);
+    interrupted = 1;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "1.5 GiB" style sizes. */
+static void human(char *buf, size_t len, double bytes) {
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        u++;
+    }
+    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+struct bar {
+    int on;         /* draw at all */
+    int drawn;      /* something is on the line now */
+    double start, last;
+};
+
+static int term_width(void) {
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40) return ws.ws_col;
+    return 80;
+}
+
+static void bar_clear(struct bar *b) {
+    if (b->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        b->drawn = 0;
+    }
+}
+
+static void bar_draw(struct bar *b, uint64_t done, uint64_t total) {
+    double t = now(), secs = t - b->start;
+    double rate = secs > 0 ? (double)done / secs : 0;
+    char d[32], tot[32], r[32], eta[32] = "--:--";
+    human(d, sizeof d, (double)done);
+    human(tot, sizeof tot, (double)total);
+    human(r, sizeof r, rate);
+    int pct = total ? (int)(100.0 * (double)done / (double)total) : 0;
+    if (pct > 100) pct = 100;
+    if (rate > 0 && total > done) {
+        long left = (long)((double)(total - done) / rate);
+        snprintf(eta, sizeof eta, "%ld:%02ld", left / 60, left % 60);
+    }
+    char tail[128];
+    snprintf(tail, sizeof tail, " %3d%% %s / %s  %s/s  ETA %s", pct, d, tot, r, eta);
+    int width = term_width() - (int)strlen(tail) - 3;
+    if (width > 50) width = 50;
+    if (width < 10) width = 10;
+    int fill = total ? (int)((double)width * (double)pct / 100.0) : 0;
+    char line[64];
+    for (int i = 0; i < width; i++) line[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    line[width] = 0;
+    fprintf(stderr, "\r[%s]%s\033[K", line, tail);
+    fflush(stderr);
+    b->drawn = 1;
+    b->last = t;
+}
+
+/* The progress callback: draws the bar at most every 100 ms, and stops the copy
+ * (zcio then leaves the destination as it was) once Ctrl-C was pressed. */
+static int on_progress(uint64_t done, uint64_t total, void *arg) {
+    struct bar *b = arg;
+    if (interrupted) return 1;
+    if (b->on && (now() - b->last >= 0.1 || done == total)) bar_draw(b, done, total);
+    return 0;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: zcp [options] SRC DST\n"
+            "       zcp [options] SRC... DIR\n"
+            "Copy files with zcio: the fastest safe method, the destination replaced only\n"
+            "when the copy is complete.\n\n"
+            "  -m, --method=M        auto (default), direct, reflink, copy_file_range,\n"
+            "                        sendfile, splice, mmap or read_write\n"
+            "      --direct          same as -m direct (O_DIRECT, no page cache)\n"
+            "      --no-reflink      never share blocks with the source\n"
+            "      --fsync           make each copy durable before going on\n"
+            "  -p, --preserve        keep access/modification times and extended attributes\n"
+            "  -n, --no-clobber      skip destinations that exist\n"
+            "      --in-place        write into the destination itself (no temporary file)\n"
+            "  -v, --verbose         say how each file was copied\n"
+            "  -q, --quiet           print no error messages (the exit status still tells)\n"
+            "      --progress[=WHEN] progress bar on standard error: auto (when it is a\n"
+            "                        terminal, the default), always or never\n"
+            "  -h, --help            this text\n"
+            "      --version         zcio's version\n");
+}
+
+static int method_arg(const char *s) {
+    for (int i = 0; i < ZC_METHOD_COUNT; i++)
+        if (!strcmp(s, method_names[i])) return i;
+    return -1;
+}
+
+struct job {
+    zc_options opts;
+    int verbose, quiet, no_clobber;
+    struct bar bar;
+};
+
+static void say_fallbacks(const zc_stats *st) {
+    int first = 1;
+    for (int m = 0; m < ZC_METHOD_COUNT; m++) {
+        if (!(st->fallbacks & (1u << m))) continue;
+        int e = st->fallback_errno[m];
+        printf("%s%s: %s", first ? " (gave up " : "; ", method_names[m],
+               e ? zc_strerror(e) : "no data from it");
+        first = 0;
+    }
+    if (!first) printf(")");
+}
+
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Copies one file; 0 on success (or a skip under -n), 1 on failure. */
+static int copy_one(struct job *j, const char *src, const char *dst) {
+    zc_stats st;
+    zc_stats_init(&st);
+    j->bar.start = now();
+    j->bar.last = 0;
+    int r = zc_copy_file(src, dst, &j->opts, &st);
+    bar_clear(&j->bar);
+    if (r == -EEXIST && j->no_clobber) {
+        if (j->verbose) printf("skipped '%s': '%s' exists\n", src, dst);
+        return 0;
+    }
+    if (r == -ECANCELED && interrupted) {
+        if (!j->quiet) fprintf(stderr, "zcp: interrupted: '%s' left as it was\n", dst);
+        exit(130);
+    }
+    if (r < 0) {
+        if (!j->quiet) {
+            if (r == -EINVAL && st.failed_step == ZC_STEP_OPEN_DST && same_file(src, dst))
+                fprintf(stderr, "zcp: cannot copy '%s' to '%s': they are the same file\n", src, dst);
+            else
+                fprintf(stderr, "zcp: cannot copy '%s' to '%s': %s\n", src, dst, zc_strerror(r));
+        }
+        return 1;
+    }
+    if (j->verbose) {
+        double secs = (double)st.elapsed_ns / 1e9;
+        char size[32], rate[32];
+        human(size, sizeof size, (double)st.bytes);
+        human(rate, sizeof rate, secs > 0 ? (double)st.bytes / secs : 0);
+        printf("'%s' -> '%s': method %s", src, dst,
+               st.method < ZC_METHOD_COUNT ? method_names[st.method] : "?");
+        if (st.method == ZC_METHOD_DIRECT)
+            printf(" (engine %s, alignment %u)",
+                   st.engine == ZC_ENGINE_IO_URING ? "io_uring" : st.engine == ZC_ENGINE_THREADS ? "threads" : "sync",
+                   st.alignment);
+        say_fallbacks(&st);
+        printf(", %s in %.3f s, %s/s, %llu I/O calls", size, secs, rate, (unsigned long long)st.io_calls);
+        if (st.xattrs_copied || st.xattrs_skipped)
+            printf(", xattrs %u copied, %u skipped", st.xattrs_copied, st.xattrs_skipped);
+        printf("\n");
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* DIR/basename(SRC), with SRC's trailing slashes ignored. */
+static char *into_dir(const char *dir, const char *src) {
+    char *copy = strdup(src);
+    if (!copy) return NULL;
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
+    const char *base = basename(copy);
+    size_t len = strlen(dir) + strlen(base) + 2;
+    char *out = malloc(len);
+    if (out) snprintf(out, len, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", base);
+    free(copy);
+    return out;
+}
+
+int main(int argc, char **argv) {
+    enum { OPT_DIRECT = 256, OPT_NO_REFLINK, OPT_FSYNC, OPT_IN_PLACE, OPT_PROGRESS, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"method", required_argument, NULL, 'm'},
+        {"direct", no_argument, NULL, OPT_DIRECT},
+        {"no-reflink", no_argument, NULL, OPT_NO_REFLINK},
+        {"fsync", no_argument, NULL, OPT_FSYNC},
+        {"preserve", no_argument, NULL, 'p'},
+        {"no-clobber", no_argument, NULL, 'n'},
+        {"in-place", no_argument, NULL, OPT_IN_PLACE},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"progress", optional_argument, NULL, OPT_PROGRESS},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    struct job j;
+    memset(&j, 0, sizeof j);
+    zc_options_init(&j.opts);
+    int progress = -1; /* -1 auto, 0 never, 1 always */
+    int c;
+    while ((c = getopt_long(argc, argv, "m:pnvqh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': {
+            int m = method_arg(optarg);
+            if (m < 0) {
+                fprintf(stderr, "zcp: unknown method '%s'\nTry 'zcp --help'.\n", optarg);
+                return 2;
+            }
+            j.opts.method = (uint32_t)m;
+            break;
+        }
+        case OPT_DIRECT: j.opts.method = ZC_METHOD_DIRECT; break;
+        case OPT_NO_REFLINK: j.opts.flags |= ZC_F_NO_REFLINK; break;
+        case OPT_FSYNC: j.opts.flags |= ZC_F_FSYNC; break;
+        case 'p': j.opts.flags |= ZC_F_PRESERVE_TIMES | ZC_F_PRESERVE_XATTRS; break;
+        case 'n': j.opts.flags |= ZC_F_EXCL; j.no_clobber = 1; break;
+        case OPT_IN_PLACE: j.opts.flags |= ZC_F_IN_PLACE; break;
+        case 'v': j.verbose = 1; break;
+        case 'q': j.quiet = 1; break;
+        case OPT_PROGRESS:
+            if (!optarg || !strcmp(optarg, "always")) progress = 1;
+            else if (!strcmp(optarg, "never")) progress = 0;
+            else if (!strcmp(optarg, "auto")) progress = -1;
+            else {
+                fprintf(stderr, "zcp: --progress takes auto, always or never\n");
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        case OPT_VERSION: printf("zcp (zcio) %s\n", zc_version()); return 0;
+        default: fprintf(stderr, "Try 'zcp --help'.\n"); return 2;
+        }
+    }
+    int nargs = argc - optind;
+    if (nargs < 2) {
+        fprintf(stderr, "zcp: %s\nTry 'zcp --help'.\n", nargs ? "missing destination" : "missing source and destination");
+        return 2;
+    }
+    const char *target = argv[argc - 1];
+    int to_dir = is_dir(target);
+    if (nargs > 2 && !to_dir) {
+        fprintf(stderr, "zcp: target '%s' is not a directory\n", target);
+        return 2;
+    }
+
+    j.bar.on = progress == 1 || (progress == -1 && isatty(STDERR_FILENO));
+    j.opts.progress = on_progress;
+    j.opts.progress_arg = &j.bar;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int failed = 0;
+    for (int i = optind; i < argc - 1; i++) {
+        const char *src = argv[i];
+        if (to_dir) {
+            char *dst = into_dir(target, src);
+            if (!dst) {
+                fprintf(stderr, "zcp: out of memory\n");
+                return 1;
+            }
+            failed |= copy_one(&j, src, dst);
+            free(dst);
+        } else {
+            failed |= copy_one(&j, src, target);
+        }
+    }
+    return failed ? 1 : 0;
+}

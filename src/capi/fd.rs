@@ -1,0 +1,215 @@
+//! The zero-copy primitives on descriptors.
+
+use std::ffi::c_int;
+
+use super::{PANIC_ERRNO, code, fd_arg, ffi_guard};
+use crate::core::{self, Error};
+
+/// Runs `f` with the caller's offset (NULL: none), storing the offset back even
+/// when `f` fails part-way, so that the caller can see how far it got.
+///
+/// # Safety
+/// `p` is NULL or points to a readable and writable `int64_t`.
+unsafe fn with_off<R>(p: *mut i64, f: impl FnOnce(Option<&mut i64>) -> R) -> R {
+    if p.is_null() {
+        return f(None);
+    }
+    // SAFETY: caller's contract.
+    let mut v = unsafe { p.read() };
+    let r = f(Some(&mut v));
+    // SAFETY: caller's contract.
+    unsafe { p.write(v) };
+    r
+}
+
+fn count(r: Result<u64, Error>) -> i64 {
+    match r {
+        Ok(n) => i64::try_from(n).unwrap_or(i64::MAX),
+        Err(e) => -i64::from(e.errno()),
+    }
+}
+
+/// Sends `count` bytes (or up to end of file; `ZC_TO_EOF` for no limit) from
+/// `in_fd` to `out_fd` with sendfile(2), looping over the kernel's 2 GiB cap and
+/// short counts and retrying EINTR.
+///
+/// `offset` NULL reads from and advances `in_fd`'s file offset; otherwise `*offset`
+/// is where reading starts, and it is advanced by the bytes moved while `in_fd`'s
+/// offset is left alone. `out_fd` is written at its own offset. A non-blocking
+/// `out_fd` that would block is waited on with poll, unless `ZC_F_NONBLOCK` is set:
+/// then the call returns the bytes moved so far, or `-EAGAIN` when none. Without
+/// `ZC_F_NO_FALLBACK`, a source sendfile cannot read (a pipe, a socket) and a first
+/// 0 from a file that reports size 0 (/proc, /sys, FUSE) continue with read/write
+/// from where sendfile stopped. A reader that has gone gives `-EPIPE`; SIGPIPE is
+/// neither delivered nor left pending. Note: pages sent to a socket are shared with
+/// the page cache, so later writes to the source may reach the reader.
+///
+/// Returns the bytes moved, or `-errno` (after a failure part-way `*offset` still
+/// shows how far it got).
+///
+/// Errors: `-EBADF` (a descriptor not open, or opened without the access needed),
+/// `-EINVAL` (negative `*offset`, unknown flags; with `ZC_F_NO_FALLBACK`, a pair the
+/// kernel cannot do), `-EAGAIN`, `-EPIPE`, `-EIO`, `-ENOSPC`...
+///
+/// Flags: `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`. Thread safety: safe. Never closes a
+/// descriptor.
+///
+/// # Safety
+/// `offset` is NULL or points to a readable and writable `int64_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zc_sendfile(
+    out_fd: c_int,
+    in_fd: c_int,
+    offset: *mut i64,
+    count: u64,
+    flags: u32,
+) -> i64 {
+    ffi_guard!(-i64::from(PANIC_ERRNO), {
+        let r = fd_arg(out_fd).and_then(|o| {
+            let i = fd_arg(in_fd)?;
+            // SAFETY: forwarded caller's contract.
+            unsafe {
+                with_off(offset, |off| {
+                    core::sendfile::sendfile(o, i, off, count, flags)
+                })
+            }
+        });
+        self::count(r)
+    })
+}
+
+/// Moves `len` bytes (or up to end of file; `ZC_TO_EOF` for no limit) from `in_fd`
+/// to `out_fd` with splice(2). Any two descriptors work: when one is a pipe the
+/// data is spliced directly, otherwise through a pipe zcio keeps for the calling
+/// thread (so socket to file, the receive side, works too). After an error
+/// part-way that pipe is thrown away, so no later call delivers stale bytes.
+///
+/// Offsets as for `zc_copy_file_range()`; a pipe has none (`-ESPIPE` when one is
+/// given for it). Non-blocking descriptors, `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`,
+/// EPIPE and SIGPIPE as for `zc_sendfile()`; bytes already taken from the source
+/// are always delivered before the call returns.
+///
+/// Returns the bytes moved, or `-errno`.
+///
+/// Thread safety: safe. Never closes a descriptor.
+///
+/// # Safety
+/// `in_off` and `out_off` are NULL or point to readable and writable `int64_t`s.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zc_splice(
+    in_fd: c_int,
+    in_off: *mut i64,
+    out_fd: c_int,
+    out_off: *mut i64,
+    len: u64,
+    flags: u32,
+) -> i64 {
+    ffi_guard!(-i64::from(PANIC_ERRNO), {
+        let r = fd_arg(in_fd).and_then(|i| {
+            let o = fd_arg(out_fd)?;
+            // SAFETY: forwarded caller's contract.
+            unsafe {
+                with_off(in_off, |io| {
+                    with_off(out_off, |oo| core::splice::splice(i, io, o, oo, len, flags))
+                })
+            }
+        });
+        count(r)
+    })
+}
+
+/// Copies `len` bytes (or up to end of file; `ZC_TO_EOF` for no limit) from `in_fd`
+/// to `out_fd` with copy_file_range(2), called directly in pieces under 2 GiB. The
+/// file system may share blocks instead of copying (XFS, Btrfs).
+///
+/// `in_off`/`out_off` NULL use and advance the descriptor's file offset; otherwise
+/// the value is used and advanced by the bytes moved, and the descriptor's offset is
+/// left alone. Without `ZC_F_NO_FALLBACK`, a pair the kernel cannot copy between
+/// (across file systems, a file system without it, an O_APPEND destination, a
+/// seccomp filter) and a first 0 from a file that reports size 0 continue with
+/// read/write from where it stopped; EIO, ENOSPC, EDQUOT or ENOMEM after data moved
+/// are failures.
+///
+/// Returns the bytes moved, or `-errno`.
+///
+/// Flags: `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`. Thread safety: safe. Never closes a
+/// descriptor.
+///
+/// # Safety
+/// `in_off` and `out_off` are NULL or point to readable and writable `int64_t`s.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zc_copy_file_range(
+    in_fd: c_int,
+    in_off: *mut i64,
+    out_fd: c_int,
+    out_off: *mut i64,
+    len: u64,
+    flags: u32,
+) -> i64 {
+    ffi_guard!(-i64::from(PANIC_ERRNO), {
+        let r = fd_arg(in_fd).and_then(|i| {
+            let o = fd_arg(out_fd)?;
+            // SAFETY: forwarded caller's contract.
+            unsafe {
+                with_off(in_off, |io| {
+                    with_off(out_off, |oo| {
+                        core::range::copy_file_range(i, io, o, oo, len, flags)
+                    })
+                })
+            }
+        });
+        count(r)
+    })
+}
+
+/// Makes `dst_fd` a copy-on-write clone of the whole of `src_fd` (FICLONE): the
+/// file systems share the blocks, no data is copied. A clone or nothing: there is
+/// no fallback. Moves no file offset.
+///
+/// Returns 0, or `-errno`: `-EOPNOTSUPP` (the file system cannot clone), `-EXDEV`
+/// (different file systems), `-EINVAL` (not regular files, or unaligned), `-EBADF`
+/// (`dst_fd` not open for writing), `-EISDIR`, `-ETXTBSY`, `-EPERM`.
+///
+/// Thread safety: safe. Never closes a descriptor.
+#[unsafe(no_mangle)]
+pub extern "C" fn zc_reflink(src_fd: c_int, dst_fd: c_int) -> c_int {
+    ffi_guard!(-PANIC_ERRNO, {
+        code(fd_arg(src_fd).and_then(|s| core::clone::reflink(s, fd_arg(dst_fd)?)))
+    })
+}
+
+/// Copies `len` bytes (or up to end of file; `ZC_TO_EOF` for no limit) from the
+/// file `in_fd` to `out_fd` by write(2) from a read-only mapping of the source,
+/// mapped in windows with sequential-access advice.
+///
+/// zcio never touches the mapped memory itself, so a source truncated by another
+/// process during the copy cannot raise SIGBUS in the calling program: the copy
+/// ends at the new end of file (a short count), or fails with `-EFAULT`.
+///
+/// `in_off` as for `zc_copy_file_range()`; `out_fd` is written at its own offset.
+/// Non-blocking descriptors, `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK` (a source that
+/// cannot be mapped), EPIPE and SIGPIPE as for `zc_sendfile()`.
+///
+/// Returns the bytes moved, or `-errno`.
+///
+/// Thread safety: safe. Never closes a descriptor.
+///
+/// # Safety
+/// `in_off` is NULL or points to a readable and writable `int64_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zc_mmap_copy(
+    in_fd: c_int,
+    in_off: *mut i64,
+    out_fd: c_int,
+    len: u64,
+    flags: u32,
+) -> i64 {
+    ffi_guard!(-i64::from(PANIC_ERRNO), {
+        let r = fd_arg(in_fd).and_then(|i| {
+            let o = fd_arg(out_fd)?;
+            // SAFETY: forwarded caller's contract.
+            unsafe { with_off(in_off, |io| core::mmap::mmap_copy(i, io, o, len, flags)) }
+        });
+        count(r)
+    })
+}

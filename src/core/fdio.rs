@@ -1,0 +1,385 @@
+//! What every descriptor-level copy shares: offsets that are either the
+//! descriptor's own or the caller's, the kernel's per-call cap, waiting on
+//! non-blocking descriptors, SIGPIPE kept from the host program, the "not possible
+//! here" errors that allow a fallback, and the read/write loop fallbacks continue in.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+
+use super::error::{Error, Result, Step};
+use super::options::{Flags, Method};
+
+/// The most one system call is asked to move: the kernel caps every read, write,
+/// sendfile, splice and copy_file_range at this (MAX_RW_COUNT).
+pub const MAX_IO: u64 = 0x7fff_f000;
+
+/// As a length: copy until end of file.
+pub const TO_EOF: u64 = u64::MAX;
+
+/// Buffer size of the read/write loop.
+pub(crate) const RW_BUF: usize = 256 * 1024;
+
+/// Which flags the descriptor-level calls accept.
+pub(crate) const FD_FLAGS: Flags =
+    Flags::from_bits_retain(Flags::NONBLOCK.bits() | Flags::NO_FALLBACK.bits());
+
+/// A position in a file: the descriptor's own offset (read, write and the
+/// kernel calls with a NULL offset move it), or an explicit one that zcio advances
+/// and the descriptor's offset is left alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pos {
+    Fd,
+    At(i64),
+}
+
+impl Pos {
+    pub(crate) fn from_opt(o: Option<&mut i64>) -> Result<Pos> {
+        match o {
+            None => Ok(Pos::Fd),
+            Some(v) if *v < 0 => Err(Error::new(libc::EINVAL, Step::Args)),
+            Some(v) => Ok(Pos::At(*v)),
+        }
+    }
+
+    pub(crate) fn store(self, o: Option<&mut i64>) {
+        if let (Pos::At(v), Some(dst)) = (self, o) {
+            *dst = v;
+        }
+    }
+
+    pub(crate) fn advance(&mut self, n: u64) {
+        if let Pos::At(v) = self {
+            *v = v.saturating_add(n as i64);
+        }
+    }
+
+    /// A pointer for the kernel calls that take `loff_t *`: NULL for the fd's own.
+    pub(crate) fn ptr(&mut self) -> *mut libc::loff_t {
+        match self {
+            Pos::Fd => std::ptr::null_mut(),
+            Pos::At(v) => v as *mut i64 as *mut libc::loff_t,
+        }
+    }
+}
+
+/// What happened during a transfer, for the statistics of a whole-file copy.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Trace {
+    /// Bytes moved so far, by any method.
+    pub moved: u64,
+    /// System calls that moved data.
+    pub io_calls: u64,
+    /// Set once the fast path was given up: later pieces go straight to read/write.
+    pub fell_back: Option<i32>,
+}
+
+/// One descriptor-to-descriptor transfer in progress.
+pub(crate) struct Xfer<'a> {
+    pub src: BorrowedFd<'a>,
+    pub src_pos: Pos,
+    pub dst: BorrowedFd<'a>,
+    pub dst_pos: Pos,
+    /// Bytes still wanted (`TO_EOF`: no limit).
+    pub left: u64,
+    pub flags: Flags,
+    pub trace: Trace,
+}
+
+/// How a transfer (or one piece of it) ended when it did not fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// `left` reached 0 or the source reached end of file.
+    Done,
+    /// The piece asked for was moved; there may be more.
+    Piece,
+    /// Under `ZC_F_NONBLOCK`, a descriptor would have blocked.
+    WouldBlock,
+}
+
+impl<'a> Xfer<'a> {
+    pub(crate) fn new(
+        src: BorrowedFd<'a>,
+        src_pos: Pos,
+        dst: BorrowedFd<'a>,
+        dst_pos: Pos,
+        len: u64,
+        flags: Flags,
+    ) -> Xfer<'a> {
+        Xfer {
+            src,
+            src_pos,
+            dst,
+            dst_pos,
+            left: len,
+            flags,
+            trace: Trace::default(),
+        }
+    }
+
+    /// The next request size: what is left, under the kernel's cap.
+    pub(crate) fn want(&self, cap: u64) -> usize {
+        self.left.min(cap).min(MAX_IO) as usize
+    }
+
+    /// Accounts for `n` bytes moved by a call that advanced the offsets itself
+    /// (through the pointers from `Pos::ptr`, or the descriptors' own).
+    pub(crate) fn moved(&mut self, n: usize) {
+        let n = n as u64;
+        self.trace.moved += n;
+        self.trace.io_calls += 1;
+        if self.left != TO_EOF {
+            self.left -= n;
+        }
+    }
+
+    pub(crate) fn nonblock(&self) -> bool {
+        self.flags.contains(Flags::NONBLOCK)
+    }
+
+    pub(crate) fn may_fall_back(&self) -> bool {
+        !self.flags.contains(Flags::NO_FALLBACK)
+    }
+
+    /// The result of a finished transfer: bytes moved, or EAGAIN when a
+    /// non-blocking transfer moved nothing.
+    pub(crate) fn result(&self, end: End) -> Result<u64> {
+        match end {
+            End::WouldBlock if self.trace.moved == 0 => Err(Error::new(libc::EAGAIN, Step::Write)),
+            _ => Ok(self.trace.moved),
+        }
+    }
+}
+
+/// Blocks until `fd` is ready for `events` (or has hung up / failed, which the next
+/// call then reports). EINTR is retried.
+pub(crate) fn wait_ready(fd: BorrowedFd<'_>, events: PollFlags) -> Result<()> {
+    let mut fds = [PollFd::new(fd, events)];
+    loop {
+        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::new(e as i32, Step::Write)),
+        }
+    }
+}
+
+/// Whether a kernel error means "this call cannot do it for these descriptors", so
+/// that the read/write loop may take over. Before any data moved the list is long
+/// (DESIGN.md §3.4); after, only the errors that can mean nothing else.
+pub(crate) fn not_here(e: Errno, moved: u64, method: Method) -> bool {
+    use Errno::*;
+    let always = matches!(e, ENOSYS | EXDEV | EOPNOTSUPP | EINVAL);
+    if moved > 0 {
+        return always;
+    }
+    always
+        || match method {
+            Method::CopyFileRange => {
+                matches!(e, EACCES | EBADF | ETXTBSY | EFBIG | EIO | ENOENT)
+                    || (e == EPERM && !cfr_exists())
+            }
+            Method::Sendfile | Method::Splice => e == ESPIPE,
+            Method::Mmap => matches!(e, ENODEV | EACCES),
+            _ => false,
+        }
+}
+
+/// Whether copy_file_range is really there: a seccomp filter answers EPERM for any
+/// call, while the real system call answers EBADF for a descriptor of -1.
+fn cfr_exists() -> bool {
+    // SAFETY: both descriptors are -1; the kernel only checks them.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_copy_file_range,
+            -1,
+            std::ptr::null_mut::<libc::loff_t>(),
+            -1,
+            std::ptr::null_mut::<libc::loff_t>(),
+            1usize,
+            0u32,
+        )
+    };
+    r < 0 && Errno::last() == Errno::EBADF
+}
+
+/// Reads into `buf` at the source position. `Ok(None)` when a non-blocking
+/// source has nothing and the caller asked not to wait.
+fn read_some(x: &mut Xfer<'_>, buf: &mut [u8]) -> Result<Option<usize>> {
+    loop {
+        let r = match x.src_pos {
+            Pos::Fd => nix::unistd::read(x.src, buf),
+            Pos::At(off) => nix::sys::uio::pread(x.src, buf, off),
+        };
+        match r {
+            Ok(n) => {
+                x.src_pos.advance(n as u64);
+                return Ok(Some(n));
+            }
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) if x.nonblock() => return Ok(None),
+            Err(Errno::EAGAIN) => wait_ready(x.src, PollFlags::POLLIN)?,
+            Err(e) => return Err(Error::new(e as i32, Step::Read)),
+        }
+    }
+}
+
+/// Writes all of `buf` at the destination position, counting in `written` what got
+/// there even when it then fails. Data already taken from the source is never
+/// dropped, so this waits on a non-blocking destination even under `ZC_F_NONBLOCK`.
+pub(crate) fn write_all(x: &mut Xfer<'_>, mut buf: &[u8], written: &mut usize) -> Result<()> {
+    while !buf.is_empty() {
+        let r = match x.dst_pos {
+            Pos::Fd => nix::unistd::write(x.dst, buf),
+            Pos::At(off) => nix::sys::uio::pwrite(x.dst, buf, off),
+        };
+        match r {
+            Ok(0) => return Err(Error::new(libc::EIO, Step::Write)),
+            Ok(n) => {
+                x.dst_pos.advance(n as u64);
+                x.trace.io_calls += 1;
+                *written += n;
+                buf = &buf[n..];
+            }
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => wait_ready(x.dst, PollFlags::POLLOUT)?,
+            Err(e) => return Err(Error::new(e as i32, Step::Write)),
+        }
+    }
+    Ok(())
+}
+
+/// The plain loop: read into a buffer, write it out, until `left` is 0, end of
+/// file, or `piece` more bytes were moved.
+pub(crate) fn rw_loop(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
+    let mut budget = piece;
+    let mut buf = vec![0u8; x.want(RW_BUF as u64).clamp(1, RW_BUF)];
+    while x.left > 0 {
+        if budget == 0 {
+            return Ok(End::Piece);
+        }
+        let want = x
+            .want(RW_BUF as u64)
+            .min(budget.min(RW_BUF as u64) as usize);
+        let Some(n) = read_some(x, &mut buf[..want])? else {
+            return Ok(End::WouldBlock);
+        };
+        x.trace.io_calls += 1;
+        if n == 0 {
+            return Ok(End::Done);
+        }
+        let mut written = 0;
+        let w = write_all(x, &buf[..n], &mut written);
+        x.trace.moved += written as u64;
+        if x.left != TO_EOF {
+            x.left -= written as u64;
+        }
+        if let Err(e) = w {
+            // What was read but never written goes back, where the source can seek:
+            // the offset then says exactly how far the copy got.
+            give_back(x, (n - written) as u64);
+            return Err(e);
+        }
+        budget -= n as u64;
+    }
+    Ok(End::Done)
+}
+
+/// Moves the source position back by `n` bytes taken from it but not delivered.
+pub(crate) fn give_back(x: &mut Xfer<'_>, n: u64) {
+    match &mut x.src_pos {
+        Pos::At(v) => *v -= n as i64,
+        // A pipe or socket cannot take bytes back; those are lost with the error.
+        Pos::Fd => {
+            let _ = nix::unistd::lseek(x.src, -(n as i64), nix::unistd::Whence::SeekCur);
+        }
+    }
+}
+
+/// Falls back to the read/write loop for the rest of this piece, recording why.
+pub(crate) fn fall_back(x: &mut Xfer<'_>, errno: i32, stop_at: u64) -> Result<End> {
+    x.trace.fell_back = Some(errno);
+    rw_loop(x, stop_at.saturating_sub(x.trace.moved))
+}
+
+/// Keeps SIGPIPE from the host program for the life of a call that may write to a
+/// socket or pipe whose reader has gone: the signal is blocked on this thread, and
+/// one that the call itself raised is consumed before the old mask comes back.
+pub(crate) struct SigpipeGuard {
+    old: libc::sigset_t,
+    pending_before: bool,
+}
+
+fn sigpipe_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise the set they are given.
+    unsafe {
+        let mut s = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut s);
+        libc::sigaddset(&mut s, libc::SIGPIPE);
+        s
+    }
+}
+
+fn sigpipe_pending() -> bool {
+    // SAFETY: sigpending fills the set it is given.
+    unsafe {
+        let mut p = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigpending(&mut p) == 0 && libc::sigismember(&p, libc::SIGPIPE) == 1
+    }
+}
+
+impl SigpipeGuard {
+    pub(crate) fn new() -> SigpipeGuard {
+        let pending_before = sigpipe_pending();
+        let set = sigpipe_set();
+        // SAFETY: plain signal-mask calls on this thread with valid sets.
+        let old = unsafe {
+            let mut old = std::mem::zeroed::<libc::sigset_t>();
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            old
+        };
+        SigpipeGuard {
+            old,
+            pending_before,
+        }
+    }
+}
+
+impl Drop for SigpipeGuard {
+    fn drop(&mut self) {
+        if !self.pending_before && sigpipe_pending() {
+            let set = sigpipe_set();
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: SIGPIPE is blocked, so sigtimedwait takes it off the pending set.
+            unsafe {
+                libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
+            }
+        }
+        // SAFETY: restores the mask saved in new().
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Checks the flags a descriptor-level call accepts.
+pub(crate) fn fd_flags(flags: u32) -> Result<Flags> {
+    match Flags::from_bits(flags) {
+        Some(f) if f.bits() & !FD_FLAGS.bits() == 0 => Ok(f),
+        _ => Err(Error::new(libc::EINVAL, Step::Args)),
+    }
+}
+
+/// The file type of an open descriptor.
+pub(crate) fn kind(fd: BorrowedFd<'_>) -> Result<nix::sys::stat::SFlag> {
+    let st = super::sys::fstat(fd, Step::Args)?;
+    Ok(super::sys::file_type(&st))
+}
+
+pub(crate) fn raw(fd: BorrowedFd<'_>) -> libc::c_int {
+    fd.as_raw_fd()
+}

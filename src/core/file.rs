@@ -1,0 +1,371 @@
+//! Whole-file copies by path: the automatic chain (reflink, copy_file_range,
+//! sendfile, read/write), forced methods, holes kept as holes, progress paced by
+//! time, on the destination rules of `target`.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::stat::SFlag;
+use nix::unistd::Whence;
+
+use super::direct::{self, DirectJob, report};
+use super::error::{At, Error, Result, Step};
+use super::fdio::{self, End, Pos, TO_EOF, Xfer};
+use super::options::{Flags, Method, Options, Stats};
+use super::target::{Meta, Source, SourceKinds, Target, TargetOpts};
+use super::{clone, mmap, range, sendfile, splice, sys};
+
+/// Copies the file `src` to `dst`. With `Method::Auto` the chain is reflink (unless
+/// `NO_REFLINK`), copy_file_range (unless `NO_REFLINK`: it may share blocks
+/// silently), sendfile, read/write; each step is given up only for the errors that
+/// mean "not possible here" and only before it moved data. Other methods are
+/// forced (and fall back to read/write where the kernel cannot, unless
+/// `NO_FALLBACK`; a reflink never falls back). Holes in the source stay holes unless
+/// `NO_SPARSE`.
+pub fn copy_file(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<()> {
+    if opts.method == Method::Direct {
+        return direct::copy(src, dst, opts, DirectJob { new_mode: None }, stats);
+    }
+    let start = Instant::now();
+    *stats = Stats::default();
+    let r = run(src, dst, opts, stats);
+    stats.elapsed = start.elapsed();
+    if let Err(e) = r {
+        stats.failed_step = e.step();
+    }
+    r
+}
+
+/// Copies the file `src` to `dst` through splice.
+pub fn splice_file(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<()> {
+    if !matches!(opts.method, Method::Auto | Method::Splice) {
+        return Err(Error::invalid());
+    }
+    let o = Options {
+        method: Method::Splice,
+        ..*opts
+    };
+    copy_file(src, dst, &o, stats)
+}
+
+fn run(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<()> {
+    let source = Source::open(src, SourceKinds { streams: true })?;
+    let mut target = Target::open(
+        dst,
+        &source.stat,
+        TargetOpts {
+            excl: opts.has(Flags::EXCL),
+            in_place: opts.has(Flags::IN_PLACE),
+            new_mode: source.stat.st_mode & 0o777,
+            special: true,
+        },
+    )?;
+    target.begin()?;
+    let mut pace = Pacer::new(opts, source.size());
+    let src_fd = source.file.as_fd();
+    match opts.method {
+        Method::Auto => auto(src_fd, &source, &target, opts, stats, &mut pace)?,
+        Method::Reflink => {
+            stats.method = Method::Reflink;
+            clone::reflink(src_fd, target.fd())?;
+            stats.bytes = source.size();
+            stats.io_calls = 1;
+        }
+        m => forced(src_fd, &source, &target, m, opts, stats, &mut pace)?,
+    }
+    pace.finish(stats.bytes)?;
+    let r = target.commit(Meta {
+        fsync: opts.has(Flags::FSYNC),
+        src: Some((src_fd, &source.stat)),
+        times: opts.has(Flags::PRESERVE_TIMES),
+        xattrs: opts.has(Flags::PRESERVE_XATTRS),
+    })?;
+    stats.xattrs_copied = r.xattrs_copied;
+    stats.xattrs_skipped = r.xattrs_skipped;
+    Ok(())
+}
+
+/// Calls the progress callback after every piece, and sizes pieces so that each
+/// takes about 30 ms: reports come at least every 64 MiB and, unless one system
+/// call alone takes longer, every 100 ms.
+pub(crate) struct Pacer<'a, 'o> {
+    opts: &'a Options<'o>,
+    total: u64,
+    piece: u64,
+}
+
+const PIECE_MIN: u64 = 256 << 10;
+const PIECE_MAX: u64 = 64 << 20;
+const PIECE_AIM: Duration = Duration::from_millis(30);
+
+impl<'a, 'o> Pacer<'a, 'o> {
+    pub(crate) fn new(opts: &'a Options<'o>, total: u64) -> Self {
+        Pacer {
+            opts,
+            total,
+            piece: 4 << 20,
+        }
+    }
+
+    fn piece(&self) -> u64 {
+        self.piece
+    }
+
+    /// After a piece that moved `moved` bytes in `took`: resize, then report `done`.
+    fn after(&mut self, done: u64, moved: u64, took: Duration) -> Result<()> {
+        if moved > 0 {
+            let rate = moved as f64 / took.as_secs_f64().max(1e-6);
+            self.piece = ((rate * PIECE_AIM.as_secs_f64()) as u64).clamp(PIECE_MIN, PIECE_MAX);
+        }
+        report(self.opts, done, self.total.max(done))
+    }
+
+    fn finish(&self, done: u64) -> Result<()> {
+        report(self.opts, done, self.total.max(done))
+    }
+}
+
+/// A stretch of the source that holds data: `len` `TO_EOF` means "to end of file".
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    start: u64,
+    len: u64,
+}
+
+/// The data segments of the source: one segment to end of file for files without
+/// holes (and for files whose size may lie), else each run of data between holes.
+fn segments(src: BorrowedFd<'_>, source: &Source, opts: &Options<'_>) -> Vec<Segment> {
+    let whole = vec![Segment {
+        start: 0,
+        len: TO_EOF,
+    }];
+    let st = &source.stat;
+    let size = source.size();
+    if opts.has(Flags::NO_SPARSE)
+        || !sys::is_reg(st)
+        || size == 0
+        || (st.st_blocks as u64) * 512 >= size
+    {
+        return whole;
+    }
+    match nix::unistd::lseek(src, 0, Whence::SeekHole) {
+        Ok(h) if (h as u64) < size => {}
+        _ => return whole,
+    }
+    let mut v = Vec::new();
+    let mut off = 0u64;
+    while off < size {
+        let data = match nix::unistd::lseek(src, off as i64, Whence::SeekData) {
+            Ok(d) => d as u64,
+            Err(Errno::ENXIO) => break, // only a hole is left
+            Err(_) => return whole,
+        };
+        let hole = match nix::unistd::lseek(src, data as i64, Whence::SeekHole) {
+            Ok(h) => (h as u64).min(size),
+            Err(_) => return whole,
+        };
+        if hole > data {
+            v.push(Segment {
+                start: data,
+                len: hole - data,
+            });
+        }
+        off = hole.max(data + 1);
+    }
+    v
+}
+
+/// Copies `seg` with `method`, piece by piece. Returns what the transfer traced.
+#[allow(clippy::too_many_arguments)]
+fn copy_segment(
+    src: BorrowedFd<'_>,
+    seekable: bool,
+    dst: BorrowedFd<'_>,
+    seg: Segment,
+    method: Method,
+    flags: Flags,
+    base: u64,
+    pace: &mut Pacer<'_, '_>,
+) -> (Result<()>, fdio::Trace) {
+    // The destination is written at its own offset (sendfile and mmap have no
+    // other), moved to where a segment after a hole begins.
+    if seg.start > 0
+        && let Err(e) = nix::unistd::lseek(dst, seg.start as i64, Whence::SeekSet).at(Step::Write)
+    {
+        return (Err(e), fdio::Trace::default());
+    }
+    // FIFOs and devices are read at their own (or no) offset; files at the segment's.
+    let src_pos = if seekable {
+        Pos::At(seg.start as i64)
+    } else {
+        Pos::Fd
+    };
+    let mut x = Xfer::new(src, src_pos, dst, Pos::Fd, seg.len, flags);
+    let r = loop {
+        let t = Instant::now();
+        let before = x.trace.moved;
+        let end = match method {
+            Method::CopyFileRange => range::run(&mut x, pace.piece()),
+            Method::Sendfile => sendfile::run(&mut x, pace.piece()),
+            Method::Splice => splice::run(&mut x, pace.piece()),
+            Method::Mmap => mmap::run(&mut x, pace.piece()),
+            _ => fdio::rw_loop(&mut x, pace.piece()),
+        };
+        match end {
+            Ok(End::Piece) => {
+                if let Err(e) =
+                    pace.after(base + x.trace.moved, x.trace.moved - before, t.elapsed())
+                {
+                    break Err(e);
+                }
+            }
+            Ok(End::Done) => break Ok(()),
+            Ok(End::WouldBlock) => break Err(Error::new(libc::EAGAIN, Step::Read)),
+            Err(e) => break Err(e),
+        }
+    };
+    (r, x.trace)
+}
+
+/// Sets the destination's final size: a trailing hole is not written, only sized.
+fn set_size(target: &Target, size: u64, stats: &Stats) -> Result<()> {
+    if target.is_regular() && stats.bytes <= size {
+        sys::retry(|| nix::unistd::ftruncate(target.fd(), size as i64)).at(Step::Size)?;
+    }
+    Ok(())
+}
+
+fn forced(
+    src: BorrowedFd<'_>,
+    source: &Source,
+    target: &Target,
+    method: Method,
+    opts: &Options<'_>,
+    stats: &mut Stats,
+    pace: &mut Pacer<'_, '_>,
+) -> Result<()> {
+    stats.method = method;
+    let segs = segments(src, source, opts);
+    let sparse = segs.len() != 1 || segs[0].len != TO_EOF;
+    let flags = opts.flags & Flags::NO_FALLBACK;
+    for seg in segs {
+        let (r, trace) = copy_segment(
+            src,
+            sys::is_reg(&source.stat),
+            target.fd(),
+            seg,
+            method,
+            flags,
+            stats.bytes,
+            pace,
+        );
+        stats.bytes += trace.moved;
+        stats.io_calls += trace.io_calls;
+        if let Some(errno) = trace.fell_back {
+            stats.fell_back(method, errno);
+            stats.method = Method::ReadWrite;
+        }
+        r?;
+    }
+    if sparse {
+        set_size(target, source.size(), stats)?;
+    }
+    Ok(())
+}
+
+/// The automatic chain.
+fn auto(
+    src: BorrowedFd<'_>,
+    source: &Source,
+    target: &Target,
+    opts: &Options<'_>,
+    stats: &mut Stats,
+    pace: &mut Pacer<'_, '_>,
+) -> Result<()> {
+    let kind = sys::file_type(&source.stat);
+    let regular = kind == SFlag::S_IFREG && target.is_regular();
+    if regular && !opts.has(Flags::NO_REFLINK) {
+        match clone::reflink(src, target.fd()) {
+            Ok(()) => {
+                stats.method = Method::Reflink;
+                stats.bytes = source.size();
+                stats.io_calls += 1;
+                return Ok(());
+            }
+            Err(e) if reflink_not_here(e.errno()) => stats.fell_back(Method::Reflink, e.errno()),
+            Err(e) => return Err(e),
+        }
+    }
+    let chain: &[Method] = match kind {
+        SFlag::S_IFIFO => &[Method::Splice, Method::ReadWrite],
+        SFlag::S_IFCHR => &[Method::ReadWrite],
+        _ if opts.has(Flags::NO_REFLINK) => &[Method::Sendfile, Method::ReadWrite],
+        _ => &[Method::CopyFileRange, Method::Sendfile, Method::ReadWrite],
+    };
+    let segs = segments(src, source, opts);
+    let sparse = segs.len() != 1 || segs[0].len != TO_EOF;
+    // zcio walks the chain itself: each method is told not to fall back on its own.
+    let flags = Flags::NO_FALLBACK;
+    let mut step = 0;
+    for seg in segs {
+        let mut seg = seg;
+        loop {
+            let method = chain[step];
+            stats.method = method;
+            let (r, trace) = copy_segment(
+                src,
+                sys::is_reg(&source.stat),
+                target.fd(),
+                seg,
+                method,
+                flags,
+                stats.bytes,
+                pace,
+            );
+            stats.bytes += trace.moved;
+            stats.io_calls += trace.io_calls;
+            let last = step + 1 == chain.len();
+            match r {
+                // A first 0 proves nothing for files that lie about their size:
+                // let the next method look, read() last of all.
+                Ok(()) if stats.bytes == 0 && !last => {
+                    stats.fell_back(method, 0);
+                    step += 1;
+                }
+                Ok(()) => break,
+                Err(e)
+                    if !last && fdio::not_here(Errno::from_raw(e.errno()), stats.bytes, method) =>
+                {
+                    stats.fell_back(method, e.errno());
+                    step += 1;
+                    // Go on from where this method stopped, never from the start.
+                    if seg.len != TO_EOF {
+                        seg.len -= trace.moved;
+                    }
+                    seg.start += trace.moved;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    if sparse {
+        set_size(target, source.size(), stats)?;
+    }
+    Ok(())
+}
+
+/// The errors that mean "these files cannot be cloned here".
+fn reflink_not_here(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EOPNOTSUPP
+            | libc::EXDEV
+            | libc::EINVAL
+            | libc::ENOSYS
+            | libc::ETXTBSY
+            | libc::EPERM
+            | libc::EBADF
+    )
+}

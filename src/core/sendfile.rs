@@ -1,0 +1,74 @@
+//! sendfile(2) to completion: from a file (or anything the kernel can map) to any
+//! descriptor, looping over the 2 GiB cap and short counts.
+
+use std::os::fd::BorrowedFd;
+
+use nix::errno::Errno;
+use nix::poll::PollFlags;
+
+use super::error::{Error, Result, Step};
+use super::fdio::{self, End, Pos, SigpipeGuard, Xfer};
+use super::options::Method;
+
+/// Sends up to `count` bytes (or to end of file) from `in_fd` to `out_fd`.
+///
+/// `offset` `None` reads from and advances `in_fd`'s own offset; `Some` is read,
+/// used and advanced by the bytes moved, leaving `in_fd`'s offset alone. The
+/// destination is written at its own offset. Without `NO_FALLBACK`, a source the
+/// kernel cannot send from (a pipe, a socket) or a first 0 from a file that may
+/// lie about its size continues in a read/write loop. Data later written to the
+/// source may still reach a socket reader: sendfile shares page-cache pages.
+pub fn sendfile(
+    out_fd: BorrowedFd<'_>,
+    in_fd: BorrowedFd<'_>,
+    offset: Option<&mut i64>,
+    count: u64,
+    flags: u32,
+) -> Result<u64> {
+    let flags = fdio::fd_flags(flags)?;
+    let mut off = offset;
+    let pos = Pos::from_opt(off.as_deref_mut())?;
+    let _sigpipe = SigpipeGuard::new();
+    let mut x = Xfer::new(in_fd, pos, out_fd, Pos::Fd, count, flags);
+    let r = run(&mut x, u64::MAX);
+    x.src_pos.store(off);
+    r.and_then(|end| x.result(end))
+}
+
+/// Moves at most `piece` bytes of the transfer with sendfile, falling back as above.
+pub(crate) fn run(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
+    let stop_at = x.trace.moved.saturating_add(piece);
+    if x.trace.fell_back.is_some() {
+        return fdio::rw_loop(x, piece);
+    }
+    while x.left > 0 {
+        if x.trace.moved >= stop_at {
+            return Ok(End::Piece);
+        }
+        let want = x.want(stop_at - x.trace.moved);
+        // SAFETY: valid descriptors by the caller's contract, and a NULL or valid offset.
+        let r =
+            unsafe { libc::sendfile64(fdio::raw(x.dst), fdio::raw(x.src), x.src_pos.ptr(), want) };
+        if r > 0 {
+            x.moved(r as usize);
+            continue;
+        }
+        if r == 0 {
+            // A first 0 does not prove end of file: /proc and FUSE files say size 0.
+            if x.trace.moved == 0 && x.may_fall_back() {
+                return fdio::fall_back(x, 0, stop_at);
+            }
+            return Ok(End::Done);
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            Errno::EAGAIN if x.nonblock() => return Ok(End::WouldBlock),
+            Errno::EAGAIN => fdio::wait_ready(x.dst, PollFlags::POLLOUT)?,
+            e if x.may_fall_back() && fdio::not_here(e, x.trace.moved, Method::Sendfile) => {
+                return fdio::fall_back(x, e as i32, stop_at);
+            }
+            e => return Err(Error::new(e as i32, Step::Write)),
+        }
+    }
+    Ok(End::Done)
+}

@@ -1,0 +1,306 @@
+//! splice(2) between any two descriptors: directly when one of them is a pipe,
+//! else through a pipe pair zcio keeps for each thread.
+
+use std::cell::RefCell;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::poll::PollFlags;
+use nix::sys::stat::SFlag;
+
+use super::error::{Error, Result, Step};
+use super::fdio::{self, End, Pos, SigpipeGuard, Xfer};
+use super::options::Method;
+
+/// A pipe zcio owns: empty whenever no call is using it.
+struct Pipe {
+    r: OwnedFd,
+    w: OwnedFd,
+    size: usize,
+    /// The process that made it: a child after fork() shares it with its parent,
+    /// so there it is never used.
+    pid: libc::pid_t,
+}
+
+thread_local! {
+    /// One pipe per thread, reused by every splice that needs one.
+    static PIPE: RefCell<Option<Pipe>> = const { RefCell::new(None) };
+}
+
+/// The largest pipe this process may have, from /proc/sys/fs/pipe-max-size.
+fn pipe_max() -> usize {
+    std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 20)
+}
+
+impl Pipe {
+    fn new() -> Result<Pipe> {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+            .map_err(|e| Error::new(e as i32, Step::Resource))?;
+        // Grow it as far as allowed; once the user's pipe quota is spent the
+        // kernel says EPERM, so try smaller sizes before settling for the default.
+        let mut want = pipe_max().min(1 << 20);
+        while want >= 64 * 1024 {
+            match fcntl(&w, FcntlArg::F_SETPIPE_SZ(want as libc::c_int)) {
+                Ok(_) => break,
+                Err(_) => want /= 2,
+            }
+        }
+        let size =
+            fcntl(&w, FcntlArg::F_GETPIPE_SZ).map_err(|e| Error::new(e as i32, Step::Resource))?;
+        Ok(Pipe {
+            r,
+            w,
+            size: size.max(4096) as usize,
+            pid: std::process::id() as libc::pid_t,
+        })
+    }
+}
+
+/// Takes this thread's pipe (making it on first use); give it back with `put_pipe`
+/// only when it is empty.
+fn take_pipe() -> Result<Pipe> {
+    match PIPE.with(|p| p.borrow_mut().take()) {
+        Some(p) if p.pid == std::process::id() as libc::pid_t => Ok(p),
+        // Inherited through fork(): close this process's copies, make its own.
+        _ => Pipe::new(),
+    }
+}
+
+fn put_pipe(p: Pipe) {
+    PIPE.with(|slot| *slot.borrow_mut() = Some(p));
+}
+
+/// The capacity of this thread's splice pipe, making it if needed (for tests and
+/// diagnostics).
+pub fn thread_pipe_size() -> Result<usize> {
+    let p = take_pipe()?;
+    let n = p.size;
+    put_pipe(p);
+    Ok(n)
+}
+
+fn is_pipe(fd: BorrowedFd<'_>) -> Result<bool> {
+    Ok(fdio::kind(fd)? == SFlag::S_IFIFO)
+}
+
+/// Splices up to `len` bytes (or to end of file) from `in_fd` to `out_fd`.
+///
+/// Offsets: `None` uses and advances the descriptor's own offset; `Some` is read,
+/// used and advanced by the bytes moved (a pipe has no offset: ESPIPE). Any two
+/// descriptors work: socket to file, file to socket, file to file. Without
+/// `NO_FALLBACK`, a file system without splice support continues in a
+/// read/write loop from where splice stopped.
+pub fn splice(
+    in_fd: BorrowedFd<'_>,
+    in_off: Option<&mut i64>,
+    out_fd: BorrowedFd<'_>,
+    out_off: Option<&mut i64>,
+    len: u64,
+    flags: u32,
+) -> Result<u64> {
+    let flags = fdio::fd_flags(flags)?;
+    let (mut io, mut oo) = (in_off, out_off);
+    let ip = Pos::from_opt(io.as_deref_mut())?;
+    let op = Pos::from_opt(oo.as_deref_mut())?;
+    let _sigpipe = SigpipeGuard::new();
+    let mut x = Xfer::new(in_fd, ip, out_fd, op, len, flags);
+    let r = run(&mut x, u64::MAX);
+    x.src_pos.store(io);
+    x.dst_pos.store(oo);
+    r.and_then(|end| x.result(end))
+}
+
+/// Moves at most `piece` bytes of the transfer with splice, falling back as above.
+pub(crate) fn run(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
+    if x.trace.fell_back.is_some() {
+        return fdio::rw_loop(x, piece);
+    }
+    let direct = is_pipe(x.src)? || is_pipe(x.dst)?;
+    if direct {
+        if (is_pipe(x.src)? && x.src_pos != Pos::Fd) || (is_pipe(x.dst)? && x.dst_pos != Pos::Fd) {
+            return Err(Error::new(libc::ESPIPE, Step::Args));
+        }
+        run_direct(x, piece)
+    } else {
+        run_via_pipe(x, piece)
+    }
+}
+
+fn splice_flags(x: &Xfer<'_>) -> libc::c_uint {
+    let mut f = libc::SPLICE_F_MOVE;
+    if x.nonblock() {
+        f |= libc::SPLICE_F_NONBLOCK;
+    }
+    f
+}
+
+/// One of the two is a pipe: splice straight from one to the other.
+fn run_direct(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
+    let stop_at = x.trace.moved.saturating_add(piece);
+    while x.left > 0 {
+        if x.trace.moved >= stop_at {
+            return Ok(End::Piece);
+        }
+        let want = x.want(stop_at - x.trace.moved);
+        // SAFETY: offsets are NULL or point into `x`; descriptors by the caller's contract.
+        let r = unsafe {
+            libc::splice(
+                fdio::raw(x.src),
+                x.src_pos.ptr(),
+                fdio::raw(x.dst),
+                x.dst_pos.ptr(),
+                want,
+                splice_flags(x),
+            )
+        };
+        if r > 0 {
+            x.moved(r as usize);
+            continue;
+        }
+        if r == 0 {
+            if x.trace.moved == 0 && x.may_fall_back() && !is_pipe(x.src)? {
+                return fdio::fall_back(x, 0, stop_at);
+            }
+            return Ok(End::Done);
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            Errno::EAGAIN if x.nonblock() => return Ok(End::WouldBlock),
+            Errno::EAGAIN => {
+                fdio::wait_ready(x.src, PollFlags::POLLIN)?;
+                fdio::wait_ready(x.dst, PollFlags::POLLOUT)?;
+            }
+            e if x.may_fall_back() && fdio::not_here(e, x.trace.moved, Method::Splice) => {
+                return fdio::fall_back(x, e as i32, stop_at);
+            }
+            e => return Err(Error::new(e as i32, Step::Write)),
+        }
+    }
+    Ok(End::Done)
+}
+
+/// Neither is a pipe: source into this thread's pipe, pipe into the destination.
+/// The pipe is handed back only empty: after an error part-way it is closed, so no
+/// later call can deliver bytes left in it.
+fn run_via_pipe(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
+    let pipe = take_pipe()?;
+    let mut held = 0usize;
+    let r = pump(x, &pipe, piece, &mut held);
+    if r.is_err() && held > 0 {
+        // The source gave up `held` bytes the destination never got: an explicit
+        // source offset is put back so the caller can resume from it.
+        if let Pos::At(v) = &mut x.src_pos {
+            *v -= held as i64;
+        }
+        drop(pipe);
+    } else if held == 0 {
+        put_pipe(pipe);
+    }
+    r
+}
+
+fn pump(x: &mut Xfer<'_>, pipe: &Pipe, piece: u64, held: &mut usize) -> Result<End> {
+    let stop_at = x.trace.moved.saturating_add(piece);
+    while x.left > 0 {
+        if x.trace.moved >= stop_at {
+            return Ok(End::Piece);
+        }
+        let want = x.want(stop_at - x.trace.moved).min(pipe.size);
+        // SAFETY: as in run_direct; our pipe is empty, so this never waits on it.
+        let r = unsafe {
+            libc::splice(
+                fdio::raw(x.src),
+                x.src_pos.ptr(),
+                fdio::raw(pipe.w.as_fd()),
+                std::ptr::null_mut(),
+                want,
+                splice_flags(x),
+            )
+        };
+        if r == 0 {
+            if x.trace.moved == 0 && x.may_fall_back() {
+                return fdio::fall_back(x, 0, stop_at);
+            }
+            return Ok(End::Done);
+        }
+        if r < 0 {
+            match Errno::last() {
+                Errno::EINTR => continue,
+                Errno::EAGAIN if x.nonblock() => return Ok(End::WouldBlock),
+                Errno::EAGAIN => {
+                    fdio::wait_ready(x.src, PollFlags::POLLIN)?;
+                    continue;
+                }
+                e if x.may_fall_back() && fdio::not_here(e, x.trace.moved, Method::Splice) => {
+                    return fdio::fall_back(x, e as i32, stop_at);
+                }
+                e => return Err(Error::new(e as i32, Step::Read)),
+            }
+        }
+        x.trace.io_calls += 1;
+        *held = r as usize;
+        drain(x, pipe, held)?;
+        if x.trace.fell_back.is_some() {
+            return fdio::rw_loop(x, stop_at.saturating_sub(x.trace.moved));
+        }
+    }
+    Ok(End::Done)
+}
+
+/// Empties the pipe into the destination. Bytes taken from the source are always
+/// delivered, so this waits on a full non-blocking destination whatever the flags.
+fn drain(x: &mut Xfer<'_>, pipe: &Pipe, held: &mut usize) -> Result<()> {
+    while *held > 0 {
+        // SAFETY: as in run_direct; SPLICE_F_NONBLOCK is not given, our pipe holds data.
+        let r = unsafe {
+            libc::splice(
+                fdio::raw(pipe.r.as_fd()),
+                std::ptr::null_mut(),
+                fdio::raw(x.dst),
+                x.dst_pos.ptr(),
+                *held,
+                libc::SPLICE_F_MOVE,
+            )
+        };
+        if r > 0 {
+            *held -= r as usize;
+            x.moved(r as usize);
+            continue;
+        }
+        let e = if r == 0 { Errno::EIO } else { Errno::last() };
+        match e {
+            Errno::EINTR => continue,
+            Errno::EAGAIN => fdio::wait_ready(x.dst, PollFlags::POLLOUT)?,
+            e if x.may_fall_back() && fdio::not_here(e, x.trace.moved, Method::Splice) => {
+                // The destination takes no splice: hand what the pipe holds over by
+                // read/write, then go on that way.
+                let mut buf = vec![0u8; *held];
+                let mut got = 0;
+                while got < buf.len() {
+                    match nix::unistd::read(&pipe.r, &mut buf[got..]) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(Errno::EINTR) => continue,
+                        Err(e) => return Err(Error::new(e as i32, Step::Read)),
+                    }
+                }
+                let mut written = 0;
+                let w = fdio::write_all(x, &buf[..got], &mut written);
+                *held -= written;
+                x.trace.moved += written as u64;
+                if x.left != fdio::TO_EOF {
+                    x.left -= written as u64;
+                }
+                w?;
+                x.trace.fell_back = Some(e as i32);
+                return Ok(());
+            }
+            e => return Err(Error::new(e as i32, Step::Write)),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,710 @@
+//! The zero-copy primitives on real objects: TCP and Unix sockets on loopback,
+//! pipes, FIFOs, ext4, tmpfs, /proc, and an XFS image made by the test.
+
+mod common;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+use zcio::{Flags, Method, Options, Stats, TO_EOF};
+
+const NONBLOCK: u32 = Flags::NONBLOCK.bits();
+const NO_FALLBACK: u32 = Flags::NO_FALLBACK.bits();
+
+fn errno<T: std::fmt::Debug>(r: zcio::Result<T>) -> i32 {
+    r.err().map(|e| e.errno()).unwrap_or(0)
+}
+
+fn fd_offset(f: &File) -> i64 {
+    nix::unistd::lseek(f.as_fd(), 0, nix::unistd::Whence::SeekCur).expect("lseek")
+}
+
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let c = TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+    let (s, _) = l.accept().expect("accept");
+    (c, s)
+}
+
+/// Reads everything from `r` on another thread.
+fn collect<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut v = Vec::new();
+        r.read_to_end(&mut v).expect("read");
+        v
+    })
+}
+
+#[test]
+fn sendfile_file_to_tcp_with_and_without_offset() {
+    let d = disk_dir();
+    let p = d.path().join("src");
+    let bytes = data(5 * 1024 * 1024 + 77, 1);
+    write_file(&p, &bytes);
+    let f = File::open(&p).expect("open");
+
+    let (c, s) = tcp_pair();
+    let reader = collect(s);
+    let mut off = 1000i64;
+    let n = zcio::sendfile(c.as_fd(), f.as_fd(), Some(&mut off), TO_EOF, 0).expect("sendfile");
+    drop(c);
+    assert_eq!(n as usize, bytes.len() - 1000);
+    assert_eq!(off as usize, bytes.len());
+    assert_eq!(
+        fd_offset(&f),
+        0,
+        "an explicit offset leaves the descriptor's alone"
+    );
+    assert!(reader.join().expect("join") == bytes[1000..]);
+
+    // NULL offset: the descriptor's own offset is used and advanced; count limits.
+    let (c, s) = tcp_pair();
+    let reader = collect(s);
+    nix::unistd::lseek(f.as_fd(), 10, nix::unistd::Whence::SeekSet).expect("seek");
+    let n = zcio::sendfile(c.as_fd(), f.as_fd(), None, 4096, 0).expect("sendfile");
+    drop(c);
+    assert_eq!(n, 4096);
+    assert_eq!(fd_offset(&f), 10 + 4096);
+    assert!(reader.join().expect("join") == bytes[10..10 + 4096]);
+}
+
+#[test]
+fn sendfile_beyond_2gib_loops_over_the_cap() {
+    // A sparse source larger than one call may move, sent to /dev/null.
+    let d = disk_dir();
+    let p = d.path().join("sparse");
+    let size: u64 = (5 << 29) + 4097; // 2.5 GiB and a bit
+    let f = File::create(&p).expect("create");
+    f.set_len(size).expect("set_len");
+    drop(f);
+    let f = File::open(&p).expect("open");
+    let null = OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .expect("null");
+    let n = zcio::sendfile(null.as_fd(), f.as_fd(), None, TO_EOF, 0).expect("sendfile");
+    assert_eq!(n, size);
+    assert_eq!(fd_offset(&f) as u64, size);
+    assert!(
+        zcio::MAX_IO < size,
+        "the file really needs more than one call"
+    );
+}
+
+#[test]
+fn sendfile_nonblocking_socket() {
+    let d = disk_dir();
+    let p = d.path().join("src");
+    let bytes = data(4 << 20, 2);
+    write_file(&p, &bytes);
+    let f = File::open(&p).expect("open");
+    let (a, b) = UnixStream::pair().expect("pair");
+    a.set_nonblocking(true).expect("nonblock");
+    nix::sys::socket::setsockopt(&a, nix::sys::socket::sockopt::SndBuf, &4096).expect("sndbuf");
+
+    // Nobody reads: with ZC_F_NONBLOCK the call returns what fitted, then EAGAIN.
+    let mut off = 0i64;
+    let n =
+        zcio::sendfile(a.as_fd(), f.as_fd(), Some(&mut off), TO_EOF, NONBLOCK).expect("partial");
+    assert!(n > 0 && (n as usize) < bytes.len(), "moved {n}");
+    assert_eq!(off as u64, n);
+    assert_eq!(
+        errno(zcio::sendfile(
+            a.as_fd(),
+            f.as_fd(),
+            Some(&mut off),
+            TO_EOF,
+            NONBLOCK
+        )),
+        libc::EAGAIN
+    );
+    assert_eq!(off as u64, n);
+
+    // Without the flag the call waits for the reader and finishes the file.
+    let reader = collect(b);
+    let m = zcio::sendfile(a.as_fd(), f.as_fd(), Some(&mut off), TO_EOF, 0).expect("rest");
+    drop(a);
+    assert_eq!(n + m, bytes.len() as u64);
+    assert!(reader.join().expect("join") == bytes);
+}
+
+#[test]
+fn sendfile_to_a_closed_peer_is_epipe_with_nothing_pending() {
+    let d = disk_dir();
+    let p = d.path().join("src");
+    write_file(&p, &data(1 << 20, 3));
+    let f = File::open(&p).expect("open");
+    let (a, b) = UnixStream::pair().expect("pair");
+    drop(b);
+    assert_eq!(
+        errno(zcio::sendfile(
+            a.as_fd(),
+            f.as_fd(),
+            Some(&mut 0),
+            TO_EOF,
+            0
+        )),
+        libc::EPIPE
+    );
+    let (c, s) = tcp_pair();
+    drop(s);
+    thread::sleep(Duration::from_millis(50));
+    let r = zcio::sendfile(c.as_fd(), f.as_fd(), Some(&mut 0), TO_EOF, 0);
+    assert!(matches!(errno(r), libc::EPIPE | libc::ECONNRESET), "{r:?}");
+    // SAFETY: sigpending only fills the set.
+    let pending = unsafe {
+        let mut set = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigpending(&mut set);
+        libc::sigismember(&set, libc::SIGPIPE)
+    };
+    assert_eq!(pending, 0, "SIGPIPE left pending");
+}
+
+#[test]
+fn sendfile_from_a_pipe_falls_back() {
+    let (r, w) = nix::unistd::pipe().expect("pipe");
+    let bytes = data(300_000, 4);
+    let wb = bytes.clone();
+    let writer = thread::spawn(move || {
+        let mut w = File::from(w);
+        w.write_all(&wb).expect("write");
+    });
+    let d = disk_dir();
+    let out = File::create(d.path().join("out")).expect("create");
+    assert_eq!(
+        errno(zcio::sendfile(
+            out.as_fd(),
+            r.as_fd(),
+            None,
+            TO_EOF,
+            NO_FALLBACK
+        )),
+        libc::EINVAL
+    );
+    let n = zcio::sendfile(out.as_fd(), r.as_fd(), None, TO_EOF, 0).expect("fallback");
+    writer.join().expect("join");
+    assert_eq!(n as usize, bytes.len());
+    assert!(fs::read(d.path().join("out")).expect("read") == bytes);
+}
+
+#[test]
+fn splice_socket_to_file_and_file_to_socket() {
+    let d = disk_dir();
+    let bytes = data(3 * 1024 * 1024 + 5, 5);
+    // TCP receive side: socket to file, which sendfile cannot do.
+    let (c, s) = tcp_pair();
+    let wb = bytes.clone();
+    let sender = thread::spawn(move || {
+        let mut c = c;
+        c.write_all(&wb).expect("send");
+    });
+    let out = File::create(d.path().join("tcp")).expect("create");
+    let mut out_off = 0i64;
+    let n =
+        zcio::splice(s.as_fd(), None, out.as_fd(), Some(&mut out_off), TO_EOF, 0).expect("splice");
+    sender.join().expect("join");
+    assert_eq!(n as usize, bytes.len());
+    assert_eq!(out_off as usize, bytes.len());
+    assert!(fs::read(d.path().join("tcp")).expect("read") == bytes);
+
+    // Unix stream socket to file, a length limit.
+    let (a, b) = UnixStream::pair().expect("pair");
+    let wb = bytes.clone();
+    let sender = thread::spawn(move || {
+        let mut a = a;
+        a.write_all(&wb).expect("send");
+    });
+    let out = File::create(d.path().join("unix")).expect("create");
+    let n = zcio::splice(b.as_fd(), None, out.as_fd(), None, 1 << 20, 0).expect("splice");
+    assert_eq!(n, 1 << 20);
+    let m = zcio::splice(b.as_fd(), None, out.as_fd(), None, TO_EOF, 0).expect("splice");
+    sender.join().expect("join");
+    assert_eq!((n + m) as usize, bytes.len());
+    assert_eq!(fd_offset(&out) as usize, bytes.len());
+    assert!(fs::read(d.path().join("unix")).expect("read") == bytes);
+
+    // File to socket, with an offset.
+    let src = d.path().join("src");
+    write_file(&src, &bytes);
+    let f = File::open(&src).expect("open");
+    let (c, s) = tcp_pair();
+    let reader = collect(s);
+    let mut off = 7i64;
+    let n = zcio::splice(f.as_fd(), Some(&mut off), c.as_fd(), None, TO_EOF, 0).expect("splice");
+    drop(c);
+    assert_eq!(n as usize, bytes.len() - 7);
+    assert!(reader.join().expect("join") == bytes[7..]);
+    assert_eq!(fd_offset(&f), 0);
+}
+
+#[test]
+fn splice_pipe_fifo_and_file_to_file() {
+    let d = disk_dir();
+    let bytes = data(2_000_003, 6);
+    // A FIFO fed by another thread.
+    let fifo = d.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let wb = bytes.clone();
+    let fp = fifo.clone();
+    let writer = thread::spawn(move || {
+        let mut w = OpenOptions::new().write(true).open(fp).expect("open fifo");
+        w.write_all(&wb).expect("write");
+    });
+    let r = File::open(&fifo).expect("open fifo");
+    let out = File::create(d.path().join("out")).expect("create");
+    let n = zcio::splice(r.as_fd(), None, out.as_fd(), None, TO_EOF, 0).expect("splice");
+    writer.join().expect("join");
+    assert_eq!(n as usize, bytes.len());
+    assert!(fs::read(d.path().join("out")).expect("read") == bytes);
+    // An offset for a pipe side is refused.
+    assert_eq!(
+        errno(zcio::splice(
+            r.as_fd(),
+            Some(&mut 0),
+            out.as_fd(),
+            None,
+            1,
+            0
+        )),
+        libc::ESPIPE
+    );
+
+    // File to file through zcio's pipe, with both offsets.
+    let src = d.path().join("src");
+    write_file(&src, &bytes);
+    let f = File::open(&src).expect("open");
+    let g = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(d.path().join("ff"))
+        .expect("create");
+    let (mut io, mut oo) = (100i64, 0i64);
+    let n = zcio::splice(
+        f.as_fd(),
+        Some(&mut io),
+        g.as_fd(),
+        Some(&mut oo),
+        TO_EOF,
+        0,
+    )
+    .expect("splice");
+    assert_eq!(n as usize, bytes.len() - 100);
+    assert_eq!((io as usize, oo as usize), (bytes.len(), bytes.len() - 100));
+    assert!(fs::read(d.path().join("ff")).expect("read") == bytes[100..]);
+    assert!(zcio::core::splice::thread_pipe_size().expect("pipe") >= 64 * 1024);
+}
+
+#[test]
+fn splice_failure_part_way_leaves_no_stale_bytes() {
+    // The destination fills up while zcio's pipe holds data; the next call on the
+    // same thread must deliver only its own bytes.
+    let Some(m) = Mount::new("tmpfs", "tmpfs", "size=1m") else {
+        return;
+    };
+    let d = disk_dir();
+    let a = d.path().join("a");
+    write_file(&a, &data(4 << 20, 7));
+    let fa = File::open(&a).expect("open");
+    let full = File::create(m.path().join("full")).expect("create");
+    let mut io = 0i64;
+    let r = zcio::splice(fa.as_fd(), Some(&mut io), full.as_fd(), None, TO_EOF, 0);
+    assert_eq!(errno(r), libc::ENOSPC);
+    let delivered = fs::metadata(m.path().join("full")).expect("meta").len() as i64;
+    assert_eq!(
+        io, delivered,
+        "the source offset shows what reached the destination"
+    );
+
+    let b = d.path().join("b");
+    let bb = data(500_000, 8);
+    write_file(&b, &bb);
+    let fb = File::open(&b).expect("open");
+    let good = File::create(d.path().join("good")).expect("create");
+    let n = zcio::splice(fb.as_fd(), Some(&mut 0), good.as_fd(), None, TO_EOF, 0).expect("splice");
+    assert_eq!(n as usize, bb.len());
+    assert!(fs::read(d.path().join("good")).expect("read") == bb);
+}
+
+#[test]
+fn copy_file_range_on_ext4_across_file_systems_and_from_proc() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let bytes = data(3 << 20, 9);
+    write_file(&src, &bytes);
+    let f = File::open(&src).expect("open");
+    let g = File::create(d.path().join("dst")).expect("create");
+    let (mut io, mut oo) = (0i64, 0i64);
+    let n = zcio::copy_file_range(
+        f.as_fd(),
+        Some(&mut io),
+        g.as_fd(),
+        Some(&mut oo),
+        TO_EOF,
+        NO_FALLBACK,
+    )
+    .expect("cfr");
+    assert_eq!(n as usize, bytes.len());
+    assert_eq!((fd_offset(&f), fd_offset(&g)), (0, 0));
+    assert!(fs::read(d.path().join("dst")).expect("read") == bytes);
+
+    // ext4 to tmpfs: the kernel says EXDEV; zcio goes on with read/write.
+    if let Some(shm) = shm_dir() {
+        let h = File::create(shm.path().join("x")).expect("create");
+        assert_eq!(
+            errno(zcio::copy_file_range(
+                f.as_fd(),
+                Some(&mut 0),
+                h.as_fd(),
+                None,
+                TO_EOF,
+                NO_FALLBACK
+            )),
+            libc::EXDEV
+        );
+        let n = zcio::copy_file_range(f.as_fd(), Some(&mut 0), h.as_fd(), None, TO_EOF, 0)
+            .expect("fallback");
+        assert_eq!(n as usize, bytes.len());
+        assert!(fs::read(shm.path().join("x")).expect("read") == bytes);
+    }
+
+    // /proc files say size 0 and have data.
+    for proc in ["/proc/self/status", "/proc/self/maps"] {
+        let p = File::open(proc).expect("open proc");
+        let out = d.path().join("proc");
+        let o = File::create(&out).expect("create");
+        let n = zcio::copy_file_range(p.as_fd(), None, o.as_fd(), None, TO_EOF, 0).expect("proc");
+        assert!(n > 100, "{proc}: {n}");
+        assert_eq!(fs::metadata(&out).expect("meta").len(), n);
+    }
+
+    // An O_APPEND destination: the kernel refuses (EBADF); read/write appends.
+    let app = d.path().join("append");
+    write_file(&app, b"head:");
+    let o = OpenOptions::new().append(true).open(&app).expect("open");
+    let n =
+        zcio::copy_file_range(f.as_fd(), Some(&mut 0), o.as_fd(), None, 1000, 0).expect("append");
+    assert_eq!(n, 1000);
+    let got = fs::read(&app).expect("read");
+    assert!(got[..5] == *b"head:" && got[5..] == bytes[..1000]);
+}
+
+fn used_bytes(p: &Path) -> u64 {
+    let s = nix::sys::statvfs::statvfs(p).expect("statvfs");
+    (s.blocks() - s.blocks_free()) * s.fragment_size()
+}
+
+fn xfs() -> Option<Mount> {
+    Mount::image("xfs", 512, &["mkfs.xfs", "-q", "-f", "-m", "reflink=1"])
+}
+
+#[test]
+fn reflink_on_xfs_shares_blocks_and_ext4_says_no() {
+    let Some(m) = xfs() else { return };
+    let mp = m.path();
+    let src = mp.join("src");
+    let bytes = data(64 << 20, 10);
+    write_file(&src, &bytes);
+    let f = File::open(&src).expect("open");
+    let g = File::create(mp.join("clone")).expect("create");
+    nix::unistd::sync();
+    let before = used_bytes(&mp);
+    zcio::reflink(f.as_fd(), g.as_fd()).expect("reflink");
+    g.sync_all().expect("sync");
+    nix::unistd::sync();
+    let grew = used_bytes(&mp).saturating_sub(before);
+    assert!(grew < 1 << 20, "a clone of 64 MiB used {grew} new bytes");
+    assert!(fs::read(mp.join("clone")).expect("read") == bytes);
+
+    // A sparse 5 GiB source: copy_file_range shares its extents, loops past 2 GiB,
+    // and the copy stays sparse.
+    let sp = mp.join("sparse");
+    let s = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&sp)
+        .expect("create");
+    s.set_len(5 << 30).expect("len");
+    nix::sys::uio::pwrite(&s, b"island", 4 << 30).expect("island");
+    s.sync_all().expect("sync");
+    drop(s);
+    let s = File::open(&sp).expect("open");
+    let o = File::create(mp.join("sparse.copy")).expect("create");
+    let before = used_bytes(&mp);
+    let n = zcio::copy_file_range(s.as_fd(), None, o.as_fd(), None, TO_EOF, 0).expect("cfr");
+    assert_eq!(n, 5 << 30);
+    o.sync_all().expect("sync");
+    let grew = used_bytes(&mp).saturating_sub(before);
+    assert!(grew < 8 << 20, "the sparse copy used {grew} bytes");
+    let mut island = [0u8; 6];
+    let o = File::open(mp.join("sparse.copy")).expect("open");
+    nix::sys::uio::pread(&o, &mut island, 4 << 30).expect("pread");
+    assert_eq!(&island, b"island");
+
+    // ext4 cannot clone: EOPNOTSUPP, the destination untouched.
+    let d = disk_dir();
+    let a = d.path().join("a");
+    write_file(&a, b"abc");
+    let b = d.path().join("b");
+    write_file(&b, b"old");
+    let fa = File::open(&a).expect("open");
+    let fb = OpenOptions::new().write(true).open(&b).expect("open");
+    assert_eq!(
+        errno(zcio::reflink(fa.as_fd(), fb.as_fd())),
+        libc::EOPNOTSUPP
+    );
+    assert_eq!(fs::read(&b).expect("read"), b"old");
+    // Across file systems: EXDEV.
+    let c = File::create(mp.join("x")).expect("create");
+    assert_eq!(errno(zcio::reflink(fa.as_fd(), c.as_fd())), libc::EXDEV);
+}
+
+#[test]
+fn mmap_copy_survives_a_source_truncated_mid_copy() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let size = 64usize << 20;
+    write_file(&src, &data(size, 11));
+    let f = File::open(&src).expect("open");
+    let (r, w) = nix::unistd::pipe().expect("pipe");
+    // A slow reader, so that the copy is still running when the file shrinks.
+    let reader = thread::spawn(move || {
+        let mut r = File::from(r);
+        let mut buf = vec![0u8; 65536];
+        let mut total = 0usize;
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+            if total < 8 << 20 {
+                thread::sleep(Duration::from_millis(2));
+            }
+        }
+        total
+    });
+    let sp = src.clone();
+    let truncer = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(100));
+        let t = OpenOptions::new().write(true).open(sp).expect("open");
+        t.set_len(1 << 20).expect("truncate");
+    });
+    let r = zcio::mmap_copy(f.as_fd(), Some(&mut 0), w.as_fd(), TO_EOF, 0);
+    drop(w);
+    truncer.join().expect("join");
+    let got = reader.join().expect("join");
+    match r {
+        Ok(n) => {
+            assert!((n as usize) < size, "the copy ended early: {n}");
+            assert_eq!(n as usize, got);
+        }
+        Err(e) => assert_eq!(e.errno(), libc::EFAULT),
+    }
+}
+
+#[test]
+fn mmap_copy_file_to_file_and_proc_fallback() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let bytes = data(20 << 20 | 13, 12);
+    write_file(&src, &bytes);
+    let f = File::open(&src).expect("open");
+    let g = File::create(d.path().join("dst")).expect("create");
+    let mut off = 3i64;
+    let n = zcio::mmap_copy(f.as_fd(), Some(&mut off), g.as_fd(), TO_EOF, 0).expect("mmap");
+    assert_eq!(n as usize, bytes.len() - 3);
+    assert!(fs::read(d.path().join("dst")).expect("read") == bytes[3..]);
+    // NULL offset: the descriptor's own moves.
+    let h = File::create(d.path().join("dst2")).expect("create");
+    nix::unistd::lseek(f.as_fd(), 5, nix::unistd::Whence::SeekSet).expect("seek");
+    let n = zcio::mmap_copy(f.as_fd(), None, h.as_fd(), 100, 0).expect("mmap");
+    assert_eq!(n, 100);
+    assert_eq!(fd_offset(&f), 105);
+    // /proc cannot be mapped: read/write takes over, unless told not to.
+    let p = File::open("/proc/self/status").expect("proc");
+    let o = File::create(d.path().join("proc")).expect("create");
+    assert!(zcio::mmap_copy(p.as_fd(), None, o.as_fd(), TO_EOF, 0).expect("fallback") > 100);
+    assert!(zcio::mmap_copy(p.as_fd(), Some(&mut 0), o.as_fd(), TO_EOF, NO_FALLBACK).is_err());
+}
+
+#[test]
+fn bad_descriptors_and_flags() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    write_file(&src, b"data");
+    let f = File::open(&src).expect("open");
+    let dir = File::open(d.path()).expect("dir");
+    let ro = File::open(&src).expect("ro");
+    let null = OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .expect("null");
+    // A directory as source.
+    assert!(zcio::sendfile(null.as_fd(), dir.as_fd(), None, TO_EOF, 0).is_err());
+    assert!(zcio::copy_file_range(dir.as_fd(), None, null.as_fd(), None, TO_EOF, 0).is_err());
+    assert!(zcio::splice(dir.as_fd(), None, null.as_fd(), None, TO_EOF, 0).is_err());
+    assert!(zcio::mmap_copy(dir.as_fd(), None, null.as_fd(), TO_EOF, 0).is_err());
+    // A read-only descriptor as destination.
+    assert_eq!(
+        errno(zcio::copy_file_range(
+            f.as_fd(),
+            Some(&mut 0),
+            ro.as_fd(),
+            None,
+            TO_EOF,
+            0
+        )),
+        libc::EBADF
+    );
+    assert_eq!(
+        errno(zcio::sendfile(
+            ro.as_fd(),
+            f.as_fd(),
+            Some(&mut 0),
+            TO_EOF,
+            0
+        )),
+        libc::EBADF
+    );
+    // Negative offsets and unknown flags.
+    assert_eq!(
+        errno(zcio::sendfile(
+            null.as_fd(),
+            f.as_fd(),
+            Some(&mut -1),
+            TO_EOF,
+            0
+        )),
+        libc::EINVAL
+    );
+    assert_eq!(
+        errno(zcio::splice(
+            f.as_fd(),
+            Some(&mut -5),
+            null.as_fd(),
+            None,
+            1,
+            0
+        )),
+        libc::EINVAL
+    );
+    for bad in [1u32 << 20, Flags::FSYNC.bits(), Flags::EXCL.bits()] {
+        assert_eq!(
+            errno(zcio::sendfile(null.as_fd(), f.as_fd(), None, TO_EOF, bad)),
+            libc::EINVAL
+        );
+        assert_eq!(
+            errno(zcio::copy_file_range(
+                f.as_fd(),
+                None,
+                null.as_fd(),
+                None,
+                1,
+                bad
+            )),
+            libc::EINVAL
+        );
+    }
+    // The descriptors are all still open.
+    for fd in [
+        f.as_raw_fd(),
+        dir.as_raw_fd(),
+        ro.as_raw_fd(),
+        null.as_raw_fd(),
+    ] {
+        // SAFETY: F_GETFD on a descriptor we own.
+        assert!(unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0);
+    }
+}
+
+#[test]
+fn copy_file_with_each_method() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let bytes = data(3 * 1024 * 1024 + 123, 13);
+    write_file(&src, &bytes);
+    for m in [
+        Method::Auto,
+        Method::Direct,
+        Method::CopyFileRange,
+        Method::Sendfile,
+        Method::Splice,
+        Method::Mmap,
+        Method::ReadWrite,
+    ] {
+        let dst = d.path().join(format!("dst-{m}"));
+        let mut st = Stats::default();
+        let o = Options {
+            method: m,
+            ..Default::default()
+        };
+        zcio::copy_file(&src, &dst, &o, &mut st).unwrap_or_else(|e| panic!("{m}: {e}"));
+        assert!(fs::read(&dst).expect("read") == bytes, "{m}");
+        assert_eq!(st.bytes as usize, bytes.len(), "{m}");
+        let want = if m == Method::Auto {
+            Method::CopyFileRange
+        } else {
+            m
+        };
+        assert_eq!(st.method, want, "{m}");
+        // Auto tries a reflink first, which ext4 cannot do.
+        let fell = if m == Method::Auto {
+            Method::Reflink.bit()
+        } else {
+            0
+        };
+        assert_eq!(st.fallbacks, fell, "{m}");
+    }
+    // Reflink on ext4: no, and nothing is created.
+    let dst = d.path().join("dst-reflink");
+    let o = Options {
+        method: Method::Reflink,
+        ..Default::default()
+    };
+    assert_eq!(
+        errno(zcio::copy_file(&src, &dst, &o, &mut Stats::default())),
+        libc::EOPNOTSUPP
+    );
+    assert!(!dst.exists());
+    // splice_file, and ext4 to tmpfs by copy_file_range (falls back, says so).
+    zcio::splice_file(
+        &src,
+        &d.path().join("spliced"),
+        &Options::default(),
+        &mut Stats::default(),
+    )
+    .expect("splice_file");
+    assert!(fs::read(d.path().join("spliced")).expect("read") == bytes);
+    if let Some(shm) = shm_dir() {
+        let mut st = Stats::default();
+        let o = Options {
+            method: Method::CopyFileRange,
+            ..Default::default()
+        };
+        zcio::copy_file(&src, &shm.path().join("x"), &o, &mut st).expect("cross");
+        assert_eq!(st.method, Method::ReadWrite);
+        assert_eq!(st.fallbacks, Method::CopyFileRange.bit());
+        assert_eq!(
+            st.fallback_errno[Method::CopyFileRange as usize],
+            libc::EXDEV
+        );
+        let no = Options {
+            method: Method::CopyFileRange,
+            flags: Flags::NO_FALLBACK,
+            ..Default::default()
+        };
+        assert_eq!(
+            errno(zcio::copy_file(&src, &shm.path().join("y"), &no, &mut st)),
+            libc::EXDEV
+        );
+        assert!(!shm.path().join("y").exists());
+    }
+}
