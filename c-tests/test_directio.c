@@ -164,6 +164,10 @@ static void test_bad_inputs(void) {
     CHECK(!directIO_copy(NULL, NULL));
     CHECK_EQ(directio_copy(NULL, dst, NULL, NULL), -EINVAL);
     CHECK_EQ(directio_copy(src, NULL, NULL, NULL), -EINVAL);
+    CHECK_EQ(zc_copy_file(NULL, dst, NULL, NULL), -EINVAL);
+    CHECK_EQ(zc_copy_file(src, NULL, NULL, NULL), -EINVAL);
+    CHECK_EQ(zc_splice_file(NULL, dst, NULL, NULL), -EINVAL);
+    CHECK_EQ(zc_splice_file(src, NULL, NULL, NULL), -EINVAL);
     CHECK(t_file_is(dst, old, sizeof old));
 
     /* Missing source: ENOENT; the existing destination is untouched, a new one not made. */
