@@ -339,7 +339,8 @@ extern "C" {
  * `ZC_METHOD_READ_WRITE`, `stats.fallbacks` has `1u << ZC_METHOD_DIRECT`), unless
  * `ZC_F_NO_FALLBACK` is set.
  *
- * Honoured flags: `ZC_F_FSYNC`, `ZC_F_NO_FALLBACK`, `ZC_F_EXCL`, `ZC_F_IN_PLACE`.
+ * Honoured flags: `ZC_F_FSYNC`, `ZC_F_NO_FALLBACK`, `ZC_F_EXCL`, `ZC_F_IN_PLACE`,
+ * `ZC_F_PRESERVE_TIMES`, `ZC_F_PRESERVE_XATTRS`; the others change nothing here.
  * `opts->method` must be `ZC_METHOD_AUTO` or `ZC_METHOD_DIRECT`.
  *
  * Returns 0 on success, `-errno` on failure; `errno` itself is left alone.
