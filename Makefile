@@ -32,7 +32,7 @@ VALGRIND_FLAGS := -q --error-exitcode=99 --leak-check=full --show-leak-kinds=def
 # Where the C tests put their files: the work disk and tmpfs.
 TEST_DIRS := $(abspath $(BUILD)/tmp) /dev/shm
 
-C_TESTS := test_directio test_zerocopy
+C_TESTS := test_directio test_zerocopy test_engines
 C_TEST_BINS := $(foreach t,$(C_TESTS),$(BUILD)/$(t)-static $(BUILD)/$(t)-shared $(BUILD)/$(t)-asan)
 HEADER_BINS := $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_header-cxx17
 EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BUILD)/zcp

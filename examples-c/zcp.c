@@ -121,6 +121,9 @@ static void usage(FILE *f) {
             "  -m, --method=M        auto (default), direct, reflink, copy_file_range,\n"
             "                        sendfile, splice, mmap or read_write\n"
             "      --direct          same as -m direct (O_DIRECT, no page cache)\n"
+            "      --engine=E        Direct I/O engine: auto (default), io_uring, threads, sync\n"
+            "      --queue-depth=N   Direct I/O: I/Os in flight (0: zcio's default)\n"
+            "      --chunk-size=N    bytes per I/O, with an optional K or M (0: default)\n"
             "      --no-reflink      never share blocks with the source\n"
             "      --fsync           make each copy durable before going on\n"
             "  -p, --preserve        keep access/modification times and extended attributes\n"
@@ -229,7 +232,10 @@ static char *into_dir(const char *dir, const char *src) {
 }
 
 int main(int argc, char **argv) {
-    enum { OPT_DIRECT = 256, OPT_NO_REFLINK, OPT_FSYNC, OPT_IN_PLACE, OPT_PROGRESS, OPT_VERSION };
+    enum {
+        OPT_DIRECT = 256, OPT_NO_REFLINK, OPT_FSYNC, OPT_IN_PLACE, OPT_PROGRESS, OPT_VERSION,
+        OPT_ENGINE, OPT_QUEUE_DEPTH, OPT_CHUNK_SIZE,
+    };
     static const struct option longopts[] = {
         {"method", required_argument, NULL, 'm'},
         {"direct", no_argument, NULL, OPT_DIRECT},
@@ -243,6 +249,9 @@ int main(int argc, char **argv) {
         {"progress", optional_argument, NULL, OPT_PROGRESS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"engine", required_argument, NULL, OPT_ENGINE},
+        {"queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH},
+        {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
         {NULL, 0, NULL, 0},
     };
     struct job j;
@@ -278,6 +287,42 @@ int main(int argc, char **argv) {
                 return 2;
             }
             break;
+        case OPT_ENGINE:
+            if (!strcmp(optarg, "auto")) j.opts.engine = ZC_ENGINE_AUTO;
+            else if (!strcmp(optarg, "io_uring")) j.opts.engine = ZC_ENGINE_IO_URING;
+            else if (!strcmp(optarg, "threads")) j.opts.engine = ZC_ENGINE_THREADS;
+            else if (!strcmp(optarg, "sync")) j.opts.engine = ZC_ENGINE_SYNC;
+            else {
+                fprintf(stderr, "zcp: --engine takes auto, io_uring, threads or sync\n");
+                return 2;
+            }
+            break;
+        case OPT_QUEUE_DEPTH:
+        case OPT_CHUNK_SIZE: {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || end == optarg) {
+                fprintf(stderr, "zcp: not a number: '%s'\n", optarg);
+                return 2;
+            }
+            if (*end == 'k' || *end == 'K') v <<= 10, end++;
+            else if (*end == 'm' || *end == 'M') v <<= 20, end++;
+            if (*end) {
+                fprintf(stderr, "zcp: not a number: '%s'\n", optarg);
+                return 2;
+            }
+            if (c == OPT_QUEUE_DEPTH) {
+                if (v > 4096) {
+                    fprintf(stderr, "zcp: queue depth too large: %s\n", optarg);
+                    return 2;
+                }
+                j.opts.queue_depth = (uint32_t)v;
+            } else {
+                j.opts.chunk_size = v;
+            }
+            break;
+        }
         case 'h': usage(stdout); return 0;
         case OPT_VERSION: printf("zcp (zcio) %s\n", zc_version()); return 0;
         default: fprintf(stderr, "Try 'zcp --help'.\n"); return 2;

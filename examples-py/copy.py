@@ -44,6 +44,7 @@ class ZcOptions(ctypes.Structure):
         ("chunk_size", ctypes.c_uint64),
         ("progress", zc_progress_fn),
         ("progress_arg", ctypes.c_void_p),
+        ("engine", ctypes.c_uint32),
     ]
 
 
@@ -77,19 +78,31 @@ def load(path):
     lib.zc_version.restype = ctypes.c_char_p
     lib.zc_strerror.argtypes = [ctypes.c_int]
     lib.zc_strerror.restype = ctypes.c_char_p
-    # The header's zc_options_init()/zc_stats_init() are macros passing the C
-    # caller's sizeof; the exported functions assume this library's structs,
-    # which main() checks before relying on them.
-    lib.zc_options_init.argtypes = [ctypes.POINTER(ZcOptions)]
-    lib.zc_options_init.restype = None
-    lib.zc_stats_init.argtypes = [ctypes.POINTER(ZcStats)]
-    lib.zc_stats_init.restype = None
+    # As the header's zc_options_init()/zc_stats_init() macros do, pass our own
+    # sizeof: zcio then writes no byte past these Structures, and reads none past
+    # them, even when the library is newer than this file.
+    lib.zc_options_init_sized.argtypes = [ctypes.POINTER(ZcOptions), ctypes.c_size_t]
+    lib.zc_options_init_sized.restype = None
+    lib.zc_stats_init_sized.argtypes = [ctypes.POINTER(ZcStats), ctypes.c_size_t]
+    lib.zc_stats_init_sized.restype = None
     lib.zc_copy_file.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ZcOptions),
                                  ctypes.POINTER(ZcStats)]
     lib.zc_copy_file.restype = ctypes.c_int
     lib.zc_sendfile.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int64),
                                 ctypes.c_uint64, ctypes.c_uint32]
     lib.zc_sendfile.restype = ctypes.c_int64
+
+
+def new_options():
+    opts = ZcOptions()
+    lib.zc_options_init_sized(ctypes.byref(opts), ctypes.sizeof(opts))
+    return opts
+
+
+def new_stats():
+    stats = ZcStats()
+    lib.zc_stats_init_sized(ctypes.byref(stats), ctypes.sizeof(stats))
+    return stats
 
 
 def check(ret):
@@ -114,9 +127,7 @@ def step_copy(tmp):
     data = os.urandom(3 * 1024 * 1024 + 12345)  # an unaligned tail on purpose
     with open(src, "wb") as f:
         f.write(data)
-    opts, stats = ZcOptions(), ZcStats()
-    lib.zc_options_init(ctypes.byref(opts))
-    lib.zc_stats_init(ctypes.byref(stats))
+    opts, stats = new_options(), new_stats()
     # Paths are bytes to zcio; os.fsencode gives exactly what the OS would get.
     check(lib.zc_copy_file(os.fsencode(src), os.fsencode(dst), ctypes.byref(opts),
                            ctypes.byref(stats)))
@@ -163,8 +174,7 @@ def step_sendfile(tmp):
 
 def step_errors(tmp):
     missing = os.path.join(tmp, "no-such-file")
-    stats = ZcStats()
-    lib.zc_stats_init(ctypes.byref(stats))
+    stats = new_stats()
     ret = lib.zc_copy_file(os.fsencode(missing), os.fsencode(os.path.join(tmp, "out")), None,
                            ctypes.byref(stats))
     try:
@@ -187,19 +197,6 @@ def main():
     args = ap.parse_args()
     try:
         load(args.lib)
-        # The exported initialisers write the library's own sizeof, so a
-        # Structure that lags behind the header would be overrun: let them write
-        # into a roomy scratch buffer first and compare the sizes they report.
-        scratch = ctypes.create_string_buffer(4096)
-        lib.zc_options_init(ctypes.cast(scratch, ctypes.POINTER(ZcOptions)))
-        opts_size = ctypes.c_uint32.from_buffer(scratch).value
-        lib.zc_stats_init(ctypes.cast(scratch, ctypes.POINTER(ZcStats)))
-        stats_size = ctypes.c_uint32.from_buffer(scratch).value
-        expect(opts_size == ctypes.sizeof(ZcOptions) and stats_size == ctypes.sizeof(ZcStats),
-               "zc_options/zc_stats are %d/%d bytes in the library, %d/%d here: update the "
-               "Structures from include/zcio.h" % (opts_size, stats_size,
-                                                    ctypes.sizeof(ZcOptions),
-                                                    ctypes.sizeof(ZcStats)))
         print("zcio %s from %s" % (lib.zc_version().decode(), args.lib))
         with tempfile.TemporaryDirectory(prefix="zcio-py-") as tmp:
             step_copy(tmp)

@@ -126,6 +126,11 @@
 #define ZC_ENGINE_NONE 0
 
 /**
+ * `zc_options.engine`: let zcio choose (the same value as `ZC_ENGINE_NONE`).
+ */
+#define ZC_ENGINE_AUTO 0
+
+/**
  * `zc_stats.engine`: one read, then one write, in turn.
  */
 #define ZC_ENGINE_SYNC 1
@@ -262,6 +267,12 @@ typedef struct zc_options {
    * Passed to `progress` unchanged.
    */
   void *progress_arg;
+  /**
+   * The Direct I/O engine to use: `ZC_ENGINE_AUTO` (0: io_uring where the kernel
+   * allows it, else threads) or one of `ZC_ENGINE_IO_URING`, `ZC_ENGINE_THREADS`,
+   * `ZC_ENGINE_SYNC` (`-EOPNOTSUPP` when it cannot run here).
+   */
+  uint32_t engine;
 } zc_options;
 
 /**

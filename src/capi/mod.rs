@@ -15,7 +15,7 @@ use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::core::{Error, Flags, Method, Options, Stats};
+use crate::core::{Engine, Error, Flags, Method, Options, Stats};
 use types::{zc_options, zc_stats};
 
 /// Runs an exported function's body, turning a panic into `$default` and leaving
@@ -118,6 +118,7 @@ pub(crate) unsafe fn read_options(p: *const zc_options) -> Result<zc_options, Er
         chunk_size: 0,
         progress: None,
         progress_arg: std::ptr::null_mut(),
+        engine: types::ZC_ENGINE_AUTO,
     };
     if p.is_null() {
         return Ok(o);
@@ -145,6 +146,7 @@ pub(crate) unsafe fn with_options<R>(
     let c = unsafe { read_options(p) }?;
     let method = Method::from_u32(c.method).ok_or_else(Error::invalid)?;
     let flags = Flags::from_bits(c.flags).ok_or_else(Error::invalid)?;
+    let engine = Engine::from_u32(c.engine).ok_or_else(Error::invalid)?;
     let (cb, arg) = (c.progress, c.progress_arg);
     let call = move |done: u64, total: u64| -> ControlFlow<()> {
         match cb {
@@ -157,6 +159,7 @@ pub(crate) unsafe fn with_options<R>(
         method,
         flags,
         queue_depth: c.queue_depth,
+        engine,
         chunk_size: c.chunk_size,
         progress: if cb.is_some() { Some(&call) } else { None },
     };

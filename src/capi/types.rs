@@ -32,6 +32,10 @@ pub struct zc_options {
     pub progress: zc_progress_fn,
     /// Passed to `progress` unchanged.
     pub progress_arg: *mut c_void,
+    /// The Direct I/O engine to use: `ZC_ENGINE_AUTO` (0: io_uring where the kernel
+    /// allows it, else threads) or one of `ZC_ENGINE_IO_URING`, `ZC_ENGINE_THREADS`,
+    /// `ZC_ENGINE_SYNC` (`-EOPNOTSUPP` when it cannot run here).
+    pub engine: u32,
 }
 
 /// What a copy did; filled on success and on failure. Set `size` with
@@ -110,6 +114,8 @@ pub const ZC_F_NONBLOCK: u32 = 1 << 8;
 
 /// `zc_stats.engine`: no Direct I/O engine ran.
 pub const ZC_ENGINE_NONE: u32 = 0;
+/// `zc_options.engine`: let zcio choose (the same value as `ZC_ENGINE_NONE`).
+pub const ZC_ENGINE_AUTO: u32 = 0;
 /// `zc_stats.engine`: one read, then one write, in turn.
 pub const ZC_ENGINE_SYNC: u32 = 1;
 /// `zc_stats.engine`: reads and writes overlapped by threads.

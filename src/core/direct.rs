@@ -10,6 +10,7 @@ use std::time::Instant;
 use nix::errno::Errno;
 
 use super::align::{self, DioAlign};
+use super::engine::{self, ChunkIo, Job, Stop};
 use super::error::{At, Error, Result, Step};
 use super::options::{Engine, Flags, Method, Options, Stats};
 use super::sys::{self, AlignedBuf};
@@ -17,6 +18,8 @@ use super::target::{Meta, Source, SourceKinds, Target, TargetOpts};
 
 /// Bytes per I/O when the caller leaves `chunk_size` at 0.
 pub const DEFAULT_CHUNK: u64 = 1 << 20;
+/// I/Os in flight when the caller leaves `queue_depth` at 0.
+pub const DEFAULT_DEPTH: usize = 8;
 /// The largest chunk zcio accepts: one I/O must stay under the kernel's 2 GiB cap.
 pub const MAX_CHUNK: u64 = 1 << 30;
 
@@ -97,24 +100,32 @@ fn run(
     let done = match plan {
         Plan::Direct { align, chunk } => {
             stats.method = Method::Direct;
-            stats.engine = Engine::Sync;
             stats.alignment = align.offset;
-            match copy_direct(
-                source.file.as_fd(),
-                target.fd(),
-                align,
-                chunk,
+            preallocate(target.fd(), total)?;
+            let job = Job {
+                io: ChunkIo {
+                    src: source.file.as_fd(),
+                    dst: target.fd(),
+                    align,
+                    chunk,
+                },
+                depth: if opts.queue_depth == 0 {
+                    DEFAULT_DEPTH
+                } else {
+                    opts.queue_depth as usize
+                },
                 total,
                 opts,
-                stats,
-            ) {
-                Err(Refused(errno)) => {
-                    // The first aligned I/O was refused: nothing was written yet.
+            };
+            match run_engines(&job, opts.engine, stats) {
+                Ok(n) => n,
+                Err(Stop::Refused(errno)) => {
+                    // The first aligned I/O was refused: start again, buffered.
                     fall_back(source.file.as_fd(), target.fd(), errno, opts, stats)?;
                     copy_buffered(source.file.as_fd(), target.fd(), chunk, total, opts, stats)?
                 }
-                Ok(n) => n,
-                Err(Failed(e)) => return Err(e),
+                Err(Stop::Unavailable(_)) => return Err(Error::new(libc::EOPNOTSUPP, Step::Args)),
+                Err(Stop::Failed(e)) => return Err(e),
             }
         }
         Plan::Buffered { errno } => {
@@ -144,6 +155,46 @@ fn run(
     stats.xattrs_copied = r.xattrs_copied;
     stats.xattrs_skipped = r.xattrs_skipped;
     Ok(())
+}
+
+/// Runs the requested engine, or under `Engine::None` the first one that can run
+/// here: io_uring, then threads (the synchronous loop is the last resort).
+fn run_engines(job: &Job<'_, '_>, requested: Engine, stats: &mut Stats) -> engine::Outcome {
+    let order: &[Engine] = match requested {
+        Engine::None => &[Engine::IoUring, Engine::Threads, Engine::Sync],
+        Engine::IoUring => &[Engine::IoUring],
+        Engine::Threads => &[Engine::Threads],
+        Engine::Sync => &[Engine::Sync],
+    };
+    let mut last = Stop::Unavailable(libc::EOPNOTSUPP);
+    for &e in order {
+        stats.engine = e;
+        match engine::run(e, job, stats) {
+            Err(Stop::Unavailable(errno)) => last = Stop::Unavailable(errno),
+            r => return r,
+        }
+    }
+    Err(last)
+}
+
+/// Reserves the destination's blocks in one go where the file system can, so the
+/// copy is not fragmented; the exact size is set at the end. Only running out of
+/// space is an error here.
+fn preallocate(dst: BorrowedFd<'_>, total: u64) -> Result<()> {
+    if total == 0 {
+        return Ok(());
+    }
+    match nix::fcntl::fallocate(
+        dst,
+        nix::fcntl::FallocateFlags::empty(),
+        0,
+        total as libc::off_t,
+    ) {
+        Err(e @ (Errno::ENOSPC | Errno::EDQUOT | Errno::EFBIG)) => {
+            Err(Error::new(e as i32, Step::Size))
+        }
+        _ => Ok(()),
+    }
 }
 
 enum Plan {
@@ -210,20 +261,6 @@ fn fall_back(
     Ok(())
 }
 
-/// Why the direct loop stopped.
-enum DirectError {
-    /// The very first I/O was refused as misaligned: switch to buffered.
-    Refused(i32),
-    Failed(Error),
-}
-use DirectError::{Failed, Refused};
-
-impl From<Error> for DirectError {
-    fn from(e: Error) -> Self {
-        Failed(e)
-    }
-}
-
 /// Calls the progress callback; a request to stop becomes ECANCELED.
 pub(crate) fn report(opts: &Options<'_>, done: u64, total: u64) -> Result<()> {
     if let Some(p) = opts.progress
@@ -232,54 +269,6 @@ pub(crate) fn report(opts: &Options<'_>, done: u64, total: u64) -> Result<()> {
         return Err(Error::new(libc::ECANCELED, Step::Cancel));
     }
     Ok(())
-}
-
-fn round_up(n: usize, a: usize) -> usize {
-    n.div_ceil(a) * a
-}
-
-/// The synchronous Direct I/O loop. Returns the bytes copied; the destination is
-/// left at exactly that size.
-fn copy_direct(
-    src: BorrowedFd<'_>,
-    dst: BorrowedFd<'_>,
-    align: DioAlign,
-    chunk: usize,
-    total: u64,
-    opts: &Options<'_>,
-    stats: &mut Stats,
-) -> std::result::Result<u64, DirectError> {
-    let a = align.offset as usize;
-    let mut buf = AlignedBuf::new(chunk, (align.mem as usize).max(4096))?;
-    let mut off: u64 = 0;
-    loop {
-        let n = match sys::pread(src, buf.as_mut_slice(), off) {
-            Ok(n) => n,
-            Err(Errno::EINVAL) if off == 0 => return Err(Refused(libc::EINVAL)),
-            Err(e) => return Err(Failed(Error::new(e as i32, Step::Read))),
-        };
-        stats.io_calls += 1;
-        if n == 0 {
-            break;
-        }
-        // A read that ends off the alignment ended at end of file. Pad the block with
-        // zeros (never with older buffer contents) and cut it off below.
-        let wlen = round_up(n, a);
-        buf.as_mut_slice()[n..wlen].fill(0);
-        match sys::pwrite_all(dst, &buf.as_slice()[..wlen], off, &mut stats.io_calls) {
-            Ok(()) => {}
-            Err(Errno::EINVAL) if off == 0 => return Err(Refused(libc::EINVAL)),
-            Err(e) => return Err(Failed(Error::new(e as i32, Step::Write))),
-        }
-        off += n as u64;
-        stats.bytes = off;
-        report(opts, off, total.max(off))?;
-        if n % a != 0 {
-            break;
-        }
-    }
-    sys::retry(|| nix::unistd::ftruncate(dst, off as libc::off_t)).at(Step::Size)?;
-    Ok(off)
 }
 
 /// The buffered copy for files that refuse O_DIRECT: reads and writes through the

@@ -4,6 +4,7 @@ pub mod align;
 pub mod clone;
 pub mod direct;
 pub mod directio;
+pub(crate) mod engine;
 mod error;
 pub(crate) mod fdio;
 pub mod file;

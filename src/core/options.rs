@@ -89,6 +89,13 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// The engine with C value `v`, or `None` when out of range.
+    pub fn from_u32(v: u32) -> Option<Engine> {
+        [Engine::None, Engine::Sync, Engine::Threads, Engine::IoUring]
+            .get(v as usize)
+            .copied()
+    }
+
     /// A short name, for messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -186,6 +193,8 @@ pub struct Options<'a> {
     pub flags: Flags,
     /// I/Os in flight for engines that overlap them; 0 = zcio's default.
     pub queue_depth: u32,
+    /// The Direct I/O engine to use; `Engine::None` lets zcio choose.
+    pub engine: Engine,
     /// Bytes per I/O; 0 = zcio's default. For Direct I/O, a multiple of the alignment.
     pub chunk_size: u64,
     /// Called as bytes move, and once at the end.
@@ -198,6 +207,7 @@ impl fmt::Debug for Options<'_> {
             .field("method", &self.method)
             .field("flags", &self.flags)
             .field("queue_depth", &self.queue_depth)
+            .field("engine", &self.engine)
             .field("chunk_size", &self.chunk_size)
             .field("progress", &self.progress.is_some())
             .finish()

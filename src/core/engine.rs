@@ -1,0 +1,481 @@
+//! The Direct I/O engines. All three copy the source in chunks of `chunk` bytes,
+//! chunk k covering [k·chunk, (k+1)·chunk): a chunk is read, its unaligned end
+//! (only the last one has one) padded with zeros, and written at the same offset.
+//! They differ in how many chunks are in flight at once:
+//!
+//! - `sync`: one, in turn: read, then write.
+//! - `threads`: one per worker thread, `depth` workers.
+//! - `io_uring`: `depth` slots in one ring, reads and writes overlapped, on
+//!   registered buffers where the memory-lock limit allows.
+//!
+//! End of file is where a read comes back short of an alignment boundary or
+//! empty; reads are issued until one does, so a file that grows is copied to its
+//! new end. The destination is cut to exactly that size at the end.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use super::align::DioAlign;
+use super::direct::report;
+use super::error::{At, Error, Result, Step};
+use super::options::{Engine, Options, Stats};
+use super::sys::{self, AlignedBuf};
+
+/// The two files and how to move chunks between them: all a worker thread needs.
+#[derive(Clone, Copy)]
+pub(crate) struct ChunkIo<'a> {
+    pub src: BorrowedFd<'a>,
+    pub dst: BorrowedFd<'a>,
+    pub align: DioAlign,
+    pub chunk: usize,
+}
+
+/// What the engines need to know.
+pub(crate) struct Job<'a, 'o> {
+    pub io: ChunkIo<'a>,
+    pub depth: usize,
+    /// The source's size when the copy started: for progress reports only.
+    pub total: u64,
+    pub opts: &'a Options<'o>,
+}
+
+/// Why an engine stopped without copying.
+pub(crate) enum Stop {
+    /// The very first direct I/O was refused (EINVAL): nothing was written yet,
+    /// the buffered copy may take over.
+    Refused(i32),
+    /// The engine cannot run here (io_uring not available): try the next one.
+    Unavailable(i32),
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+pub(crate) type Outcome = std::result::Result<u64, Stop>;
+
+fn round_up(n: usize, a: usize) -> usize {
+    n.div_ceil(a) * a
+}
+
+impl ChunkIo<'_> {
+    fn buffer_align(&self) -> usize {
+        (self.align.mem as usize).max(4096)
+    }
+
+    /// Pads a chunk of `filled` bytes up to the alignment with zeros (never with
+    /// older buffer contents) and returns the length to write.
+    fn pad(&self, buf: &mut [u8], filled: usize) -> usize {
+        let len = round_up(filled, self.align.offset as usize);
+        buf[filled..len].fill(0);
+        len
+    }
+
+    fn finish(&self, eof: u64) -> Result<()> {
+        sys::retry(|| nix::unistd::ftruncate(self.dst, eof as libc::off_t)).at(Step::Size)
+    }
+
+    /// EINVAL before any chunk was written means "not aligned as this file system
+    /// wants it": the buffered copy takes over, from the start.
+    fn classify(&self, e: Errno, step: Step, done: u64) -> Stop {
+        if e == Errno::EINVAL && done == 0 {
+            Stop::Refused(libc::EINVAL)
+        } else {
+            Stop::Failed(Error::new(e as i32, step))
+        }
+    }
+}
+
+/// Reads chunk `base` into `buf` with pread until it is full or the file ends.
+/// Returns the bytes read and whether the file ended inside the chunk.
+fn read_chunk(
+    job: &ChunkIo<'_>,
+    buf: &mut [u8],
+    base: u64,
+    calls: &mut u64,
+) -> std::result::Result<(usize, bool), Errno> {
+    let a = job.align.offset as usize;
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = sys::pread(job.src, &mut buf[filled..], base + filled as u64)?;
+        *calls += 1;
+        filled += n;
+        if n == 0 || n % a != 0 {
+            return Ok((filled, true));
+        }
+    }
+    Ok((filled, false))
+}
+
+/// The synchronous engine: one chunk at a time.
+pub(crate) fn run_sync(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
+    let mut buf = AlignedBuf::new(job.io.chunk, job.io.buffer_align())?;
+    let mut off: u64 = 0;
+    loop {
+        let (n, eof) = read_chunk(&job.io, buf.as_mut_slice(), off, &mut stats.io_calls)
+            .map_err(|e| job.io.classify(e, Step::Read, off))?;
+        if n > 0 {
+            let len = job.io.pad(buf.as_mut_slice(), n);
+            sys::pwrite_all(job.io.dst, &buf.as_slice()[..len], off, &mut stats.io_calls)
+                .map_err(|e| job.io.classify(e, Step::Write, off))?;
+            off += n as u64;
+            stats.bytes = off;
+            report(job.opts, off, job.total.max(off))?;
+        }
+        if eof {
+            break;
+        }
+    }
+    job.io.finish(off)?;
+    Ok(off)
+}
+
+/// State shared by the worker threads.
+struct Shared {
+    /// The next chunk's offset to hand out.
+    next: AtomicU64,
+    /// End of file, once a worker found it (u64::MAX before).
+    eof: AtomicU64,
+    /// Bytes written so far.
+    done: AtomicU64,
+    calls: AtomicU64,
+    stop: AtomicBool,
+    /// The first failure, which every other worker stops for.
+    failure: Mutex<Option<Stop>>,
+    running: AtomicU64,
+}
+
+impl Shared {
+    fn fail(&self, s: Stop) {
+        let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            *f = Some(s);
+        }
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn worker(job: &ChunkIo<'_>, sh: &Shared, mut buf: AlignedBuf) {
+    let chunk = job.chunk as u64;
+    while !sh.stop.load(Ordering::SeqCst) {
+        let base = sh.next.fetch_add(chunk, Ordering::SeqCst);
+        if base >= sh.eof.load(Ordering::SeqCst) {
+            break;
+        }
+        let mut calls = 0;
+        let (n, eof) = match read_chunk(job, buf.as_mut_slice(), base, &mut calls) {
+            Ok(r) => r,
+            Err(e) => {
+                sh.fail(job.classify(e, Step::Read, sh.done.load(Ordering::SeqCst)));
+                break;
+            }
+        };
+        if eof {
+            sh.eof.fetch_min(base + n as u64, Ordering::SeqCst);
+        }
+        if n > 0 {
+            let len = job.pad(buf.as_mut_slice(), n);
+            if let Err(e) = sys::pwrite_all(job.dst, &buf.as_slice()[..len], base, &mut calls) {
+                sh.fail(job.classify(e, Step::Write, sh.done.load(Ordering::SeqCst)));
+                break;
+            }
+            sh.done.fetch_add(n as u64, Ordering::SeqCst);
+        }
+        sh.calls.fetch_add(calls, Ordering::SeqCst);
+        if eof {
+            break;
+        }
+    }
+    sh.running.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// The threaded engine: `depth` workers, each reading and writing whole chunks.
+/// The calling thread only reports progress, and tells the workers to stop when
+/// the callback asks it to.
+pub(crate) fn run_threads(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
+    let depth = job.depth.max(1);
+    let mut bufs = Vec::with_capacity(depth);
+    for _ in 0..depth {
+        bufs.push(AlignedBuf::new(job.io.chunk, job.io.buffer_align())?);
+    }
+    let sh = Shared {
+        next: AtomicU64::new(0),
+        eof: AtomicU64::new(u64::MAX),
+        done: AtomicU64::new(0),
+        calls: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        failure: Mutex::new(None),
+        running: AtomicU64::new(depth as u64),
+    };
+    std::thread::scope(|s| {
+        for buf in bufs {
+            let (io, sh) = (&job.io, &sh);
+            let spawned = std::thread::Builder::new()
+                .name("zcio-dio".into())
+                .spawn_scoped(s, move || worker(io, sh, buf));
+            if spawned.is_err() {
+                sh.running.fetch_sub(1, Ordering::SeqCst);
+                sh.fail(Stop::Failed(Error::new(libc::EAGAIN, Step::Resource)));
+            }
+        }
+        let mut last = u64::MAX;
+        while sh.running.load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(Duration::from_millis(5));
+            let done = sh.done.load(Ordering::SeqCst);
+            if done != last {
+                last = done;
+                if let Err(e) = report(job.opts, done, job.total.max(done)) {
+                    sh.fail(Stop::Failed(e));
+                }
+            }
+        }
+    });
+    stats.io_calls += sh.calls.load(Ordering::SeqCst);
+    stats.bytes = sh.done.load(Ordering::SeqCst);
+    if let Some(f) = sh.failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(f);
+    }
+    let eof = sh.eof.load(Ordering::SeqCst);
+    job.io.finish(eof)?;
+    Ok(eof)
+}
+
+/// One buffer of the io_uring engine and the chunk it carries.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    Idle,
+    /// Reading chunk `base`; `filled` bytes are in so far.
+    Reading {
+        base: u64,
+        filled: usize,
+    },
+    /// Writing chunk `base` of `filled` data bytes; `written` of the padded length are out.
+    Writing {
+        base: u64,
+        filled: usize,
+        written: usize,
+    },
+}
+
+/// The io_uring engine.
+pub(crate) fn run_uring(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
+    use io_uring::{IoUring, opcode, squeue, types};
+
+    let depth = job.depth.clamp(1, 4096);
+    let mut mem = AlignedBuf::new(job.io.chunk * depth, job.io.buffer_align())?;
+    let mut ring: IoUring = IoUring::builder()
+        .build((depth as u32 * 2).next_power_of_two())
+        .map_err(|e| Stop::Unavailable(e.raw_os_error().unwrap_or(libc::ENOSYS)))?;
+    let base_ptr = mem.as_mut_slice().as_mut_ptr();
+    let iovecs: Vec<libc::iovec> = (0..depth)
+        .map(|i| libc::iovec {
+            // SAFETY: each slot's slice lies inside `mem`.
+            iov_base: unsafe { base_ptr.add(i * job.io.chunk) }.cast(),
+            iov_len: job.io.chunk,
+        })
+        .collect();
+    // SAFETY: the buffers outlive the ring's use of them (every I/O is reaped
+    // before `mem` is freed, or `mem` is leaked). Registration can fail under a
+    // small RLIMIT_MEMLOCK: plain reads and writes on the same buffers work too.
+    let fixed = unsafe { ring.submitter().register_buffers(&iovecs) }.is_ok();
+
+    let a = job.io.align.offset as usize;
+    let chunk = job.io.chunk;
+    let (src, dst) = (
+        types::Fd(job.io.src.as_raw_fd()),
+        types::Fd(job.io.dst.as_raw_fd()),
+    );
+    let read = |i: usize, base: u64, filled: usize| -> squeue::Entry {
+        let ptr = iovecs[i].iov_base.cast::<u8>().wrapping_add(filled);
+        let (len, off) = ((chunk - filled) as u32, base + filled as u64);
+        let e = if fixed {
+            opcode::ReadFixed::new(src, ptr, len, i as u16)
+                .offset(off)
+                .build()
+        } else {
+            opcode::Read::new(src, ptr, len).offset(off).build()
+        };
+        e.user_data(i as u64)
+    };
+    let write = |i: usize, base: u64, len: usize, written: usize| -> squeue::Entry {
+        let ptr = iovecs[i]
+            .iov_base
+            .cast::<u8>()
+            .wrapping_add(written)
+            .cast_const();
+        let (n, off) = ((len - written) as u32, base + written as u64);
+        let e = if fixed {
+            opcode::WriteFixed::new(dst, ptr, n, i as u16)
+                .offset(off)
+                .build()
+        } else {
+            opcode::Write::new(dst, ptr, n).offset(off).build()
+        };
+        e.user_data(i as u64)
+    };
+
+    let mut slots = vec![Slot::Idle; depth];
+    let (mut next, mut eof, mut done) = (0u64, u64::MAX, 0u64);
+    let mut inflight = 0usize;
+    let mut failure: Option<Stop> = None;
+    let mut queue: Vec<squeue::Entry> = Vec::with_capacity(depth);
+
+    loop {
+        // Keep every idle slot reading the next chunk, until end of file is known.
+        if failure.is_none() {
+            for (i, s) in slots.iter_mut().enumerate() {
+                if matches!(s, Slot::Idle) && next < eof {
+                    *s = Slot::Reading {
+                        base: next,
+                        filled: 0,
+                    };
+                    queue.push(read(i, next, 0));
+                    next += chunk as u64;
+                }
+            }
+        }
+        for e in queue.drain(..) {
+            // SAFETY: each entry points into its own slot of `mem` and stays within
+            // it; the ring holds 2 x depth entries and each slot has at most one I/O.
+            if unsafe { ring.submission().push(&e) }.is_ok() {
+                inflight += 1;
+            } else {
+                failure.get_or_insert(Stop::Failed(Error::new(libc::EBUSY, Step::Resource)));
+            }
+        }
+        if inflight == 0 {
+            break;
+        }
+        if let Err(e) = ring.submit_and_wait(1) {
+            match e.raw_os_error() {
+                Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
+                other => {
+                    // The ring is broken with I/O in flight: the kernel may still
+                    // write into the buffers, so they are never freed.
+                    std::mem::forget(mem);
+                    return Err(Stop::Failed(Error::new(
+                        other.unwrap_or(libc::EIO),
+                        Step::Resource,
+                    )));
+                }
+            }
+        }
+        let cqes: Vec<(usize, i32)> = ring
+            .completion()
+            .map(|c| (c.user_data() as usize, c.result()))
+            .collect();
+        for (i, res) in cqes {
+            inflight -= 1;
+            let slot = std::mem::replace(&mut slots[i], Slot::Idle);
+            if res < 0 {
+                let e = Errno::from_raw(-res);
+                let again = match slot {
+                    Slot::Reading { base, filled } => read(i, base, filled),
+                    Slot::Writing {
+                        base,
+                        filled,
+                        written,
+                    } => write(i, base, round_up(filled, a), written),
+                    Slot::Idle => continue,
+                };
+                if matches!(e, Errno::EINTR | Errno::EAGAIN) && failure.is_none() {
+                    slots[i] = slot;
+                    queue.push(again);
+                } else {
+                    let step = if matches!(slot, Slot::Reading { .. }) {
+                        Step::Read
+                    } else {
+                        Step::Write
+                    };
+                    failure.get_or_insert(job.io.classify(e, step, done));
+                }
+                continue;
+            }
+            let n = res as usize;
+            stats.io_calls += 1;
+            match slot {
+                Slot::Reading { base, filled } => {
+                    let filled = filled + n;
+                    let ended = n == 0 || n % a != 0;
+                    if ended {
+                        eof = eof.min(base + filled as u64);
+                    }
+                    if failure.is_some() || base >= eof || filled == 0 {
+                        // Past the end, or stopping: the slot rests.
+                    } else if filled < chunk && !ended {
+                        // A short read on an alignment boundary: read the rest.
+                        slots[i] = Slot::Reading { base, filled };
+                        queue.push(read(i, base, filled));
+                    } else {
+                        // SAFETY: the slot's own buffer, which no I/O is using now.
+                        let buf = unsafe {
+                            std::slice::from_raw_parts_mut(iovecs[i].iov_base.cast::<u8>(), chunk)
+                        };
+                        let len = job.io.pad(buf, filled);
+                        slots[i] = Slot::Writing {
+                            base,
+                            filled,
+                            written: 0,
+                        };
+                        queue.push(write(i, base, len, 0));
+                    }
+                }
+                Slot::Writing {
+                    base,
+                    filled,
+                    written,
+                } => {
+                    let len = round_up(filled, a);
+                    let written = written + n;
+                    if n == 0 {
+                        failure.get_or_insert(Stop::Failed(Error::new(libc::EIO, Step::Write)));
+                    } else if written < len {
+                        if failure.is_none() {
+                            slots[i] = Slot::Writing {
+                                base,
+                                filled,
+                                written,
+                            };
+                            queue.push(write(i, base, len, written));
+                        }
+                    } else {
+                        done += filled as u64;
+                    }
+                }
+                Slot::Idle => {}
+            }
+        }
+        if failure.is_none()
+            && let Err(e) = report(job.opts, done, job.total.max(done))
+        {
+            failure = Some(Stop::Failed(e));
+        }
+        if failure.is_some() {
+            queue.clear(); // stopping: only reap what is in flight
+        }
+    }
+    drop(ring);
+    drop(mem);
+    stats.bytes = done;
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    job.io.finish(eof)?;
+    Ok(eof)
+}
+
+/// Runs `engine`.
+pub(crate) fn run(engine: Engine, job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
+    match engine {
+        Engine::IoUring => run_uring(job, stats),
+        Engine::Threads => run_threads(job, stats),
+        Engine::Sync | Engine::None => run_sync(job, stats),
+    }
+}
