@@ -401,7 +401,7 @@ static void test_options(void) {
     zc_stats_init(&st);
     CHECK_EQ(directio_copy(src, dst, &o, &st), -ECANCELED);
     CHECK_EQ(st.failed_step, ZC_STEP_CANCEL);
-    CHECK(st.bytes > 0 && st.bytes < n);
+    CHECK(st.bytes > 0 && st.bytes <= n); /* several chunks may land between two reports */
     CHECK(t_file_is(dst, old, sizeof old));
     CHECK_EQ(t_count_entries(dir), before);
     char *fresh = t_path(dir, "fresh");
