@@ -177,18 +177,42 @@ fn segments(src: BorrowedFd<'_>, source: &Source, opts: &Options<'_>) -> Vec<Seg
     v
 }
 
-/// Copies `seg` with `method`, piece by piece. Returns what the transfer traced.
-#[allow(clippy::too_many_arguments)]
-fn copy_segment(
-    src: BorrowedFd<'_>,
+/// The two ends of a whole-file copy, as the segment loop needs them.
+#[derive(Clone, Copy)]
+struct Ends<'a> {
+    src: BorrowedFd<'a>,
+    /// A regular file, read at explicit offsets (FIFOs and devices are not).
     seekable: bool,
-    dst: BorrowedFd<'_>,
+    dst: BorrowedFd<'a>,
+    flags: Flags,
+}
+
+impl<'a> Ends<'a> {
+    fn new(src: BorrowedFd<'a>, source: &Source, target: &'a Target, flags: Flags) -> Self {
+        Ends {
+            src,
+            seekable: sys::is_reg(&source.stat),
+            dst: target.fd(),
+            flags,
+        }
+    }
+}
+
+/// Copies `seg` with `method`, piece by piece; `base` is what earlier segments
+/// moved. Returns what the transfer traced.
+fn copy_segment(
+    ends: Ends<'_>,
     seg: Segment,
     method: Method,
-    flags: Flags,
     base: u64,
     pace: &mut Pacer<'_, '_>,
 ) -> (Result<()>, fdio::Trace) {
+    let Ends {
+        src,
+        seekable,
+        dst,
+        flags,
+    } = ends;
     // The destination is written at its own offset (sendfile and mmap have no
     // other), moved to where a segment after a hole begins.
     if seg.start > 0
@@ -249,18 +273,9 @@ fn forced(
     stats.method = method;
     let segs = segments(src, source, opts);
     let sparse = segs.len() != 1 || segs[0].len != TO_EOF;
-    let flags = opts.flags & Flags::NO_FALLBACK;
+    let ends = Ends::new(src, source, target, opts.flags & Flags::NO_FALLBACK);
     for seg in segs {
-        let (r, trace) = copy_segment(
-            src,
-            sys::is_reg(&source.stat),
-            target.fd(),
-            seg,
-            method,
-            flags,
-            stats.bytes,
-            pace,
-        );
+        let (r, trace) = copy_segment(ends, seg, method, stats.bytes, pace);
         stats.bytes += trace.moved;
         stats.io_calls += trace.io_calls;
         if let Some(errno) = trace.fell_back {
@@ -307,23 +322,14 @@ fn auto(
     let segs = segments(src, source, opts);
     let sparse = segs.len() != 1 || segs[0].len != TO_EOF;
     // zcio walks the chain itself: each method is told not to fall back on its own.
-    let flags = Flags::NO_FALLBACK;
+    let ends = Ends::new(src, source, target, Flags::NO_FALLBACK);
     let mut step = 0;
     for seg in segs {
         let mut seg = seg;
         loop {
             let method = chain[step];
             stats.method = method;
-            let (r, trace) = copy_segment(
-                src,
-                sys::is_reg(&source.stat),
-                target.fd(),
-                seg,
-                method,
-                flags,
-                stats.bytes,
-                pace,
-            );
+            let (r, trace) = copy_segment(ends, seg, method, stats.bytes, pace);
             stats.bytes += trace.moved;
             stats.io_calls += trace.io_calls;
             let last = step + 1 == chain.len();
