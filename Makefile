@@ -38,7 +38,7 @@ HEADER_BINS := $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_h
 EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BUILD)/zcp
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
-	examples example-test zcp-test install uninstall install-test demo test clean
+	examples example-test zcp-test install uninstall install-test demo test clean bench
 
 all: lib header $(BUILD)/zcp
 
@@ -196,6 +196,34 @@ install-test:
 demo: lib $(BUILD)/demo $(BUILD)/zcp
 	@mkdir -p $(BUILD)/tmp
 	$(BUILD)/demo $(abspath $(BUILD)/zcp) $(abspath $(BUILD)/tmp)
+
+# make bench: zcio's copies against cp, dd, a read/write loop, the article's loop and
+# std::fs::copy, with the disk's limit from fio; prints a markdown report (also kept in
+# $(BUILD)/bench-report.md). Release builds only; never part of `make test`.
+# BENCH_DIR must be on the disk to measure (not tmpfs); BENCH_SIZE takes K/M/G suffixes.
+BENCH_DIR ?= $(BUILD)/bench
+BENCH_SIZE ?= 2G
+BENCH_RUNS ?= 3
+BENCH_CFLAGS := -std=c11 $(CWARN) -O2
+BENCH_BINS := $(BUILD)/rwloop $(BUILD)/article $(BUILD)/netbench
+
+$(BUILD)/rwloop: bench/rwloop.c
+	@mkdir -p $(BUILD)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(BUILD)/article: bench/article.c c-tests/ref_directio.c c-tests/ref_directio.h
+	@mkdir -p $(BUILD)
+	$(CC) $(BENCH_CFLAGS) -Ic-tests -o $@ $< c-tests/ref_directio.c
+
+$(BUILD)/netbench: bench/netbench.c include/zcio.h lib
+	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(SHARED_LINK)
+
+bench: lib $(BUILD)/zcp $(BENCH_BINS)
+	$(CARGO) build --release -p zcio-stdcopy
+	python3 bench/bench.py --dir $(BENCH_DIR) --size $(BENCH_SIZE) --runs $(BENCH_RUNS) \
+		--zcp $(BUILD)/zcp --lib $(STAGE)/$(SONAME) --rwloop $(BUILD)/rwloop --article $(BUILD)/article \
+		--netbench $(BUILD)/netbench --stdcopy target/release/stdcopy --report $(BUILD)/bench-report.md \
+		--command "make bench BENCH_DIR=$(BENCH_DIR) BENCH_SIZE=$(BENCH_SIZE) BENCH_RUNS=$(BENCH_RUNS)"
 
 # The committed header is checked first, before anything could regenerate it.
 test:
