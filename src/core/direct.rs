@@ -16,10 +16,13 @@ use super::options::{Engine, Flags, Method, Options, Stats};
 use super::sys::{self, AlignedBuf};
 use super::target::{Meta, Source, SourceKinds, Target, TargetOpts};
 
-/// Bytes per I/O when the caller leaves `chunk_size` at 0.
+/// Bytes per I/O when the caller leaves `chunk_size` at 0. 4 MiB chunks were no
+/// faster than 1 MiB ones at the same memory.
 pub const DEFAULT_CHUNK: u64 = 1 << 20;
-/// I/Os in flight when the caller leaves `queue_depth` at 0.
-pub const DEFAULT_DEPTH: usize = 8;
+/// Chunks in flight when the caller leaves `queue_depth` at 0. Measured with
+/// `make bench` on a virtio disk (ext4): 16 reached about 1.7 x the article's
+/// synchronous loop; 8 about 1.5 x, 32 no more than 16 for twice the memory.
+pub const DEFAULT_DEPTH: usize = 16;
 /// The largest chunk zcio accepts: one I/O must stay under the kernel's 2 GiB cap.
 pub const MAX_CHUNK: u64 = 1 << 30;
 
