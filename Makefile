@@ -98,12 +98,15 @@ $(BUILD)/demo: examples-c/demo.c include/zcio.h lib
 c-build: $(C_TEST_BINS) $(HEADER_BINS)
 
 # Each C test against the static and the shared library, and under ASan+UBSan, on
-# the work disk and on tmpfs.
+# the work disk and on tmpfs; the Direct I/O tests once more with each engine forced.
 c-test: c-build
 	@mkdir -p $(BUILD)/tmp
 	@for h in $(HEADER_BINS); do c-tests/run.sh $$h $$h || exit 1; done
 	@for t in $(C_TESTS); do for d in $(TEST_DIRS); do for v in static shared asan; do \
 		c-tests/run.sh "$$t-$$v $$d" $(BUILD)/$$t-$$v $$d || exit 1; done; done; done
+	@for e in sync threads io_uring; do for d in $(TEST_DIRS); do \
+		c-tests/run.sh "test_directio-static $$d, engine $$e" $(BUILD)/test_directio-static $$d $$e || exit 1; \
+	done; done
 
 # The same tests against the shared library under valgrind, leaks counted as errors.
 valgrind-test: c-build

@@ -30,6 +30,7 @@ SMALL_COUNT = 10_000
 SMALL_SIZE = 4096
 NET_SIZE = 1 << 30
 FIO_SECONDS = 10
+SETTLE = 1.0                 # seconds of quiet before each measured run
 PROBE_SIZE = (4 << 20) + TAIL
 MB = 1e6                     # decimal units in the report: MB/s and CPU s per GB
 GB = 1e9
@@ -205,6 +206,9 @@ class Bench:
     def before_run(self):
         if self.cold:
             self.drop()
+        # Let the disk settle: freeing the last copy's blocks sends discards (and the
+        # drop's sync write-back) that would otherwise land in the next measurement.
+        time.sleep(SETTLE)
 
     def cached(self, path):
         """Bytes of path in the page cache, by fincore; None when it cannot tell."""
@@ -315,7 +319,19 @@ def probe_zcp(b, c, src, dst):
         c.note = f"ran {method}"
 
 
-def run_copies(b, rundir, src, contenders):
+def median_fio(samples):
+    """The median of each figure over the rounds' fio measurements."""
+    ok = [f for f in samples if f]
+    if not ok:
+        return None
+    out = dict(ok[0])
+    for k in ("read", "write", "limit"):
+        out[k] = statistics.median(f[k] for f in ok)
+    out["limits"] = [f["limit"] for f in ok]
+    return out
+
+
+def run_copies(b, rundir, src, contenders, fio_samples):
     dst = os.path.join(rundir, "dst")
     probe = os.path.join(rundir, "probe")
     b.make_random(probe, PROBE_SIZE)
@@ -329,9 +345,16 @@ def run_copies(b, rundir, src, contenders):
     total = len(live) * b.runs
     k = 0
     # Round-robin: every contender once per round, so slow drift on the machine
-    # spreads over all of them instead of hitting one.
-    for _ in range(b.runs):
-        for c in live:
+    # spreads over all of them instead of hitting one; each round starts one place
+    # further on, so that no contender always runs right after fio.
+    for r in range(b.runs):
+        # The disk's limit is measured in every round too, under the same conditions.
+        if r > 0 and fio_samples and fio_samples[0]:
+            f, _ = run_fio(b, rundir, src)
+            fio_samples.append(f)
+            if f:
+                log(f"disk copy limit, round {r + 1}: {f['limit'] / MB:.0f} MB/s")
+        for c in live[r % len(live):] + live[:r % len(live)]:
             k += 1
             b.rm(dst)
             b.before_run()
@@ -358,7 +381,8 @@ def run_copies(b, rundir, src, contenders):
 
 def run_fio(b, rundir, src):
     """The disk's copy limit: direct reads of the source and direct writes of a
-    second file at the same time; a copy can go no faster than the slower of the two."""
+    second file at the same time; a copy can go no faster than the slower of the two.
+    One measurement; run_copies takes one per round, as for every contender."""
     if not shutil.which("fio"):
         if os.geteuid() == 0 and shutil.which("apt-get"):
             log("fio is missing: installing it with 'apt-get install -y fio'")
@@ -369,6 +393,7 @@ def run_fio(b, rundir, src):
     out_file = os.path.join(rundir, "fio-write")
     size = max(1 << 20, b.size // (1 << 20) * (1 << 20))
     why = ""
+    b.before_run()
     for engine in ("io_uring", "libaio"):
         argv = ["fio", "--output-format=json", f"--ioengine={engine}", "--direct=1", "--bs=1M",
                 "--iodepth=16", "--time_based", f"--runtime={FIO_SECONDS}", "--ramp_time=1",
@@ -390,6 +415,34 @@ def run_fio(b, rundir, src):
         why = last_words(p.stderr) or f"fio exit status {p.returncode}"
         log(f"fio with {engine} failed: {why}")
     return None, f"fio failed: {why}"
+
+
+WARM_LABELS = ("zcp auto", "cp", "std::fs::copy")
+
+
+def run_warm(b, rundir, src, contenders):
+    """zcio's automatic copy against cp with the source in the page cache, as it
+    is right after it was written or read: each run reads it in first."""
+    dst = os.path.join(rundir, "dst")
+    out = [{"label": c.label, "shown": c.shown(), "walls": [], "cpu": [], "bad": 0} for c in contenders]
+    for r in range(b.runs):
+        for c, w in zip(contenders, out):
+            b.rm(dst)
+            if b.cold:
+                b.drop()
+            with open(src, "rb", buffering=0) as f:
+                while f.read(8 << 20):
+                    pass
+            rc, err, wall, user, sys_ = b.timed(c.command(src, dst), ["sync", dst, rundir])
+            if rc != 0:
+                log(f"warm {c.label}: FAILED ({last_words(err)})")
+                continue
+            w["bad"] += run(["cmp", "-s", src, dst], b.env).returncode != 0
+            w["walls"].append(wall)
+            w["cpu"].append(user + sys_)
+            log(f"warm [{r + 1}/{b.runs}] {c.label}: {os.path.getsize(src) / wall / MB:.0f} MB/s")
+            b.rm(dst)
+    return out
 
 
 def run_small(b, rundir, zcp):
@@ -482,7 +535,7 @@ def cell(text):
     return text.replace("|", "\\|")
 
 
-def report(b, facts, fio, fio_why, contenders, small, net, net_size, elapsed):
+def report(b, facts, fio, fio_why, contenders, warm, small, net, net_size, elapsed):
     a = b.args
     src_size = b.size + TAIL
     L = []
@@ -501,9 +554,11 @@ def report(b, facts, fio, fio_why, contenders, small, net, net_size, elapsed):
     if facts["fstype"] in ("tmpfs", "ramfs"):
         L.append(f"- **Warning:** BENCH_DIR is on {facts['fstype']}: memory, not a disk; Direct I/O rows fall back")
     if fio:
+        lims = fio.get("limits", [fio["limit"]])
         L.append(f"- **Disk copy limit (fio):** {fio['limit'] / MB:.0f} MB/s — direct reads "
                  f"{fio['read'] / MB:.0f} MB/s and direct writes {fio['write'] / MB:.0f} MB/s running at once "
-                 f"(ioengine {fio['engine']}, bs 1M, iodepth 16, {FIO_SECONDS} s)")
+                 f"(ioengine {fio['engine']}, bs 1M, iodepth 16, {FIO_SECONDS} s; median of {len(lims)} "
+                 f"measurements, one per round: {', '.join(f'{v / MB:.0f}' for v in lims)} MB/s)")
     else:
         L.append(f"- **Disk copy limit (fio):** n/a ({fio_why})")
     L.append(f"- **Total time:** {elapsed / 60:.1f} min")
@@ -542,6 +597,25 @@ def report(b, facts, fio, fio_why, contenders, small, net, net_size, elapsed):
             fmt_ratio(rate * MB / art_rate) if art_rate else "n/a",
         ]) + " |")
     L.append("")
+
+    if warm:
+        L.append(f"### The same copy, warm: the source already in the page cache")
+        L.append("")
+        L.append("| contender | MB/s median (min–max) | wall s | CPU s per GB | × cp warm | cmp |")
+        L.append("|---|---|---|---|---|---|")
+        cp_w = next((w for w in warm if w["label"] == "cp" and w["walls"]), None)
+        cp_rate = statistics.median(src_size / x for x in cp_w["walls"]) if cp_w else None
+        for w in warm:
+            if not w["walls"]:
+                L.append(f"| `{w['shown']}` | n/a | – | – | – | – |")
+                continue
+            rates = [src_size / x / MB for x in w["walls"]]
+            cpu_gb = [c / (src_size / GB) for c in w["cpu"]]
+            L.append(f"| `{w['shown']}` | {median_range(rates, lambda v: f'{v:.0f}')} "
+                     f"| {statistics.median(w['walls']):.2f} | {statistics.median(cpu_gb):.2f} "
+                     f"| {fmt_ratio(statistics.median(rates) * MB / cp_rate) if cp_rate else 'n/a'} "
+                     f"| {'ok' if not w['bad'] else '**DIFFERS**'} |")
+        L.append("")
 
     rows, res = small
     L.append(f"### {SMALL_COUNT:,} files of {SMALL_SIZE // 1024} KiB")
@@ -709,6 +783,7 @@ def bench(b, args, rundir):
     fio, fio_why = run_fio(b, rundir, src)
     if fio:
         log(f"disk copy limit: {fio['limit'] / MB:.0f} MB/s (read {fio['read'] / MB:.0f}, write {fio['write'] / MB:.0f})")
+    fio_samples = [fio]
 
     z = args.zcp
     contenders = [
@@ -727,7 +802,9 @@ def bench(b, args, rundir):
         Contender("article", [args.article, "{src}", "{dst}"], note="the article's O_DIRECT loop"),
         Contender("std::fs::copy", [args.stdcopy, "{src}", "{dst}"], note="Rust's std::fs::copy"),
     ]
-    run_copies(b, rundir, src, contenders)
+    run_copies(b, rundir, src, contenders, fio_samples)
+    fio = median_fio(fio_samples)
+    warm = run_warm(b, rundir, src, [c for c in contenders if c.label in WARM_LABELS])
     b.rm(src)
 
     log(f"small files: {SMALL_COUNT} of {SMALL_SIZE} bytes")
@@ -738,7 +815,7 @@ def bench(b, args, rundir):
     net = run_net(b, rundir, args.netbench, net_size)
 
     facts["load1"] = " ".join(read_text("/proc/loadavg").split()[:3])
-    text = report(b, facts, fio, fio_why, contenders, small, net, net_size, time.monotonic() - START)
+    text = report(b, facts, fio, fio_why, contenders, warm, small, net, net_size, time.monotonic() - START)
     print(text, end="", flush=True)
     if args.report:
         with open(args.report, "w") as f:
