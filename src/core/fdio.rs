@@ -366,6 +366,29 @@ impl Drop for SigpipeGuard {
     }
 }
 
+/// The frame of every public descriptor-level call: checks the flags and offsets,
+/// keeps SIGPIPE away, runs `run` to the end, and stores the offsets back (also
+/// after a failure, so that they show how far the data got).
+pub(crate) fn transfer(
+    src: BorrowedFd<'_>,
+    mut src_off: Option<&mut i64>,
+    dst: BorrowedFd<'_>,
+    mut dst_off: Option<&mut i64>,
+    len: u64,
+    flags: u32,
+    run: fn(&mut Xfer<'_>, u64) -> Result<End>,
+) -> Result<u64> {
+    let flags = fd_flags(flags)?;
+    let sp = Pos::from_opt(src_off.as_deref_mut())?;
+    let dp = Pos::from_opt(dst_off.as_deref_mut())?;
+    let _sigpipe = SigpipeGuard::new();
+    let mut x = Xfer::new(src, sp, dst, dp, len, flags);
+    let r = run(&mut x, u64::MAX);
+    x.src_pos.store(src_off);
+    x.dst_pos.store(dst_off);
+    r.and_then(|end| x.result(end))
+}
+
 /// Checks the flags a descriptor-level call accepts.
 pub(crate) fn fd_flags(flags: u32) -> Result<Flags> {
     match Flags::from_bits(flags) {

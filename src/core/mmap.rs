@@ -13,7 +13,7 @@ use nix::poll::PollFlags;
 use nix::sys::mman::{MapFlags, MmapAdvise, ProtFlags};
 
 use super::error::{Error, Result, Step};
-use super::fdio::{self, End, Pos, SigpipeGuard, Xfer};
+use super::fdio::{self, End, Pos, Xfer};
 use super::options::Method;
 use super::sys;
 
@@ -35,14 +35,7 @@ pub fn mmap_copy(
     len: u64,
     flags: u32,
 ) -> Result<u64> {
-    let flags = fdio::fd_flags(flags)?;
-    let mut io = in_off;
-    let ip = Pos::from_opt(io.as_deref_mut())?;
-    let _sigpipe = SigpipeGuard::new();
-    let mut x = Xfer::new(in_fd, ip, out_fd, Pos::Fd, len, flags);
-    let r = run(&mut x, u64::MAX);
-    x.src_pos.store(io);
-    r.and_then(|end| x.result(end))
+    fdio::transfer(in_fd, in_off, out_fd, None, len, flags, run)
 }
 
 /// An mmap'd window, unmapped when dropped.

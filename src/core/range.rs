@@ -7,7 +7,7 @@ use std::os::fd::BorrowedFd;
 use nix::errno::Errno;
 
 use super::error::{Error, Result, Step};
-use super::fdio::{self, End, Pos, SigpipeGuard, Xfer};
+use super::fdio::{self, End, Xfer};
 use super::options::Method;
 
 /// Copies up to `len` bytes (or to end of file) from `in_fd` to `out_fd`; the file
@@ -27,16 +27,7 @@ pub fn copy_file_range(
     len: u64,
     flags: u32,
 ) -> Result<u64> {
-    let flags = fdio::fd_flags(flags)?;
-    let (mut io, mut oo) = (in_off, out_off);
-    let ip = Pos::from_opt(io.as_deref_mut())?;
-    let op = Pos::from_opt(oo.as_deref_mut())?;
-    let _sigpipe = SigpipeGuard::new();
-    let mut x = Xfer::new(in_fd, ip, out_fd, op, len, flags);
-    let r = run(&mut x, u64::MAX);
-    x.src_pos.store(io);
-    x.dst_pos.store(oo);
-    r.and_then(|end| x.result(end))
+    fdio::transfer(in_fd, in_off, out_fd, out_off, len, flags, run)
 }
 
 /// Moves at most `piece` bytes of the transfer with copy_file_range, falling back

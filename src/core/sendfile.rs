@@ -7,7 +7,7 @@ use nix::errno::Errno;
 use nix::poll::PollFlags;
 
 use super::error::{Error, Result, Step};
-use super::fdio::{self, End, Pos, SigpipeGuard, Xfer};
+use super::fdio::{self, End, Xfer};
 use super::options::Method;
 
 /// Sends up to `count` bytes (or to end of file) from `in_fd` to `out_fd`.
@@ -25,14 +25,7 @@ pub fn sendfile(
     count: u64,
     flags: u32,
 ) -> Result<u64> {
-    let flags = fdio::fd_flags(flags)?;
-    let mut off = offset;
-    let pos = Pos::from_opt(off.as_deref_mut())?;
-    let _sigpipe = SigpipeGuard::new();
-    let mut x = Xfer::new(in_fd, pos, out_fd, Pos::Fd, count, flags);
-    let r = run(&mut x, u64::MAX);
-    x.src_pos.store(off);
-    r.and_then(|end| x.result(end))
+    fdio::transfer(in_fd, offset, out_fd, None, count, flags, run)
 }
 
 /// Moves at most `piece` bytes of the transfer with sendfile, falling back as above.

@@ -10,7 +10,7 @@ use nix::poll::PollFlags;
 use nix::sys::stat::SFlag;
 
 use super::error::{Error, Result, Step};
-use super::fdio::{self, End, Pos, SigpipeGuard, Xfer};
+use super::fdio::{self, End, Pos, Xfer};
 use super::options::Method;
 
 /// A pipe zcio owns: empty whenever no call is using it.
@@ -102,16 +102,7 @@ pub fn splice(
     len: u64,
     flags: u32,
 ) -> Result<u64> {
-    let flags = fdio::fd_flags(flags)?;
-    let (mut io, mut oo) = (in_off, out_off);
-    let ip = Pos::from_opt(io.as_deref_mut())?;
-    let op = Pos::from_opt(oo.as_deref_mut())?;
-    let _sigpipe = SigpipeGuard::new();
-    let mut x = Xfer::new(in_fd, ip, out_fd, op, len, flags);
-    let r = run(&mut x, u64::MAX);
-    x.src_pos.store(io);
-    x.dst_pos.store(oo);
-    r.and_then(|end| x.result(end))
+    fdio::transfer(in_fd, in_off, out_fd, out_off, len, flags, run)
 }
 
 /// Moves at most `piece` bytes of the transfer with splice, falling back as above.
