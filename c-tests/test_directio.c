@@ -243,6 +243,29 @@ static void test_bad_inputs(void) {
         CHECK(t_file_is(src, want, 10000));
     }
 
+    /* ZC_F_NOFOLLOW: a symlink as destination is refused with ELOOP and what it
+     * names is left alone; without the flag the copy goes through it. */
+    {
+        char *tgt = t_path(dir, "linked"), *lnk = t_path(dir, "lnk");
+        t_write_file(tgt, old, sizeof old);
+        CHECK(symlink("linked", lnk) == 0);
+        zc_options o;
+        init_opts(&o);
+        o.flags = ZC_F_NOFOLLOW;
+        CHECK_EQ(directio_copy(src, lnk, &o, NULL), -ELOOP);
+        o.method = ZC_METHOD_AUTO;
+        CHECK_EQ(zc_copy_file(src, lnk, &o, NULL), -ELOOP);
+        CHECK(t_file_is(tgt, old, sizeof old));
+        struct stat ls;
+        CHECK(lstat(lnk, &ls) == 0 && S_ISLNK(ls.st_mode));
+        CHECK_EQ(directio_copy(src, lnk, NULL, NULL), 0);
+        CHECK(t_file_is(tgt, want, 10000));
+        unlink(lnk);
+        unlink(tgt);
+        free(tgt);
+        free(lnk);
+    }
+
     /* Unreadable source: EACCES (checked as an unprivileged user when run as root). */
     if (geteuid() == 0) {
         char *sub = t_path(dir, "open");

@@ -20,8 +20,9 @@ int main(void) {
     if (ZC_METHOD_COUNT != 8 || ZC_METHOD_READ_WRITE != 7) bad = 1;
     if (sizeof s.fallback_errno / sizeof s.fallback_errno[0] != ZC_METHOD_COUNT) bad = 1;
     unsigned flags = ZC_F_FSYNC | ZC_F_NO_FALLBACK | ZC_F_EXCL | ZC_F_IN_PLACE | ZC_F_NO_REFLINK |
-                     ZC_F_NO_SPARSE | ZC_F_PRESERVE_TIMES | ZC_F_PRESERVE_XATTRS | ZC_F_NONBLOCK;
-    if (flags != 0x1ff) bad = 1;
+                     ZC_F_NO_SPARSE | ZC_F_PRESERVE_TIMES | ZC_F_PRESERVE_XATTRS | ZC_F_NONBLOCK |
+                     ZC_F_NOFOLLOW;
+    if (flags != 0x3ff) bad = 1;
     bool (*drop)(const char *, const char *) = directIO_copy;
     int (*adv)(int, int) = directio;
     if (!drop || !adv) bad = 1;

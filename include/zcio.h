@@ -121,6 +121,11 @@
 #define ZC_F_NONBLOCK (1 << 8)
 
 /**
+ * Refuse a destination that is a symlink with `-ELOOP` instead of writing through it.
+ */
+#define ZC_F_NOFOLLOW (1 << 9)
+
+/**
  * `zc_stats.engine`: no Direct I/O engine ran.
  */
 #define ZC_ENGINE_NONE 0

@@ -572,3 +572,33 @@ fn special_destinations_are_written_as_they_are() {
         libc::EEXIST
     );
 }
+
+#[test]
+fn nofollow_refuses_a_symlink_destination() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    write_file(&src, b"new");
+    write_file(&p.join("target"), b"old");
+    std::os::unix::fs::symlink("target", p.join("link")).expect("symlink");
+    for m in [Method::Auto, Method::Direct, Method::ReadWrite] {
+        let o = Options {
+            method: m,
+            flags: Flags::NOFOLLOW,
+            ..Default::default()
+        };
+        assert_eq!(errno(copy(&src, &p.join("link"), &o).0), libc::ELOOP, "{m}");
+        assert_eq!(fs::read(p.join("target")).expect("read"), b"old");
+        assert!(
+            fs::symlink_metadata(p.join("link"))
+                .expect("meta")
+                .file_type()
+                .is_symlink()
+        );
+    }
+    // A plain destination is not affected by the flag.
+    copy(&src, &p.join("plain"), &flags(Flags::NOFOLLOW))
+        .0
+        .expect("copy");
+    assert_eq!(fs::read(p.join("plain")).expect("read"), b"new");
+}

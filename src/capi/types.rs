@@ -111,6 +111,8 @@ pub const ZC_F_PRESERVE_TIMES: u32 = 1 << 6;
 pub const ZC_F_PRESERVE_XATTRS: u32 = 1 << 7;
 /// On a non-blocking descriptor, return what was moved instead of waiting.
 pub const ZC_F_NONBLOCK: u32 = 1 << 8;
+/// Refuse a destination that is a symlink with `-ELOOP` instead of writing through it.
+pub const ZC_F_NOFOLLOW: u32 = 1 << 9;
 
 /// `zc_stats.engine`: no Direct I/O engine ran.
 pub const ZC_ENGINE_NONE: u32 = 0;

@@ -94,6 +94,7 @@ fn run(
             in_place: opts.has(Flags::IN_PLACE),
             new_mode: job.new_mode.unwrap_or(source.stat.st_mode & 0o777),
             special: false,
+            nofollow: opts.has(Flags::NOFOLLOW),
         },
     )?;
     let total = source.size();

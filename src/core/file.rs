@@ -60,6 +60,7 @@ fn run(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<
             in_place: opts.has(Flags::IN_PLACE),
             new_mode: source.stat.st_mode & 0o777,
             special: true,
+            nofollow: opts.has(Flags::NOFOLLOW),
         },
     )?;
     target.begin()?;

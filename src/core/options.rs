@@ -132,8 +132,10 @@ impl Flags {
     pub const PRESERVE_XATTRS: Flags = Flags(1 << 7);
     /// Return instead of waiting on a non-blocking descriptor.
     pub const NONBLOCK: Flags = Flags(1 << 8);
+    /// Refuse a destination that is a symlink (ELOOP) instead of writing through it.
+    pub const NOFOLLOW: Flags = Flags(1 << 9);
     /// Every bit zcio knows.
-    pub const ALL: Flags = Flags((1 << 9) - 1);
+    pub const ALL: Flags = Flags((1 << 10) - 1);
 
     /// Flags from C bits; `None` when an unknown bit is set.
     pub fn from_bits(bits: u32) -> Option<Flags> {

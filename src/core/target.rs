@@ -91,6 +91,8 @@ pub(crate) struct TargetOpts {
     /// Write into an existing FIFO, character or block device as it is, as cp does,
     /// instead of refusing it.
     pub special: bool,
+    /// Refuse a destination that is a symlink (ELOOP).
+    pub nofollow: bool,
 }
 
 /// What `commit` gives the new file besides its data.
@@ -220,6 +222,9 @@ impl Target {
         if let Some(st) = existing
             && sys::file_type(&st) == SFlag::S_IFLNK
         {
+            if opts.nofollow {
+                return Err(Error::new(libc::ELOOP, Step::OpenDst));
+            }
             // Write through the link into the file it names, as cp does; a dangling
             // link is refused rather than followed into a new file.
             let real = std::fs::canonicalize(dst).at(Step::OpenDst)?;
