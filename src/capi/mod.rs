@@ -181,7 +181,7 @@ impl StatsOut {
         }
         // SAFETY: caller's contract.
         let size =
-            unsafe { struct_size(p.cast(), std::mem::size_of::<zc_stats>(), STATS_MIN, false) }?;
+            unsafe { struct_size(p.cast(), std::mem::size_of::<zc_stats>(), STATS_MIN, true) }?;
         Ok(StatsOut { p, size })
     }
 

@@ -113,15 +113,28 @@ fn run(
                     align,
                     chunk,
                 },
+                // No more buffers than the file has chunks (and one to find its end).
                 depth: if opts.queue_depth == 0 {
                     DEFAULT_DEPTH
                 } else {
                     opts.queue_depth as usize
-                },
+                }
+                .min(
+                    usize::try_from(total.div_ceil(chunk as u64))
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(1),
+                ),
                 total,
                 opts,
             };
             match run_engines(&job, opts.engine, stats) {
+                // Nothing from a file that says it is empty proves nothing (/proc,
+                // /sys, FUSE): Direct I/O may stop at the reported size where a
+                // plain read goes on, so let the buffered copy look.
+                Ok(0) if total == 0 && !opts.has(Flags::NO_FALLBACK) => {
+                    fall_back(source.file.as_fd(), target.fd(), 0, opts, stats)?;
+                    copy_buffered(source.file.as_fd(), target.fd(), chunk, total, opts, stats)?
+                }
                 Ok(n) => n,
                 Err(Stop::Refused(errno)) => {
                     // The first aligned I/O was refused: start again, buffered.
@@ -165,6 +178,9 @@ fn run(
 /// here: io_uring, then threads (the synchronous loop is the last resort).
 fn run_engines(job: &Job<'_, '_>, requested: Engine, stats: &mut Stats) -> engine::Outcome {
     let order: &[Engine] = match requested {
+        // One chunk cannot overlap with anything: setting up a ring or threads
+        // would cost more than the copy.
+        Engine::None if job.total <= job.io.chunk as u64 => &[Engine::Sync],
         Engine::None => &[Engine::IoUring, Engine::Threads, Engine::Sync],
         Engine::IoUring => &[Engine::IoUring],
         Engine::Threads => &[Engine::Threads],

@@ -162,7 +162,9 @@ impl Shared {
     }
 }
 
-fn worker(job: &ChunkIo<'_>, sh: &Shared, mut buf: AlignedBuf) {
+/// Copies chunks until the file ends or another worker fails; `after` runs after
+/// each chunk (the calling thread reports progress there).
+fn worker(job: &ChunkIo<'_>, sh: &Shared, mut buf: AlignedBuf, after: &mut dyn FnMut(&Shared)) {
     let chunk = job.chunk as u64;
     while !sh.stop.load(Ordering::SeqCst) {
         let base = sh.next.fetch_add(chunk, Ordering::SeqCst);
@@ -189,6 +191,7 @@ fn worker(job: &ChunkIo<'_>, sh: &Shared, mut buf: AlignedBuf) {
             sh.done.fetch_add(n as u64, Ordering::SeqCst);
         }
         sh.calls.fetch_add(calls, Ordering::SeqCst);
+        after(sh);
         if eof {
             break;
         }
@@ -196,9 +199,20 @@ fn worker(job: &ChunkIo<'_>, sh: &Shared, mut buf: AlignedBuf) {
     sh.running.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// The threaded engine: `depth` workers, each reading and writing whole chunks.
-/// The calling thread only reports progress, and tells the workers to stop when
-/// the callback asks it to.
+/// zcio's own threads take none of the host program's signals: those go to the
+/// program's threads, whose handlers expect them.
+fn block_signals() {
+    // SAFETY: sigfillset fills the set; pthread_sigmask changes only this thread.
+    unsafe {
+        let mut all = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+}
+
+/// The threaded engine: `depth` workers, one of them the calling thread, which
+/// also reports progress after each of its chunks (so that the callback runs where
+/// the caller expects it, and no thread only waits).
 pub(crate) fn run_threads(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
     let depth = job.depth.max(1);
     let mut bufs = Vec::with_capacity(depth);
@@ -214,29 +228,41 @@ pub(crate) fn run_threads(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
         failure: Mutex::new(None),
         running: AtomicU64::new(depth as u64),
     };
+    let mut last = u64::MAX;
+    let mut tell = |sh: &Shared| {
+        let done = sh.done.load(Ordering::SeqCst);
+        if done != last {
+            last = done;
+            if let Err(e) = report(job.opts, done, job.total.max(done)) {
+                sh.fail(Stop::Failed(e));
+            }
+        }
+    };
     std::thread::scope(|s| {
+        let mine = bufs.pop();
         for buf in bufs {
             let (io, sh) = (&job.io, &sh);
             let spawned = std::thread::Builder::new()
                 .name("zcio-dio".into())
-                .spawn_scoped(s, move || worker(io, sh, buf));
+                .spawn_scoped(s, move || {
+                    block_signals();
+                    worker(io, sh, buf, &mut |_| {})
+                });
             if spawned.is_err() {
                 sh.running.fetch_sub(1, Ordering::SeqCst);
                 sh.fail(Stop::Failed(Error::new(libc::EAGAIN, Step::Resource)));
             }
         }
-        let mut last = u64::MAX;
+        if let Some(buf) = mine {
+            worker(&job.io, &sh, buf, &mut tell);
+        }
+        // The others finish their last chunk; keep reporting meanwhile.
         while sh.running.load(Ordering::SeqCst) > 0 {
-            std::thread::sleep(Duration::from_millis(5));
-            let done = sh.done.load(Ordering::SeqCst);
-            if done != last {
-                last = done;
-                if let Err(e) = report(job.opts, done, job.total.max(done)) {
-                    sh.fail(Stop::Failed(e));
-                }
-            }
+            std::thread::sleep(Duration::from_millis(2));
+            tell(&sh);
         }
     });
+    tell(&sh);
     stats.io_calls += sh.calls.load(Ordering::SeqCst);
     stats.bytes = sh.done.load(Ordering::SeqCst);
     if let Some(f) = sh.failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
@@ -385,7 +411,10 @@ pub(crate) fn run_uring(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
                     } => write(i, base, round_up(filled, a), written),
                     Slot::Idle => continue,
                 };
-                if matches!(e, Errno::EINTR | Errno::EAGAIN) && failure.is_none() {
+                // Interrupted or cancelled by the kernel (zcio never cancels a request;
+                // a signal storm on the submitting task can): submit it again.
+                if matches!(e, Errno::EINTR | Errno::EAGAIN | Errno::ECANCELED) && failure.is_none()
+                {
                     slots[i] = slot;
                     queue.push(again);
                 } else {

@@ -171,6 +171,12 @@ fn windows(x: &mut Xfer<'_>, pos: &mut u64, stop_at: u64) -> Result<End> {
                     if src_size(x)? <= *pos {
                         return Ok(End::Done);
                     }
+                    // Else the page could not be read in: a plain read of it says
+                    // why (an I/O error, most often), which EFAULT would hide.
+                    let mut probe = [0u8; 512];
+                    if let Err(e) = sys::pread(x.src, &mut probe, *pos) {
+                        return Err(Error::new(e as i32, Step::Read));
+                    }
                     return Err(Error::new(libc::EFAULT, Step::Read));
                 }
                 e => return Err(Error::new(e as i32, Step::Write)),
