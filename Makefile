@@ -32,13 +32,13 @@ VALGRIND_FLAGS := -q --error-exitcode=99 --leak-check=full --show-leak-kinds=def
 # Where the C tests put their files: the work disk and tmpfs.
 TEST_DIRS := $(abspath $(BUILD)/tmp) /dev/shm
 
-C_TESTS := test_directio test_zerocopy test_engines
+C_TESTS := test_directio test_zerocopy test_engines test_hardening
 C_TEST_BINS := $(foreach t,$(C_TESTS),$(BUILD)/$(t)-static $(BUILD)/$(t)-shared $(BUILD)/$(t)-asan)
 HEADER_BINS := $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_header-cxx17
 EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BUILD)/zcp
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
-	examples example-test zcp-test install uninstall install-test demo test clean bench
+	examples example-test zcp-test fault-test install uninstall install-test demo test clean bench
 
 all: lib header $(BUILD)/zcp
 
@@ -116,6 +116,16 @@ valgrind-test: c-build
 	done; done
 
 examples: $(EXAMPLES)
+
+# Real faults: a signal storm, sources truncated and extended mid-copy, a FUSE
+# file system (c-tests/faultfs.py) that fails reads and lies about sizes.
+$(BUILD)/test_faults-%: c-tests/test_faults.c c-tests/ref_directio.c c-tests/common.h include/zcio.h lib
+	$(CC) $(TEST_CFLAGS) $(if $(filter asan,$*),$(SAN)) -o $@ $< c-tests/ref_directio.c $(STAGE)/libzcio.a $(STATIC_LIBS)
+
+fault-test: $(BUILD)/test_faults-static $(BUILD)/test_faults-asan
+	@mkdir -p $(BUILD)/tmp
+	@for d in $(TEST_DIRS); do for v in static asan; do \
+		c-tests/run.sh "test_faults-$$v $$d" $(BUILD)/test_faults-$$v $$d || exit 1; done; done
 
 # zcp as a user drives it: statuses, messages, the progress bar on a terminal,
 # Ctrl-C and SIGKILL mid-copy.
@@ -238,6 +248,7 @@ test:
 	$(MAKE) valgrind-test
 	$(MAKE) example-test
 	$(MAKE) zcp-test
+	$(MAKE) fault-test
 	$(MAKE) install-test
 	@echo "make test: all passed"
 
