@@ -297,6 +297,54 @@ pub(crate) fn give_back(x: &mut Xfer<'_>, n: u64) {
     }
 }
 
+/// The loop every kernel copy call shares: asks `call` for up to `want` bytes at a
+/// time (it advances the offsets itself, through `Pos::ptr` or the descriptors'
+/// own), until `piece` bytes moved, end of file, or an error. A first 0 is not
+/// trusted when `zero_may_lie` (files that report size 0 may hold data); EAGAIN
+/// waits for both ends unless `NONBLOCK`; "not possible here" falls back.
+pub(crate) fn kernel_loop(
+    x: &mut Xfer<'_>,
+    piece: u64,
+    method: Method,
+    zero_may_lie: bool,
+    mut call: impl FnMut(&mut Xfer<'_>, usize) -> isize,
+) -> Result<End> {
+    if x.trace.fell_back.is_some() {
+        return rw_loop(x, piece);
+    }
+    let stop_at = x.trace.moved.saturating_add(piece);
+    while x.left > 0 {
+        if x.trace.moved >= stop_at {
+            return Ok(End::Piece);
+        }
+        let want = x.want(stop_at - x.trace.moved);
+        let r = call(x, want);
+        if r > 0 {
+            x.moved(r as usize);
+            continue;
+        }
+        if r == 0 {
+            if zero_may_lie && x.trace.moved == 0 && x.may_fall_back() {
+                return fall_back(x, 0, stop_at);
+            }
+            return Ok(End::Done);
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            Errno::EAGAIN if x.nonblock() => return Ok(End::WouldBlock),
+            Errno::EAGAIN => {
+                wait_ready(x.src, PollFlags::POLLIN)?;
+                wait_ready(x.dst, PollFlags::POLLOUT)?;
+            }
+            e if x.may_fall_back() && not_here(e, x.trace.moved, method) => {
+                return fall_back(x, e as i32, stop_at);
+            }
+            e => return Err(Error::new(e as i32, Step::Write)),
+        }
+    }
+    Ok(End::Done)
+}
+
 /// Falls back to the read/write loop for the rest of this piece, recording why.
 pub(crate) fn fall_back(x: &mut Xfer<'_>, errno: i32, stop_at: u64) -> Result<End> {
     x.trace.fell_back = Some(errno);

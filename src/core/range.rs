@@ -4,9 +4,7 @@
 
 use std::os::fd::BorrowedFd;
 
-use nix::errno::Errno;
-
-use super::error::{Error, Result, Step};
+use super::error::Result;
 use super::fdio::{self, End, Xfer};
 use super::options::Method;
 
@@ -33,17 +31,9 @@ pub fn copy_file_range(
 /// Moves at most `piece` bytes of the transfer with copy_file_range, falling back
 /// as above.
 pub(crate) fn run(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
-    let stop_at = x.trace.moved.saturating_add(piece);
-    if x.trace.fell_back.is_some() {
-        return fdio::rw_loop(x, piece);
-    }
-    while x.left > 0 {
-        if x.trace.moved >= stop_at {
-            return Ok(End::Piece);
-        }
-        let want = x.want(stop_at - x.trace.moved);
+    fdio::kernel_loop(x, piece, Method::CopyFileRange, true, |x, want| {
         // SAFETY: the offsets are NULL or point to live loff_t values in `x`.
-        let r = unsafe {
+        unsafe {
             libc::syscall(
                 libc::SYS_copy_file_range,
                 fdio::raw(x.src),
@@ -52,25 +42,7 @@ pub(crate) fn run(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
                 x.dst_pos.ptr(),
                 want,
                 0u32,
-            )
-        };
-        if r > 0 {
-            x.moved(r as usize);
-            continue;
+            ) as isize
         }
-        if r == 0 {
-            if x.trace.moved == 0 && x.may_fall_back() {
-                return fdio::fall_back(x, 0, stop_at);
-            }
-            return Ok(End::Done);
-        }
-        match Errno::last() {
-            Errno::EINTR => continue,
-            e if x.may_fall_back() && fdio::not_here(e, x.trace.moved, Method::CopyFileRange) => {
-                return fdio::fall_back(x, e as i32, stop_at);
-            }
-            e => return Err(Error::new(e as i32, Step::Write)),
-        }
-    }
-    Ok(End::Done)
+    })
 }

@@ -3,10 +3,7 @@
 
 use std::os::fd::BorrowedFd;
 
-use nix::errno::Errno;
-use nix::poll::PollFlags;
-
-use super::error::{Error, Result, Step};
+use super::error::Result;
 use super::fdio::{self, End, Xfer};
 use super::options::Method;
 
@@ -30,38 +27,8 @@ pub fn sendfile(
 
 /// Moves at most `piece` bytes of the transfer with sendfile, falling back as above.
 pub(crate) fn run(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
-    let stop_at = x.trace.moved.saturating_add(piece);
-    if x.trace.fell_back.is_some() {
-        return fdio::rw_loop(x, piece);
-    }
-    while x.left > 0 {
-        if x.trace.moved >= stop_at {
-            return Ok(End::Piece);
-        }
-        let want = x.want(stop_at - x.trace.moved);
+    fdio::kernel_loop(x, piece, Method::Sendfile, true, |x, want| {
         // SAFETY: valid descriptors by the caller's contract, and a NULL or valid offset.
-        let r =
-            unsafe { libc::sendfile64(fdio::raw(x.dst), fdio::raw(x.src), x.src_pos.ptr(), want) };
-        if r > 0 {
-            x.moved(r as usize);
-            continue;
-        }
-        if r == 0 {
-            // A first 0 does not prove end of file: /proc and FUSE files say size 0.
-            if x.trace.moved == 0 && x.may_fall_back() {
-                return fdio::fall_back(x, 0, stop_at);
-            }
-            return Ok(End::Done);
-        }
-        match Errno::last() {
-            Errno::EINTR => continue,
-            Errno::EAGAIN if x.nonblock() => return Ok(End::WouldBlock),
-            Errno::EAGAIN => fdio::wait_ready(x.dst, PollFlags::POLLOUT)?,
-            e if x.may_fall_back() && fdio::not_here(e, x.trace.moved, Method::Sendfile) => {
-                return fdio::fall_back(x, e as i32, stop_at);
-            }
-            e => return Err(Error::new(e as i32, Step::Write)),
-        }
-    }
-    Ok(End::Done)
+        unsafe { libc::sendfile64(fdio::raw(x.dst), fdio::raw(x.src), x.src_pos.ptr(), want) }
+    })
 }

@@ -129,16 +129,13 @@ fn splice_flags(x: &Xfer<'_>) -> libc::c_uint {
     f
 }
 
-/// One of the two is a pipe: splice straight from one to the other.
+/// One of the two is a pipe: splice straight from one to the other. A pipe's 0 is
+/// its writer gone; only a file's first 0 may lie.
 fn run_direct(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
-    let stop_at = x.trace.moved.saturating_add(piece);
-    while x.left > 0 {
-        if x.trace.moved >= stop_at {
-            return Ok(End::Piece);
-        }
-        let want = x.want(stop_at - x.trace.moved);
+    let src_is_pipe = is_pipe(x.src)?;
+    fdio::kernel_loop(x, piece, Method::Splice, !src_is_pipe, |x, want| {
         // SAFETY: offsets are NULL or point into `x`; descriptors by the caller's contract.
-        let r = unsafe {
+        unsafe {
             libc::splice(
                 fdio::raw(x.src),
                 x.src_pos.ptr(),
@@ -147,31 +144,8 @@ fn run_direct(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
                 want,
                 splice_flags(x),
             )
-        };
-        if r > 0 {
-            x.moved(r as usize);
-            continue;
         }
-        if r == 0 {
-            if x.trace.moved == 0 && x.may_fall_back() && !is_pipe(x.src)? {
-                return fdio::fall_back(x, 0, stop_at);
-            }
-            return Ok(End::Done);
-        }
-        match Errno::last() {
-            Errno::EINTR => continue,
-            Errno::EAGAIN if x.nonblock() => return Ok(End::WouldBlock),
-            Errno::EAGAIN => {
-                fdio::wait_ready(x.src, PollFlags::POLLIN)?;
-                fdio::wait_ready(x.dst, PollFlags::POLLOUT)?;
-            }
-            e if x.may_fall_back() && fdio::not_here(e, x.trace.moved, Method::Splice) => {
-                return fdio::fall_back(x, e as i32, stop_at);
-            }
-            e => return Err(Error::new(e as i32, Step::Write)),
-        }
-    }
-    Ok(End::Done)
+    })
 }
 
 /// Neither is a pipe: source into this thread's pipe, pipe into the destination.
