@@ -38,7 +38,7 @@ HEADER_BINS := $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_h
 EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BUILD)/zcp
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
-	examples example-test zcp-test fault-test install uninstall install-test demo test clean bench
+	examples example-test zcp-test fault-test fiu-test reliability install uninstall install-test demo test clean bench
 
 all: lib header $(BUILD)/zcp
 
@@ -126,6 +126,29 @@ fault-test: $(BUILD)/test_faults-static $(BUILD)/test_faults-asan
 	@mkdir -p $(BUILD)/tmp
 	@for d in $(TEST_DIRS); do for v in static asan; do \
 		c-tests/run.sh "test_faults-$$v $$d" $(BUILD)/test_faults-$$v $$d || exit 1; done; done
+
+# System call failures injected with libfiu (Debian's fiu-utils and libfiu-dev):
+# libfiu's own POSIX preload plus c-tests/fiu_extra.c for the calls it does not
+# wrap, on ext4, tmpfs and an XFS image (where REFLINK and AUTO clone).
+FIU_PRELOAD := /usr/lib/fiu/fiu_posix_preload.so $(abspath $(BUILD))/fiu_extra.so
+
+$(BUILD)/fiu_extra.so: c-tests/fiu_extra.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CWARN) -O1 -g -shared -fPIC -o $@ $< -lfiu -ldl
+
+$(BUILD)/test_fiu-static: c-tests/test_fiu.c c-tests/common.h include/zcio.h lib
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(STAGE)/libzcio.a -lfiu $(STATIC_LIBS)
+
+$(BUILD)/test_fiu-shared: c-tests/test_fiu.c c-tests/common.h include/zcio.h lib
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(SHARED_LINK) -lfiu
+
+fiu-test: $(BUILD)/fiu_extra.so $(BUILD)/test_fiu-static $(BUILD)/test_fiu-shared
+	@mkdir -p $(BUILD)/tmp
+	@for d in $(TEST_DIRS); do for v in static shared; do \
+		c-tests/run.sh "test_fiu-$$v $$d" env LD_PRELOAD="$(FIU_PRELOAD)" $(BUILD)/test_fiu-$$v $$d || exit 1; \
+	done; done
+	@c-tests/run.sh "test_fiu-static xfs" c-tests/with_mount.sh xfs 320 \
+		env LD_PRELOAD="$(FIU_PRELOAD)" $(BUILD)/test_fiu-static {}
 
 # zcp as a user drives it: statuses, messages, the progress bar on a terminal,
 # Ctrl-C and SIGKILL mid-copy.
@@ -238,19 +261,31 @@ bench: lib $(BUILD)/zcp $(BENCH_BINS)
 		--netbench $(BUILD)/netbench --stdcopy target/release/stdcopy --report $(BUILD)/bench-report.md \
 		--command "make bench BENCH_DIR=$(BENCH_DIR) BENCH_SIZE=$(BENCH_SIZE) BENCH_RUNS=$(BENCH_RUNS)"
 
+# Rows the tests record for RELIABILITY.md (c-tests/reliability.py).
+REPORT := $(abspath $(BUILD))/reliability.tsv
+
 # The committed header is checked first, before anything could regenerate it.
+# Every test records what it tried in $(REPORT); the summary of it is
+# $(BUILD)/RELIABILITY.md (`make reliability` copies it to the top level).
 test:
 	$(MAKE) check-header
 	$(MAKE) lint
-	$(MAKE) rust-test
+	@mkdir -p $(BUILD) && rm -f $(REPORT)
+	ZCIO_REPORT=$(REPORT) $(MAKE) rust-test
 	$(MAKE) abi
-	$(MAKE) c-test
-	$(MAKE) valgrind-test
+	ZCIO_REPORT=$(REPORT) $(MAKE) c-test
+	ZCIO_REPORT=$(REPORT) $(MAKE) valgrind-test
 	$(MAKE) example-test
 	$(MAKE) zcp-test
-	$(MAKE) fault-test
+	ZCIO_REPORT=$(REPORT) $(MAKE) fault-test
+	ZCIO_REPORT=$(REPORT) $(MAKE) fiu-test
 	$(MAKE) install-test
-	@echo "make test: all passed"
+	python3 c-tests/reliability.py $(REPORT) > $(BUILD)/RELIABILITY.md
+	@echo "make test: all passed; what was tried: $(BUILD)/RELIABILITY.md"
+
+# RELIABILITY.md from a full run of the suite on this machine.
+reliability: test
+	cp $(BUILD)/RELIABILITY.md RELIABILITY.md
 
 clean:
 	$(CARGO) clean

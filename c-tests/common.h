@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 static int t_failures;
@@ -201,6 +202,56 @@ static inline int t_count_entries(const char *dir) {
 static inline int t_count_fds(void) {
     int n = t_count_entries("/proc/self/fd");
     return n < 0 ? -1 : n - 1;
+}
+
+/* The file system `path` is on, by name where zcio's tests meet it. */
+static inline const char *t_fs_name(const char *path) {
+    static char buf[32];
+    struct statfs sf;
+    if (statfs(path, &sf) != 0) return "?";
+    switch ((unsigned long)sf.f_type) {
+    case 0xEF53: return "ext4";
+    case 0x01021994: return "tmpfs";
+    case 0x58465342: return "xfs";
+    case 0x9123683E: return "btrfs";
+    case 0x65735546: return "fuse";
+    }
+    snprintf(buf, sizeof buf, "0x%lx", (unsigned long)sf.f_type);
+    return buf;
+}
+
+/* With ZCIO_REPORT=FILE, appends one tab-separated line to FILE: the rows that
+ * c-tests/reliability.py turns into RELIABILITY.md. Tabs and newlines in the
+ * fields are replaced by spaces. */
+static inline void t_report(const char *fmt, ...) {
+    const char *path = getenv("ZCIO_REPORT");
+    if (!path || !*path) return;
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n > sizeof line - 2) n = (int)sizeof line - 2;
+    for (int i = 0; i < n; i++)
+        if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
+    line[n++] = '\n';
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) t_die(path);
+    if (write(fd, line, (size_t)n) != n) t_die("report write");
+    close(fd);
+}
+
+/* A regression check named after the fault it once found: counted, printed, and
+ * recorded for RELIABILITY.md. */
+static inline void t_regression(const char *name, int ok) {
+    t_checks++;
+    if (!ok) {
+        t_failures++;
+        fprintf(stderr, "FAIL regression %s\n", name);
+    }
+    printf("regression %s: %s\n", name, ok ? "ok" : "FAILED");
+    t_report("regression\t%s\t%d", name, ok);
 }
 
 #endif

@@ -9,6 +9,9 @@
 #include "common.h"
 
 #include <linux/audit.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -215,6 +218,93 @@ static void test_memory_bound(void) {
     free(dst);
 }
 
+/* The fault: each small Direct I/O copy set up a 16 MiB io_uring ring (30-45 ms for
+ * a 1 KB file). A copy that fits in one chunk now runs on the synchronous engine. */
+static void small_direct_copy_does_not_build_a_ring(void) {
+    t_name = "small_direct_copy_does_not_build_a_ring";
+    char *src = t_path(dir, "small"), *dst = t_path(dir, "small.dst");
+    unsigned char *want = t_make_file(src, 1000, 8);
+    int ok = 1;
+    for (int i = 0; i < 20; i++) {
+        zc_stats st;
+        zc_stats_init(&st);
+        int r = directio_copy(src, dst, NULL, &st);
+        ok &= r == 0 && st.engine == ZC_ENGINE_SYNC && t_file_is(dst, want, 1000);
+    }
+    t_regression("small_direct_copy_does_not_build_a_ring", ok);
+    unlink(src);
+    unlink(dst);
+    free(want);
+    free(src);
+    free(dst);
+}
+
+/* Which threads the process-directed SIGUSR1s landed on. */
+static pid_t main_tid;
+static atomic_long on_main, elsewhere;
+static atomic_int sig_stop;
+
+static void on_usr1(int sig) {
+    (void)sig;
+    if ((pid_t)syscall(SYS_gettid) == main_tid) atomic_fetch_add(&on_main, 1);
+    else atomic_fetch_add(&elsewhere, 1);
+}
+
+static void *send_usr1(void *arg) {
+    (void)arg;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    while (!atomic_load(&sig_stop)) {
+        kill(getpid(), SIGUSR1);
+        usleep(200);
+    }
+    return NULL;
+}
+
+/* The fault: zcio's worker threads left signals unblocked, so the host program's
+ * process-directed signals could run its handlers on a zcio thread. */
+static void worker_threads_block_the_callers_signals(void) {
+    t_name = "worker_threads_block_the_callers_signals";
+    char *src = t_path(dir, "sig.src"), *dst = t_path(dir, "sig.dst");
+    size_t n = 32 * MIB + 5;
+    unsigned char *want = t_make_file(src, n, 9);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    main_tid = (pid_t)syscall(SYS_gettid);
+    atomic_store(&on_main, 0);
+    atomic_store(&elsewhere, 0);
+    atomic_store(&sig_stop, 0);
+    pthread_t th;
+    if (pthread_create(&th, NULL, send_usr1, NULL) != 0) t_die("pthread_create");
+    int ok = 1;
+    for (int i = 0; i < 3; i++) {
+        zc_options o;
+        zc_options_init(&o);
+        o.engine = ZC_ENGINE_THREADS;
+        o.chunk_size = 1 * MIB;
+        o.queue_depth = 8;
+        int r = directio_copy(src, dst, &o, NULL);
+        ok &= r == 0 && t_file_is(dst, want, n);
+    }
+    atomic_store(&sig_stop, 1);
+    pthread_join(th, NULL);
+    signal(SIGUSR1, SIG_IGN);
+    long m = atomic_load(&on_main), e = atomic_load(&elsewhere);
+    printf("SIGUSR1 during threaded copies: %ld on the caller's thread, %ld elsewhere\n", m, e);
+    t_regression("worker_threads_block_the_callers_signals", ok && m > 0 && e == 0);
+    unlink(src);
+    unlink(dst);
+    free(want);
+    free(src);
+    free(dst);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -226,6 +316,8 @@ int main(int argc, char **argv) {
     test_each_engine();
     test_no_io_uring();
     test_memory_bound();
+    small_direct_copy_does_not_build_a_ring();
+    worker_threads_block_the_callers_signals();
     t_name = "descriptors";
     CHECK_EQ(t_count_fds(), fds);
     t_rmtree(work);

@@ -61,6 +61,7 @@ static void row(const char *fault, const char *method, int ok, const char *fmt, 
     cases++;
     cases_ok += ok;
     printf("%s | %s | %s%s\n", fault, method, ok ? "" : "FAIL: ", buf);
+    t_report("fault\t%s\t%s\t%s\t%d\t%s", t_fs_name(dir), fault, method, ok, buf);
     fflush(stdout);
 }
 
@@ -239,6 +240,9 @@ static void test_signal_storm(void) {
         /* Exactness is the requirement; a copy the storm slowed past 10 s is noted
          * (the threaded engine on two cores, with a thread spinning on pthread_kill). */
         int slow = atomic_load(&storm_timed_out);
+        /* The fault: io_uring failed with -ECANCELED under the storm. */
+        if (runs[i].engine == ZC_ENGINE_IO_URING)
+            t_regression("io_uring_survives_a_signal_storm", r == 0 && exact && tmps == 0);
         row("signal storm", runs[i].name, r == 0 && exact && tmps == 0,
             "%s%s, %lu SIGALRM + %lu SIGUSR1 delivered, moved by %s (engine %u, failed_step %u), "
             "%.2f s",
@@ -502,6 +506,9 @@ static void test_fuse(int *skipped) {
         CHECK_EQ(r, -EIO);
         CHECK(intact);
         CHECK_EQ(tmps, 0);
+        /* The fault: mmap reported the I/O error as -EFAULT. */
+        if (methods[i].id == ZC_METHOD_MMAP)
+            t_regression("mmap_read_error_is_eio_not_efault", r == -EIO && intact && tmps == 0);
         row("read EIO at 1 MiB of 4 MiB (FUSE)", methods[i].name, r == -EIO && intact && tmps == 0,
             "%s, failed_step %u, %llu bytes written, old destination %s%s",
             r ? zc_strerror(r) : "SUCCESS (expected EIO)", st.failed_step,
@@ -521,7 +528,8 @@ static void test_fuse(int *skipped) {
         size_t got = 0;
         int prefix = r == 0 && file_is_prefix(dst, zwant, zn, &got);
         int all = prefix && got == zn;
-        int must = methods[i].id == ZC_METHOD_AUTO || methods[i].id == ZC_METHOD_READ_WRITE;
+        int must = methods[i].id == ZC_METHOD_AUTO || methods[i].id == ZC_METHOD_READ_WRITE ||
+                   methods[i].id == ZC_METHOD_DIRECT;
         int tmps = temp_files(dir);
         CHECK_EQ(tmps, 0);
         if (must) {
@@ -536,6 +544,9 @@ static void test_fuse(int *skipped) {
                      prefix ? "" : " (WRONG content)", method_name(st.method));
         else
             snprintf(res, sizeof res, "%s, failed_step %u", zc_strerror(r), st.failed_step);
+        /* The fault: Direct I/O trusted the size and copied nothing. */
+        if (methods[i].id == ZC_METHOD_DIRECT)
+            t_regression("direct_copies_a_file_that_claims_size_0", r == 0 && all && tmps == 0);
         row("size 0 in getattr, 3 MiB on read (FUSE)", methods[i].name,
             tmps == 0 && (r != 0 || prefix) && (!must || (r == 0 && all)), "%s%s", res,
             must ? "" : " (reported only)");

@@ -16,6 +16,12 @@
 
 #include "zcio.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define RUN_KIND "asan"
+#else
+#define RUN_KIND "plain"
+#endif
+
 /* A value no call sets, to see that errno is left alone. */
 #define SENT 4242
 
@@ -93,6 +99,7 @@ static void record(int line, const char *input, const char *call, const char *go
     t_checks += 2 + (check_dst != 0);
     int ok = ret_ok && errno_ok && dst_ok;
     rows++;
+    t_report("bad\t%s\t%s\t%s\t%d", input, call, got, ok);
     if (ok) {
         printf("| %s | `%s` | %s |\n", input, call, got);
         return;
@@ -648,6 +655,8 @@ static void concurrency(void) {
     t_failures += failures;
     printf("concurrency: %d threads x %d iterations, %d checks, %d failed\n", NT, iters, checks,
            failures);
+    t_report("concurrency\t%s\t%d\t%d\t%d\t%d\t%s", t_fs_name(dir), NT, iters, checks, failures,
+             valgrind ? "valgrind" : RUN_KIND);
     /* No temporary file left: 3 files per mixing thread and the shared destination. */
     CHECK_EQ(t_count_entries(conc_dir), 3 * (NT - SAME_THREADS) + 1);
     size_t n = 0;
@@ -736,6 +745,9 @@ static void resources(void) {
     printf("resources: 500 + %d calls, %d wrong results, descriptors %d -> %d, heap %zu -> %zu "
            "bytes, RSS %ld -> %ld bytes",
            calls, wrong, fds, fds_after, heap, heap_after, rss, rss_after);
+    t_report("resources\t%s\t%d\t%d\t%d\t%d\t%zd\t%ld\t%s", t_fs_name(dir), calls, wrong, fds,
+             fds_after, (ssize_t)(heap_after - heap), rss_after - rss,
+             valgrind ? "valgrind" : RUN_KIND);
 #if defined(__SANITIZE_ADDRESS__)
     /* ASan keeps freed blocks in quarantine; LeakSanitizer checks leaks at exit. */
     printf(" (memory not compared under ASan)\n");

@@ -76,7 +76,9 @@
 #define ZC_METHOD_COUNT 8
 
 /**
- * fsync the file and its directory entry before returning.
+ * fsync the file and its directory entry before returning. The directory is synced
+ * after the rename: if that fails, the new file is already in place and the call
+ * returns the error with `failed_step` `ZC_STEP_SYNC`.
  */
 #define ZC_F_FSYNC (1 << 0)
 

@@ -93,7 +93,9 @@ pub const ZC_METHOD_READ_WRITE: u32 = 7;
 /// The number of `ZC_METHOD_*` values (the length of `zc_stats.fallback_errno`).
 pub const ZC_METHOD_COUNT: u32 = 8;
 
-/// fsync the file and its directory entry before returning.
+/// fsync the file and its directory entry before returning. The directory is synced
+/// after the rename: if that fails, the new file is already in place and the call
+/// returns the error with `failed_step` `ZC_STEP_SYNC`.
 pub const ZC_F_FSYNC: u32 = 1 << 0;
 /// Fail with the kernel's error instead of falling back to another method.
 pub const ZC_F_NO_FALLBACK: u32 = 1 << 1;

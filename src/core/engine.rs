@@ -200,13 +200,31 @@ fn worker(job: &ChunkIo<'_>, sh: &Shared, mut buf: AlignedBuf, after: &mut dyn F
 }
 
 /// zcio's own threads take none of the host program's signals: those go to the
-/// program's threads, whose handlers expect them.
-fn block_signals() {
-    // SAFETY: sigfillset fills the set; pthread_sigmask changes only this thread.
-    unsafe {
-        let mut all = std::mem::zeroed::<libc::sigset_t>();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+/// program's threads, whose handlers expect them. A new thread starts with its
+/// creator's mask, so the creator blocks everything while it spawns (a worker that
+/// blocked signals itself would be open to them until then).
+struct AllSignalsBlocked {
+    old: libc::sigset_t,
+}
+
+impl AllSignalsBlocked {
+    fn new() -> AllSignalsBlocked {
+        // SAFETY: sigfillset fills the set; pthread_sigmask changes only this thread
+        // and stores the old mask in `old`.
+        unsafe {
+            let mut all = std::mem::zeroed::<libc::sigset_t>();
+            let mut old = std::mem::zeroed::<libc::sigset_t>();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+            AllSignalsBlocked { old }
+        }
+    }
+}
+
+impl Drop for AllSignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `new` on this same thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
     }
 }
 
@@ -240,19 +258,18 @@ pub(crate) fn run_threads(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
     };
     std::thread::scope(|s| {
         let mine = bufs.pop();
+        let blocked = AllSignalsBlocked::new();
         for buf in bufs {
             let (io, sh) = (&job.io, &sh);
             let spawned = std::thread::Builder::new()
                 .name("zcio-dio".into())
-                .spawn_scoped(s, move || {
-                    block_signals();
-                    worker(io, sh, buf, &mut |_| {})
-                });
+                .spawn_scoped(s, move || worker(io, sh, buf, &mut |_| {}));
             if spawned.is_err() {
                 sh.running.fetch_sub(1, Ordering::SeqCst);
                 sh.fail(Stop::Failed(Error::new(libc::EAGAIN, Step::Resource)));
             }
         }
+        drop(blocked);
         if let Some(buf) = mine {
             worker(&job.io, &sh, buf, &mut tell);
         }

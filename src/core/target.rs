@@ -39,11 +39,13 @@ impl Source {
         if path.as_os_str().is_empty() {
             return Err(Error::new(libc::ENOENT, Step::OpenSrc));
         }
-        let file = nix::fcntl::open(
-            path,
-            OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK,
-            Mode::empty(),
-        )
+        let file = sys::retry(|| {
+            nix::fcntl::open(
+                path,
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK,
+                Mode::empty(),
+            )
+        })
         .at(Step::OpenSrc)?;
         let stat = sys::fstat(file.as_fd(), Step::OpenSrc)?;
         match sys::file_type(&stat) {
@@ -53,11 +55,13 @@ impl Source {
             SFlag::S_IFIFO if kinds.streams => {
                 // Opened without blocking, a FIFO with no writer yet reads as empty.
                 // Wait for the writer as cp does, then check it is the same FIFO.
-                let again = nix::fcntl::open(
-                    path,
-                    OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
-                    Mode::empty(),
-                )
+                let again = sys::retry(|| {
+                    nix::fcntl::open(
+                        path,
+                        OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+                        Mode::empty(),
+                    )
+                })
                 .at(Step::OpenSrc)?;
                 let st = sys::fstat(again.as_fd(), Step::OpenSrc)?;
                 if (st.st_dev, st.st_ino) != (stat.st_dev, stat.st_ino) {
@@ -135,6 +139,9 @@ pub(crate) struct Target {
     existing: Option<FileStat>,
     excl: bool,
     done: bool,
+    /// The mode a new file was created with, held back to owner-only until commit
+    /// gives the file to the source's owner (see `open`).
+    mode_after_chown: Option<u32>,
 }
 
 /// Splits a destination path into its directory and its last component, refusing
@@ -253,12 +260,14 @@ impl Target {
         }
         let special = existing.is_some_and(|st| !sys::is_reg(&st));
         let (file, kind) = if special {
-            let fd = nix::fcntl::openat(
-                &dir,
-                name.as_os_str(),
-                OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
-                Mode::empty(),
-            )
+            let fd = sys::retry(|| {
+                nix::fcntl::openat(
+                    &dir,
+                    name.as_os_str(),
+                    OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+                    Mode::empty(),
+                )
+            })
             .at(Step::OpenDst)?;
             (fd, Kind::Special)
         } else if opts.in_place {
@@ -279,6 +288,7 @@ impl Target {
             existing,
             excl: opts.excl,
             done: false,
+            mode_after_chown: None,
         };
         // The path may have changed under us between fstatat and open.
         let now = sys::fstat(t.file.as_fd(), Step::OpenDst)?;
@@ -288,6 +298,26 @@ impl Target {
         }
         if !sys::is_reg(&now) && !matches!(t.kind, Kind::Special) {
             return Err(Error::new(libc::EINVAL, Step::OpenDst));
+        }
+        // As root, a new file goes to the source's owner only at commit. Until then
+        // it is root's, in root's group: with the source's group or other bits it
+        // would let users read data the copy keeps from them. Keep it owner-only
+        // while the data goes in (as cp does); commit puts the mode back after the
+        // chown. (The mode the kernel gave is kept as it is, umask and default ACL
+        // included.)
+        let new_file = match t.kind {
+            Kind::Unnamed | Kind::Named(_) => t.existing.is_none(),
+            Kind::InPlace { created } => created,
+            Kind::Special => false,
+        };
+        if new_file
+            && now.st_mode & 0o077 != 0
+            && (now.st_uid, now.st_gid) != (src.st_uid, src.st_gid)
+            && nix::unistd::geteuid().is_root()
+        {
+            nix::sys::stat::fchmod(&t.file, Mode::from_bits_truncate(now.st_mode & 0o700))
+                .at(Step::OpenDst)?;
+            t.mode_after_chown = Some(now.st_mode & 0o777);
         }
         Ok(t)
     }
@@ -381,6 +411,9 @@ impl Target {
             )
             .at(Step::Metadata)?;
         }
+        if let Some(mode) = self.mode_after_chown {
+            nix::sys::stat::fchmod(&self.file, Mode::from_bits_truncate(mode)).at(Step::Metadata)?;
+        }
         let mut report = MetaReport::default();
         if let (Some((fd, _)), true) = (meta.src, meta.xattrs) {
             report = super::xattr::copy_all(fd, self.file.as_fd())?;
@@ -408,18 +441,22 @@ impl Target {
             let tmp = temp_name();
             match self.link_unnamed(&tmp) {
                 Ok(()) => {
-                    let r = nix::fcntl::renameat(
-                        &self.dir,
-                        tmp.as_os_str(),
-                        &self.dir,
-                        self.name.as_os_str(),
-                    );
-                    if let Err(e) = r {
-                        let _ = nix::unistd::unlinkat(
+                    let r = sys::retry(|| {
+                        nix::fcntl::renameat(
                             &self.dir,
                             tmp.as_os_str(),
-                            nix::unistd::UnlinkatFlags::NoRemoveDir,
-                        );
+                            &self.dir,
+                            self.name.as_os_str(),
+                        )
+                    });
+                    if let Err(e) = r {
+                        let _ = sys::retry(|| {
+                            nix::unistd::unlinkat(
+                                &self.dir,
+                                tmp.as_os_str(),
+                                nix::unistd::UnlinkatFlags::NoRemoveDir,
+                            )
+                        });
                         return Err(Error::new(e as i32, Step::Commit));
                     }
                     return Ok(());
@@ -433,16 +470,20 @@ impl Target {
 
     /// Gives the O_TMPFILE the name `name` in the destination's directory.
     fn link_unnamed(&self, name: &OsStr) -> nix::Result<()> {
-        match nix::unistd::linkat(&self.file, "", &self.dir, name, AtFlags::AT_EMPTY_PATH) {
+        match sys::retry(|| {
+            nix::unistd::linkat(&self.file, "", &self.dir, name, AtFlags::AT_EMPTY_PATH)
+        }) {
             Err(Errno::ENOENT) | Err(Errno::EPERM) => {
                 let proc = format!("/proc/self/fd/{}", self.file.as_raw_fd());
-                nix::unistd::linkat(
-                    nix::fcntl::AT_FDCWD,
-                    proc.as_str(),
-                    &self.dir,
-                    name,
-                    AtFlags::AT_SYMLINK_FOLLOW,
-                )
+                sys::retry(|| {
+                    nix::unistd::linkat(
+                        nix::fcntl::AT_FDCWD,
+                        proc.as_str(),
+                        &self.dir,
+                        name,
+                        AtFlags::AT_SYMLINK_FOLLOW,
+                    )
+                })
             }
             r => r,
         }
@@ -450,29 +491,36 @@ impl Target {
 
     fn commit_named(&mut self, tmp: &OsStr) -> Result<()> {
         if !self.excl {
-            return nix::fcntl::renameat(&self.dir, tmp, &self.dir, self.name.as_os_str())
-                .at(Step::Commit);
+            return sys::retry(|| {
+                nix::fcntl::renameat(&self.dir, tmp, &self.dir, self.name.as_os_str())
+            })
+            .at(Step::Commit);
         }
-        match nix::fcntl::renameat2(
-            &self.dir,
-            tmp,
-            &self.dir,
-            self.name.as_os_str(),
-            RenameFlags::RENAME_NOREPLACE,
-        ) {
+        match sys::retry(|| {
+            nix::fcntl::renameat2(
+                &self.dir,
+                tmp,
+                &self.dir,
+                self.name.as_os_str(),
+                RenameFlags::RENAME_NOREPLACE,
+            )
+        }) {
             Ok(()) => Ok(()),
             Err(Errno::EINVAL) | Err(Errno::ENOSYS) => {
                 // No RENAME_NOREPLACE here: link (which never replaces), then drop the temp name.
-                nix::unistd::linkat(
-                    &self.dir,
-                    tmp,
-                    &self.dir,
-                    self.name.as_os_str(),
-                    AtFlags::empty(),
-                )
+                sys::retry(|| {
+                    nix::unistd::linkat(
+                        &self.dir,
+                        tmp,
+                        &self.dir,
+                        self.name.as_os_str(),
+                        AtFlags::empty(),
+                    )
+                })
                 .at(Step::Commit)?;
-                let _ =
-                    nix::unistd::unlinkat(&self.dir, tmp, nix::unistd::UnlinkatFlags::NoRemoveDir);
+                let _ = sys::retry(|| {
+                    nix::unistd::unlinkat(&self.dir, tmp, nix::unistd::UnlinkatFlags::NoRemoveDir)
+                });
                 Ok(())
             }
             Err(e) => Err(Error::new(e as i32, Step::Commit)),
@@ -488,11 +536,13 @@ impl Drop for Target {
         match &self.kind {
             Kind::Unnamed => {} // vanishes with its descriptor
             Kind::Named(tmp) => {
-                let _ = nix::unistd::unlinkat(
-                    &self.dir,
-                    tmp.as_os_str(),
-                    nix::unistd::UnlinkatFlags::NoRemoveDir,
-                );
+                let _ = sys::retry(|| {
+                    nix::unistd::unlinkat(
+                        &self.dir,
+                        tmp.as_os_str(),
+                        nix::unistd::UnlinkatFlags::NoRemoveDir,
+                    )
+                });
             }
             Kind::InPlace { created: true } => {
                 // A file zcio created and could not fill goes away, but only if the
@@ -506,11 +556,13 @@ impl Drop for Target {
                     ),
                 ) && same_file(&mine, &now)
                 {
-                    let _ = nix::unistd::unlinkat(
-                        &self.dir,
-                        self.name.as_os_str(),
-                        nix::unistd::UnlinkatFlags::NoRemoveDir,
-                    );
+                    let _ = sys::retry(|| {
+                        nix::unistd::unlinkat(
+                            &self.dir,
+                            self.name.as_os_str(),
+                            nix::unistd::UnlinkatFlags::NoRemoveDir,
+                        )
+                    });
                 }
             }
             Kind::InPlace { created: false } | Kind::Special => {}
@@ -519,23 +571,26 @@ impl Drop for Target {
 }
 
 fn open_dir(path: &Path) -> Result<OwnedFd> {
-    nix::fcntl::open(
-        path,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
+    sys::retry(|| {
+        nix::fcntl::open(
+            path,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    })
     .at(Step::OpenDst)
 }
 
 fn open_in_place(dir: &OwnedFd, name: &OsStr, opts: TargetOpts) -> Result<(OwnedFd, Kind)> {
     let base = OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NOFOLLOW;
     let mode = Mode::from_bits_truncate(opts.new_mode & 0o777);
-    match nix::fcntl::openat(dir, name, base | OFlag::O_CREAT | OFlag::O_EXCL, mode) {
+    match sys::retry(|| nix::fcntl::openat(dir, name, base | OFlag::O_CREAT | OFlag::O_EXCL, mode))
+    {
         Ok(fd) => return Ok((fd, Kind::InPlace { created: true })),
         Err(Errno::EEXIST) if !opts.excl => {}
         Err(e) => return Err(Error::new(e as i32, Step::OpenDst)),
     }
-    let fd = nix::fcntl::openat(dir, name, base, Mode::empty()).at(Step::OpenDst)?;
+    let fd = sys::retry(|| nix::fcntl::openat(dir, name, base, Mode::empty())).at(Step::OpenDst)?;
     Ok((fd, Kind::InPlace { created: false }))
 }
 
@@ -544,12 +599,14 @@ fn open_in_place(dir: &OwnedFd, name: &OsStr, opts: TargetOpts) -> Result<(Owned
 fn open_temp(dir: &OwnedFd, mode: u32) -> Result<(OwnedFd, Kind)> {
     let mode = Mode::from_bits_truncate(mode);
     if can_link_unnamed() {
-        match nix::fcntl::openat(
-            dir,
-            ".",
-            OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-            mode,
-        ) {
+        match sys::retry(|| {
+            nix::fcntl::openat(
+                dir,
+                ".",
+                OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                mode,
+            )
+        }) {
             Ok(fd) => return Ok((fd, Kind::Unnamed)),
             // No O_TMPFILE on this file system or kernel.
             Err(Errno::EOPNOTSUPP) | Err(Errno::EISDIR) | Err(Errno::EINVAL) => {}
@@ -560,7 +617,7 @@ fn open_temp(dir: &OwnedFd, mode: u32) -> Result<(OwnedFd, Kind)> {
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
     for _ in 0..TEMP_TRIES {
         let tmp = temp_name();
-        match nix::fcntl::openat(dir, tmp.as_os_str(), flags, mode) {
+        match sys::retry(|| nix::fcntl::openat(dir, tmp.as_os_str(), flags, mode)) {
             Ok(fd) => return Ok((fd, Kind::Named(tmp))),
             Err(Errno::EEXIST) => continue,
             Err(e) => return Err(Error::new(e as i32, Step::OpenDst)),
