@@ -38,7 +38,7 @@ HEADER_BINS := $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_h
 EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BUILD)/zcp
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
-	examples example-test zcp-test fault-test fiu-test reliability install uninstall install-test demo test clean bench
+	examples example-test zcp-test fault-test fiu-test tsan-lib tsan-test reliability install uninstall install-test demo test clean bench
 
 all: lib header $(BUILD)/zcp
 
@@ -149,6 +149,34 @@ fiu-test: $(BUILD)/fiu_extra.so $(BUILD)/test_fiu-static $(BUILD)/test_fiu-share
 	done; done
 	@c-tests/run.sh "test_fiu-static xfs" c-tests/with_mount.sh xfs 320 \
 		env LD_PRELOAD="$(FIU_PRELOAD)" $(BUILD)/test_fiu-static {}
+
+# The multi-threaded tests under ThreadSanitizer: zcio built with -Zsanitizer=thread
+# (stable rustc, RUSTC_BOOTSTRAP for the flag) and linked with rustc's own TSan
+# runtime, which matches its instrumentation. std is not instrumented (no rust-src
+# to rebuild it): c-tests/tsan.supp says what that costs.
+HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+TSAN_RT := $(firstword $(wildcard $(shell rustc --print sysroot 2>/dev/null)/lib/rustlib/$(HOST)/lib/librustc-*_rt.tsan.a))
+TSAN_LIB := target/tsan/$(HOST)/release/libzcio.a
+TSAN_TESTS := test_hardening test_engines test_directio
+
+tsan-lib:
+	RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer" \
+		$(CARGO) build --release --lib --target $(HOST) --target-dir target/tsan
+
+$(BUILD)/%-tsan: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h tsan-lib
+	$(CC) $(TEST_CFLAGS) -fsanitize=thread -c -o $@.o $<
+	$(CC) $(TEST_CFLAGS) -fsanitize=thread -c -o $@-ref.o c-tests/ref_directio.c
+	$(CC) -o $@ $@.o $@-ref.o $(TSAN_LIB) -Wl,--whole-archive $(TSAN_RT) -Wl,--no-whole-archive \
+		-lstdc++ $(STATIC_LIBS)
+
+tsan-test:
+	@if [ -z "$(TSAN_RT)" ]; then echo "SKIP: tsan-test: this Rust toolchain has no ThreadSanitizer runtime"; \
+	else $(MAKE) $(foreach t,$(TSAN_TESTS),$(BUILD)/$(t)-tsan) && mkdir -p $(BUILD)/tmp && \
+	for t in $(TSAN_TESTS); do \
+		TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$(abspath c-tests/tsan.supp)" \
+		c-tests/run.sh "$$t-tsan $(abspath $(BUILD)/tmp)" $(BUILD)/$$t-tsan $(abspath $(BUILD)/tmp) || exit 1; done && \
+		TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$(abspath c-tests/tsan.supp)" \
+		c-tests/run.sh "test_directio-tsan, engine threads" $(BUILD)/test_directio-tsan $(abspath $(BUILD)/tmp) threads; fi
 
 # zcp as a user drives it: statuses, messages, the progress bar on a terminal,
 # Ctrl-C and SIGKILL mid-copy.
@@ -279,6 +307,7 @@ test:
 	$(MAKE) zcp-test
 	ZCIO_REPORT=$(REPORT) $(MAKE) fault-test
 	ZCIO_REPORT=$(REPORT) $(MAKE) fiu-test
+	ZCIO_REPORT=$(REPORT) $(MAKE) tsan-test
 	$(MAKE) install-test
 	python3 c-tests/reliability.py $(REPORT) > $(BUILD)/RELIABILITY.md
 	@echo "make test: all passed; what was tried: $(BUILD)/RELIABILITY.md"

@@ -156,11 +156,10 @@ fn run_via_pipe(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
     let mut held = 0usize;
     let r = pump(x, &pipe, piece, &mut held);
     if r.is_err() && held > 0 {
-        // The source gave up `held` bytes the destination never got: an explicit
-        // source offset is put back so the caller can resume from it.
-        if let Pos::At(v) = &mut x.src_pos {
-            *v -= held as i64;
-        }
+        // The source gave up `held` bytes the destination never got: its position
+        // (explicit, or a seekable descriptor's own) is put back so the caller can
+        // resume from it.
+        fdio::give_back(x, held as u64);
         drop(pipe);
     } else if held == 0 {
         put_pipe(pipe);

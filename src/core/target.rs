@@ -412,7 +412,8 @@ impl Target {
             .at(Step::Metadata)?;
         }
         if let Some(mode) = self.mode_after_chown {
-            nix::sys::stat::fchmod(&self.file, Mode::from_bits_truncate(mode)).at(Step::Metadata)?;
+            nix::sys::stat::fchmod(&self.file, Mode::from_bits_truncate(mode))
+                .at(Step::Metadata)?;
         }
         let mut report = MetaReport::default();
         if let (Some((fd, _)), true) = (meta.src, meta.xattrs) {

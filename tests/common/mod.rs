@@ -170,6 +170,11 @@ impl Mount {
     pub fn path(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
+
+    /// The image file of a loop mount: the raw bytes of the file system.
+    pub fn image_path(&self) -> Option<PathBuf> {
+        self.image.as_ref().map(|h| h.path().join("fs.img"))
+    }
 }
 
 impl Drop for Mount {
@@ -179,4 +184,26 @@ impl Drop for Mount {
             .arg(self.dir.path())
             .status();
     }
+}
+
+/// With ZCIO_REPORT=FILE (set by `make test`), records one row that passed for
+/// RELIABILITY.md: the test, the file system, the case, and what was seen.
+pub fn report(test: &str, fs: &str, case: &str, detail: &str) {
+    let Some(path) = std::env::var_os("ZCIO_REPORT") else {
+        return;
+    };
+    let clean = |s: &str| s.replace(['\t', '\n'], " ");
+    let line = format!(
+        "rust\t{}\t{}\t{}\t1\t{}\n",
+        clean(test),
+        clean(fs),
+        clean(case),
+        clean(detail)
+    );
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("ZCIO_REPORT");
+    f.write_all(line.as_bytes()).expect("report");
 }
