@@ -38,7 +38,7 @@ HEADER_BINS := $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_h
 EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BUILD)/zcp
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
-	examples example-test zcp-test fault-test fiu-test tsan-lib tsan-test reliability install uninstall install-test demo test clean bench
+	examples example-test zcp-test fault-test fiu-test tsan-lib tsan-test fuzz fuzz-smoke reliability install uninstall install-test demo test clean bench
 
 all: lib header $(BUILD)/zcp
 
@@ -178,6 +178,16 @@ tsan-test:
 		TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$(abspath c-tests/tsan.supp)" \
 		c-tests/run.sh "test_directio-tsan, engine threads" $(BUILD)/test_directio-tsan $(abspath $(BUILD)/tmp) threads; fi
 
+# The cargo fuzz target over the C API (fuzz/): `make fuzz` for FUZZ_SECONDS, and a
+# short smoke run from the committed corpus in `make test`.
+FUZZ_SECONDS ?= 600
+
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	fuzz/run.sh 45
+
 # zcp as a user drives it: statuses, messages, the progress bar on a terminal,
 # Ctrl-C and SIGKILL mid-copy.
 zcp-test: $(BUILD)/zcp
@@ -308,8 +318,9 @@ test:
 	ZCIO_REPORT=$(REPORT) $(MAKE) fault-test
 	ZCIO_REPORT=$(REPORT) $(MAKE) fiu-test
 	ZCIO_REPORT=$(REPORT) $(MAKE) tsan-test
+	$(MAKE) fuzz-smoke
 	$(MAKE) install-test
-	python3 c-tests/reliability.py $(REPORT) > $(BUILD)/RELIABILITY.md
+	python3 c-tests/reliability.py $(REPORT) $(BUILD)/fuzz-summary.txt > $(BUILD)/RELIABILITY.md
 	@echo "make test: all passed; what was tried: $(BUILD)/RELIABILITY.md"
 
 # RELIABILITY.md from a full run of the suite on this machine.

@@ -37,6 +37,9 @@ FOUND = [
     ("small_direct_copy_does_not_build_a_ring", "c-tests/test_engines.c",
      "Each small Direct I/O copy paid for a 16 MiB io_uring ring (30-45 ms for 1 KB); "
      "a copy that fits in one chunk now runs synchronously."),
+    ("progress_is_not_called_after_a_cancel", "c-tests/test_engines.c",
+     "Found by the fuzzer: after the progress callback asked to stop, the threaded "
+     "engine called it again while its other workers finished their chunks."),
     ("worker_threads_block_the_callers_signals", "c-tests/test_engines.c",
      "zcio's worker threads took signals meant for the host program. The first fix "
      "blocked them inside each new thread, which left a window at its start that this "

@@ -311,6 +311,48 @@ static void worker_threads_block_the_callers_signals(void) {
     free(dst);
 }
 
+struct cancel_count {
+    int calls, after_stop;
+};
+
+static int cancel_first(uint64_t done, uint64_t total, void *arg) {
+    (void)done;
+    (void)total;
+    struct cancel_count *c = arg;
+    if (c->calls++ > 0) c->after_stop++;
+    return 1;
+}
+
+/* The fault (found by the fuzzer): the threaded engine kept calling the progress
+ * callback after it had asked to stop, while the other workers finished. */
+static void progress_is_not_called_after_a_cancel(void) {
+    t_name = "progress_is_not_called_after_a_cancel";
+    char *src = t_path(dir, "cancel.src"), *dst = t_path(dir, "cancel.dst");
+    free(t_make_file(src, 8 * MIB + 3, 10));
+    int ok = 1;
+    for (size_t e = 0; e < 3; e++) {
+        for (int i = 0; i < 5; i++) {
+            struct cancel_count c = {0, 0};
+            zc_options o;
+            zc_options_init(&o);
+            o.engine = engines[e].engine;
+            o.chunk_size = 64 * 1024;
+            o.queue_depth = 8;
+            o.progress = cancel_first;
+            o.progress_arg = &c;
+            int r = directio_copy(src, dst, &o, NULL);
+            ok &= r == -ECANCELED && c.calls == 1 && c.after_stop == 0 && !t_exists(dst);
+            if (c.after_stop)
+                printf("engine %s: %d calls after the stop\n", engines[e].name, c.after_stop);
+        }
+    }
+    t_regression("progress_is_not_called_after_a_cancel", ok);
+    unlink(src);
+    unlink(dst);
+    free(src);
+    free(dst);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -324,6 +366,7 @@ int main(int argc, char **argv) {
     test_memory_bound();
     small_direct_copy_does_not_build_a_ring();
     worker_threads_block_the_callers_signals();
+    progress_is_not_called_after_a_cancel();
     t_name = "descriptors";
     CHECK_EQ(t_count_fds(), fds);
     t_rmtree(work);

@@ -247,9 +247,10 @@ pub(crate) fn run_threads(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
         running: AtomicU64::new(depth as u64),
     };
     let mut last = u64::MAX;
+    // Once the copy stops (cancelled, or failed), the callback hears nothing more.
     let mut tell = |sh: &Shared| {
         let done = sh.done.load(Ordering::SeqCst);
-        if done != last {
+        if done != last && !sh.stop.load(Ordering::SeqCst) {
             last = done;
             if let Err(e) = report(job.opts, done, job.total.max(done)) {
                 sh.fail(Stop::Failed(e));

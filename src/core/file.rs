@@ -137,7 +137,14 @@ struct Segment {
 
 /// The data segments of the source: one segment to end of file for files without
 /// holes (and for files whose size may lie), else each run of data between holes.
-fn segments(src: BorrowedFd<'_>, source: &Source, opts: &Options<'_>) -> Vec<Segment> {
+/// Only a regular destination can keep holes: a FIFO cannot seek past them, and a
+/// device would keep its old bytes there.
+fn segments(
+    src: BorrowedFd<'_>,
+    source: &Source,
+    target: &Target,
+    opts: &Options<'_>,
+) -> Vec<Segment> {
     let whole = vec![Segment {
         start: 0,
         len: TO_EOF,
@@ -145,6 +152,7 @@ fn segments(src: BorrowedFd<'_>, source: &Source, opts: &Options<'_>) -> Vec<Seg
     let st = &source.stat;
     let size = source.size();
     if opts.has(Flags::NO_SPARSE)
+        || !target.is_regular()
         || !sys::is_reg(st)
         || size == 0
         || (st.st_blocks as u64) * 512 >= size
@@ -272,7 +280,7 @@ fn forced(
     pace: &mut Pacer<'_, '_>,
 ) -> Result<()> {
     stats.method = method;
-    let segs = segments(src, source, opts);
+    let segs = segments(src, source, target, opts);
     let sparse = segs.len() != 1 || segs[0].len != TO_EOF;
     let ends = Ends::new(src, source, target, opts.flags & Flags::NO_FALLBACK);
     for seg in segs {
@@ -320,7 +328,7 @@ fn auto(
         _ if opts.has(Flags::NO_REFLINK) => &[Method::Sendfile, Method::ReadWrite],
         _ => &[Method::CopyFileRange, Method::Sendfile, Method::ReadWrite],
     };
-    let segs = segments(src, source, opts);
+    let segs = segments(src, source, target, opts);
     let sparse = segs.len() != 1 || segs[0].len != TO_EOF;
     // zcio walks the chain itself: each method is told not to fall back on its own.
     let ends = Ends::new(src, source, target, Flags::NO_FALLBACK);
