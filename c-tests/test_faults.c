@@ -65,18 +65,6 @@ static void row(const char *fault, const char *method, int ok, const char *fmt, 
     fflush(stdout);
 }
 
-/* Names left in DIR that look like zcio's temporary files. */
-static int temp_files(const char *d) {
-    DIR *dh = opendir(d);
-    if (!dh) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dh)))
-        if (!strncmp(e->d_name, ".zcio-", 6)) n++;
-    closedir(dh);
-    return n;
-}
-
 static void write_all(int fd, const unsigned char *buf, size_t len, off_t off) {
     while (len) {
         ssize_t n = pwrite(fd, buf, len, off);
@@ -114,25 +102,6 @@ static int file_is_prefix(const char *path, const unsigned char *want, size_t wa
     close(fd);
     *size_out = off;
     return same;
-}
-
-/* Open descriptors that are not pipes: zcio keeps a pipe per thread for splice. */
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d)) continue;
-        char p[300], l[64];
-        snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
-        ssize_t k = readlink(p, l, sizeof l - 1);
-        if (k < 0) continue;
-        l[k] = 0;
-        if (strncmp(l, "pipe:", 5)) n++;
-    }
-    closedir(d);
-    return n;
 }
 
 /* ---------------------------------------------------------------- signal storm */
@@ -231,7 +200,7 @@ static void test_signal_storm(void) {
             continue;
         }
         int exact = r == 0 && t_file_is(dst, want, n);
-        int tmps = temp_files(dir);
+        int tmps = t_temp_files(dir);
         CHECK_EQ(r, 0);
         CHECK(exact);
         CHECK_EQ(tmps, 0);
@@ -352,7 +321,7 @@ static void test_source_changes(void) {
             double dt = now_s() - t0;
             int bus = atomic_load(&n_bus) != bus0;
             CHECK(!bus);
-            int tmps = temp_files(dir);
+            int tmps = t_temp_files(dir);
             CHECK_EQ(tmps, 0);
             CHECK(c.fired);
             char res[256];
@@ -502,7 +471,7 @@ static void test_fuse(int *skipped) {
         zc_stats_init(&st);
         o.method = methods[i].id;
         int r = zc_copy_file(eio, dst, &o, &st);
-        int intact = t_file_is(dst, old, sizeof old), tmps = temp_files(dir);
+        int intact = t_file_is(dst, old, sizeof old), tmps = t_temp_files(dir);
         CHECK_EQ(r, -EIO);
         CHECK(intact);
         CHECK_EQ(tmps, 0);
@@ -530,7 +499,7 @@ static void test_fuse(int *skipped) {
         int all = prefix && got == zn;
         int must = methods[i].id == ZC_METHOD_AUTO || methods[i].id == ZC_METHOD_READ_WRITE ||
                    methods[i].id == ZC_METHOD_DIRECT;
-        int tmps = temp_files(dir);
+        int tmps = t_temp_files(dir);
         CHECK_EQ(tmps, 0);
         if (must) {
             CHECK_EQ(r, 0);
@@ -570,7 +539,7 @@ int main(int argc, char **argv) {
     char *work = t_mkdtemp(argv[1]);
     dir = work;
     double t0 = now_s();
-    int fds = count_fds();
+    int fds = t_count_fds_no_pipes();
     test_signal_storm();
     double t1 = now_s();
     test_source_changes();
@@ -579,7 +548,7 @@ int main(int argc, char **argv) {
     test_fuse(&fuse_skipped);
     double t3 = now_s();
     t_name = "descriptors";
-    CHECK_EQ(count_fds(), fds);
+    CHECK_EQ(t_count_fds_no_pipes(), fds);
     printf("totals: %d cases, %d ok, %d failed%s; signal storm %.1f s, source changes %.1f s, "
            "fuse %.1f s, all %.1f s\n",
            cases, cases_ok, cases - cases_ok, fuse_skipped ? " (fuse cases skipped)" : "",

@@ -153,36 +153,6 @@ static void disarm(void) {
     }
 }
 
-static int temp_files(const char *d) {
-    DIR *dh = opendir(d);
-    if (!dh) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dh)))
-        if (!strncmp(e->d_name, ".zcio-", 6)) n++;
-    closedir(dh);
-    return n;
-}
-
-/* Open descriptors that are not pipes: zcio keeps a pipe per thread for splice. */
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d)) continue;
-        char p[300], l[64];
-        snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
-        ssize_t k = readlink(p, l, sizeof l - 1);
-        if (k < 0) continue;
-        l[k] = 0;
-        if (strncmp(l, "pipe:", 5)) n++;
-    }
-    closedir(d);
-    return n;
-}
-
 static const char *dir;
 static char fs_name[32] = "?";
 static char *src, *dst;
@@ -224,7 +194,7 @@ static void reset_dst(void) {
 static void one_case(int m, int pi, enum kind k, long target, long of) {
     struct point *p = &points[pi];
     reset_dst();
-    int fds = count_fds();
+    int fds = t_count_fds_no_pipes();
     arm(pi, k, target);
     zc_stats st;
     int r = copy(m, &st);
@@ -237,7 +207,7 @@ static void one_case(int m, int pi, enum kind k, long target, long of) {
     /* The directory's fsync comes after the rename: the new file is in place, and
      * the caller hears that its name may not be durable. */
     int synced_late = r < 0 && is_new && st.failed_step == ZC_STEP_SYNC;
-    int tmps = temp_files(dir), fds_after = count_fds();
+    int tmps = t_temp_files(dir), fds_after = t_count_fds_no_pipes();
     /* EINTR is retried and a short transfer continued: the result is as without a
      * fault. An error must be the one injected, or the method's own (a forced engine
      * whose ring cannot be mapped is "not available", as documented). */
