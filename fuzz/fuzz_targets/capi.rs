@@ -567,7 +567,7 @@ fn pattern(seed: u32, len: usize) -> Vec<u8> {
 #[derive(Clone, Copy, Default, Debug)]
 struct Entry {
     fd: c_int,
-    /// `FileId` of a readable regular file (or memfd, /proc file), for its shadow.
+    /// Index of the shadow of a regular file (or memfd, /proc file) it is open on.
     file: Option<usize>,
     /// Identity of the object behind it, 0 for none: equal objects may feed themselves.
     obj: u32,
@@ -580,7 +580,7 @@ struct Entry {
     append: bool,
 }
 
-/// The regular files descriptors can be opened on; the index is the shadow's.
+/// The regular files descriptors can be opened on (by path, when first asked for).
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum FileId {
     Data,
@@ -590,9 +590,7 @@ enum FileId {
     DiskData,
     DiskDstOld,
     ProcVersion,
-    Memfd,
 }
-const FILES: usize = FileId::Memfd as usize + 1;
 
 /// Files, descriptors and paths for one input. Descriptors are opened when an
 /// operation first asks for them, and the files on the disk only when a path or
@@ -602,8 +600,10 @@ struct Pool {
     dirs: [PathBuf; 2],
     disk_made: Cell<bool>,
     entries: RefCell<[Option<Entry>; FD_SELS]>,
-    /// Read-only descriptors of the regular files, to check contents and offsets.
-    shadows: RefCell<[Option<RawFd>; FILES]>,
+    /// Read-only descriptors of the regular files, one per inode, to check contents
+    /// and offsets. Per inode, not per path: a copy onto a path replaces the file, so
+    /// a descriptor opened after it is on another file than one opened before.
+    shadows: RefCell<Vec<((u64, u64), RawFd)>>,
     /// The other ends of pipes and sockets that zcio writes to, drained by us.
     drains: RefCell<Vec<RawFd>>,
     /// The pool's FIFO, open read-write: it is its own reader and writer, so opening
@@ -743,7 +743,7 @@ impl Pool {
             dirs,
             disk_made: Cell::new(false),
             entries: RefCell::new([None; FD_SELS]),
-            shadows: RefCell::new([None; FILES]),
+            shadows: RefCell::new(Vec::new()),
             drains: RefCell::new(Vec::new()),
             fifo: Cell::new(-1),
             keep: RefCell::new(Vec::new()),
@@ -763,6 +763,28 @@ impl Pool {
         disk
     }
 
+    /// The index of the shadow of the file open on `fd`, opened through /proc so
+    /// that it is the very same inode.
+    fn shadow_of(&self, fd: RawFd) -> usize {
+        // SAFETY: st is written by fstat.
+        let st = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            assert_eq!(libc::fstat(fd, &mut st), 0, "fstat");
+            st
+        };
+        let key = (st.st_dev, st.st_ino);
+        if let Some(i) = self.shadows.borrow().iter().position(|(k, _)| *k == key) {
+            return i;
+        }
+        let s = sys_open(Path::new(&format!("/proc/self/fd/{fd}")), libc::O_RDONLY)
+            .expect("shadow open");
+        let s = self.hold(s);
+        let mut v = self.shadows.borrow_mut();
+        v.push((key, s));
+        assert!(v.len() < 100, "object numbers of files must stay under 100");
+        v.len() - 1
+    }
+
     fn hold(&self, fd: OwnedFd) -> RawFd {
         let raw = fd.as_raw_fd();
         self.keep.borrow_mut().push(fd);
@@ -778,23 +800,18 @@ impl Pool {
             FileId::DiskData => self.disk().join("data"),
             FileId::DiskDstOld => self.disk().join("dst_old"),
             FileId::ProcVersion => PathBuf::from("/proc/version"),
-            FileId::Memfd => unreachable!("memfd has no path"),
         }
     }
 
     /// A descriptor on a regular file, with its shadow; None when the open is
     /// refused (O_DIRECT on a file system without it).
     fn file_entry(&self, f: FileId, flags: c_int) -> Option<Entry> {
-        let path = self.file_path(f);
-        let fd = self.hold(sys_open(&path, flags)?);
-        if self.shadows.borrow()[f as usize].is_none() {
-            let s = self.hold(sys_open(&path, libc::O_RDONLY).expect("shadow open"));
-            self.shadows.borrow_mut()[f as usize] = Some(s);
-        }
+        let fd = self.hold(sys_open(&self.file_path(f), flags)?);
+        let shadow = self.shadow_of(fd);
         Some(Entry {
             fd,
-            file: Some(f as usize),
-            obj: f as u32 + 1,
+            file: Some(shadow),
+            obj: shadow as u32 + 1,
             finite: true,
             append: flags & libc::O_APPEND != 0,
             ..Entry::default()
@@ -850,13 +867,11 @@ impl Pool {
                 write_all(fd, &pattern(8, 3000));
                 // SAFETY: lseek on our descriptor.
                 unsafe { libc::lseek(fd, 0, libc::SEEK_SET) };
-                let shadow = sys_open(Path::new(&format!("/proc/self/fd/{fd}")), libc::O_RDONLY)
-                    .expect("memfd shadow");
-                self.shadows.borrow_mut()[FileId::Memfd as usize] = Some(self.hold(shadow));
+                let shadow = self.shadow_of(fd);
                 Entry {
                     fd,
-                    file: Some(FileId::Memfd as usize),
-                    obj: FileId::Memfd as u32 + 1,
+                    file: Some(shadow),
+                    obj: shadow as u32 + 1,
                     finite: true,
                     ..Entry::default()
                 }
@@ -984,7 +999,7 @@ impl Pool {
     }
 
     fn snapshot(&self, e: Entry) -> Option<Vec<u8>> {
-        let s = self.shadows.borrow()[e.file?]?;
+        let s = self.shadows.borrow()[e.file?].1;
         Some(read_at_all(s))
     }
 
