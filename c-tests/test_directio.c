@@ -146,6 +146,63 @@ static void test_large(void) {
     free(zc);
 }
 
+/* The process's virtual size in KiB, from /proc/self/status. */
+static long vm_size_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %ld kB", &kib) == 1) break;
+    fclose(f);
+    return kib;
+}
+
+static long vm_peak_during;
+static int sample_vm(uint64_t done, uint64_t total, void *arg) {
+    (void)done;
+    (void)total;
+    (void)arg;
+    long kib = vm_size_kib();
+    if (kib > vm_peak_during) vm_peak_during = kib;
+    return 0;
+}
+
+/* The largest chunk zcio accepts (1 GiB) on small files: the buffers are cut to
+ * the file's size, not chunk_size per I/O in flight (regression: the fuzzer's
+ * out-of-memory find). VmSize is sampled from the progress callback, while the
+ * buffers are allocated. */
+static void test_memory(void) {
+    t_name = "big_chunk_on_a_small_file_allocates_no_more_than_the_file";
+    static const size_t sizes[] = {46 * 1024 + 5, 3 * MIB + 1};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *src = t_path(dir, "mem"), *dst = t_path(dir, "mem.zc");
+        unsigned char *want = t_make_file(src, sizes[i], 77 + i);
+        zc_options o;
+        init_opts(&o);
+        o.chunk_size = 1ull << 30;
+        o.queue_depth = 16;
+        o.progress = sample_vm;
+        long before = vm_size_kib();
+        vm_peak_during = before;
+        zc_stats st;
+        zc_stats_init(&st);
+        CHECK_EQ(directio_copy(src, dst, &o, &st), 0);
+        CHECK(t_file_is(dst, want, sizes[i]));
+        /* Thread stacks and the sanitizers' own bookkeeping stay well under this;
+         * one 1 GiB buffer does not. */
+        long grew = vm_peak_during - before;
+        if (grew >= 256 * 1024) fprintf(stderr, "VmSize grew by %ld KiB\n", grew);
+        t_regression("big_chunk_on_a_small_file_allocates_no_more_than_the_file",
+                     before > 0 && grew < 256 * 1024);
+        unlink(src);
+        unlink(dst);
+        free(want);
+        free(src);
+        free(dst);
+    }
+}
+
 /* Runs directIO_copy in a child that has dropped root, for EACCES. */
 static int copy_as_nobody(const char *src, const char *dst, int *err) {
     pid_t pid = fork();
@@ -571,6 +628,7 @@ int main(int argc, char **argv) {
     int fds = t_count_fds();
     test_sizes();
     test_large();
+    test_memory();
     test_bad_inputs();
     test_options();
     test_advice();

@@ -23,6 +23,8 @@ pub const DEFAULT_CHUNK: u64 = 1 << 20;
 /// `make bench` on a virtio disk (ext4): 16 reached about 1.7 x the article's
 /// synchronous loop; 8 about 1.5 x, 32 no more than 16 for twice the memory.
 pub const DEFAULT_DEPTH: usize = 16;
+/// The smallest chunk the file's size can cut a larger one down to.
+const SMALL_CHUNK: u64 = 64 << 10;
 /// The largest chunk zcio accepts: one I/O must stay under the kernel's 2 GiB cap.
 pub const MAX_CHUNK: u64 = 1 << 30;
 
@@ -99,7 +101,7 @@ fn run(
     )?;
     let total = source.size();
 
-    let plan = plan_direct(source.file.as_fd(), target.fd(), opts)?;
+    let plan = plan_direct(source.file.as_fd(), target.fd(), opts, total)?;
     target.begin()?;
     let done = match plan {
         Plan::Direct { align, chunk } => {
@@ -152,6 +154,7 @@ fn run(
             } else {
                 opts.chunk_size
             };
+            let chunk = fit_chunk(chunk, total, 4096);
             copy_buffered(
                 source.file.as_fd(),
                 target.fd(),
@@ -229,7 +232,12 @@ enum Plan {
 }
 
 /// Turns O_DIRECT on for both files and settles alignment and chunk size.
-fn plan_direct(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, opts: &Options<'_>) -> Result<Plan> {
+fn plan_direct(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    opts: &Options<'_>,
+    total: u64,
+) -> Result<Plan> {
     let sa = align::dio_alignment(src)?;
     let da = align::dio_alignment(dst)?;
     let (Some((sa, _)), Some((da, _))) = (sa, da) else {
@@ -246,6 +254,7 @@ fn plan_direct(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, opts: &Options<'_>) -> 
     if chunk % u64::from(align.offset) != 0 {
         return Err(Error::invalid());
     }
+    let chunk = fit_chunk(chunk, total, u64::from(align.offset));
     for fd in [src, dst] {
         if let Err(e) = sys::set_direct(fd, true) {
             return match e {
@@ -258,6 +267,13 @@ fn plan_direct(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, opts: &Options<'_>) -> 
         align,
         chunk: chunk as usize,
     })
+}
+
+/// No buffer larger than the file needs: a 1 GiB chunk for a small file would be
+/// a 1 GiB buffer per I/O in flight. A file that grows is still copied to its
+/// end, in more chunks.
+fn fit_chunk(chunk: u64, total: u64, align: u64) -> u64 {
+    chunk.min(total.max(SMALL_CHUNK).next_multiple_of(align))
 }
 
 /// Switches to the buffered copy, unless the caller forbade it.

@@ -164,7 +164,7 @@ impl Shared {
 
 /// Copies chunks until the file ends or another worker fails; `after` runs after
 /// each chunk (the calling thread reports progress there).
-fn worker(job: &ChunkIo<'_>, sh: &Shared, mut buf: AlignedBuf, after: &mut dyn FnMut(&Shared)) {
+fn worker(job: &ChunkIo<'_>, sh: &Shared, buf: &mut [u8], after: &mut dyn FnMut(&Shared)) {
     let chunk = job.chunk as u64;
     while !sh.stop.load(Ordering::SeqCst) {
         let base = sh.next.fetch_add(chunk, Ordering::SeqCst);
@@ -172,7 +172,7 @@ fn worker(job: &ChunkIo<'_>, sh: &Shared, mut buf: AlignedBuf, after: &mut dyn F
             break;
         }
         let mut calls = 0;
-        let (n, eof) = match read_chunk(job, buf.as_mut_slice(), base, &mut calls) {
+        let (n, eof) = match read_chunk(job, buf, base, &mut calls) {
             Ok(r) => r,
             Err(e) => {
                 sh.fail(job.classify(e, Step::Read, sh.done.load(Ordering::SeqCst)));
@@ -183,8 +183,8 @@ fn worker(job: &ChunkIo<'_>, sh: &Shared, mut buf: AlignedBuf, after: &mut dyn F
             sh.eof.fetch_min(base + n as u64, Ordering::SeqCst);
         }
         if n > 0 {
-            let len = job.pad(buf.as_mut_slice(), n);
-            if let Err(e) = sys::pwrite_all(job.dst, &buf.as_slice()[..len], base, &mut calls) {
+            let len = job.pad(buf, n);
+            if let Err(e) = sys::pwrite_all(job.dst, &buf[..len], base, &mut calls) {
                 sh.fail(job.classify(e, Step::Write, sh.done.load(Ordering::SeqCst)));
                 break;
             }
@@ -233,10 +233,9 @@ impl Drop for AllSignalsBlocked {
 /// the caller expects it, and no thread only waits).
 pub(crate) fn run_threads(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
     let depth = job.depth.max(1);
-    let mut bufs = Vec::with_capacity(depth);
-    for _ in 0..depth {
-        bufs.push(AlignedBuf::new(job.io.chunk, job.io.buffer_align())?);
-    }
+    // One region for all workers: it is mapped in huge pages (see AlignedBuf).
+    let mut mem = AlignedBuf::new(job.io.chunk * depth, job.io.buffer_align())?;
+    let mut bufs: Vec<&mut [u8]> = mem.as_mut_slice().chunks_mut(job.io.chunk).collect();
     let sh = Shared {
         next: AtomicU64::new(0),
         eof: AtomicU64::new(u64::MAX),
@@ -308,6 +307,9 @@ enum Slot {
     },
 }
 
+/// The longest the io_uring engine sleeps in one wait for a completion.
+const WAIT_TICK_NS: u32 = 250_000_000;
+
 /// The io_uring engine.
 pub(crate) fn run_uring(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
     use io_uring::{IoUring, opcode, squeue, types};
@@ -370,6 +372,8 @@ pub(crate) fn run_uring(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
     let mut inflight = 0usize;
     let mut failure: Option<Stop> = None;
     let mut queue: Vec<squeue::Entry> = Vec::with_capacity(depth);
+    let ext_arg = ring.params().is_feature_ext_arg();
+    let tick = types::Timespec::new().nsec(WAIT_TICK_NS);
 
     loop {
         // Keep every idle slot reading the next chunk, until end of file is known.
@@ -397,9 +401,18 @@ pub(crate) fn run_uring(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
         if inflight == 0 {
             break;
         }
-        if let Err(e) = ring.submit_and_wait(1) {
+        // Waits in ticks, never unbounded: a completion the kernel queued for this
+        // task without waking it is collected when the wait returns (rarely seen
+        // as a 13 s stall, and once as a hang with every read done but unreported).
+        let waited = if ext_arg {
+            let args = types::SubmitArgs::new().timespec(&tick);
+            ring.submitter().submit_with_args(1, &args)
+        } else {
+            ring.submit_and_wait(1)
+        };
+        if let Err(e) = waited {
             match e.raw_os_error() {
-                Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
+                Some(libc::EINTR | libc::EBUSY | libc::EAGAIN | libc::ETIME) => {}
                 other => {
                     // The ring is broken with I/O in flight: the kernel may still
                     // write into the buffers, so they are never freed.

@@ -142,6 +142,9 @@ pub(crate) struct Target {
     /// The mode a new file was created with, held back to owner-only until commit
     /// gives the file to the source's owner (see `open`).
     mode_after_chown: Option<u32>,
+    /// Owner and group the file had when opened: no chown when they are already
+    /// the ones wanted.
+    owner: (u32, u32),
 }
 
 /// Splits a destination path into its directory and its last component, refusing
@@ -206,8 +209,20 @@ pub(crate) static NO_TMPFILE: AtomicBool = AtomicBool::new(false);
 /// Whether an O_TMPFILE can be given a name: by AT_EMPTY_PATH (needs
 /// CAP_DAC_READ_SEARCH) or through /proc/self/fd.
 fn can_link_unnamed() -> bool {
-    !NO_TMPFILE.load(Ordering::Relaxed)
-        && (Path::new("/proc/self/fd").is_dir() || nix::unistd::geteuid().is_root())
+    // Found once, kept: a stat of /proc/self/fd costs more than the rest of a
+    // small file's copy, and /proc does not go away under a running program.
+    static PROC_FD: AtomicBool = AtomicBool::new(false);
+    if NO_TMPFILE.load(Ordering::Relaxed) {
+        return false;
+    }
+    if PROC_FD.load(Ordering::Relaxed) {
+        return true;
+    }
+    if Path::new("/proc/self/fd").is_dir() {
+        PROC_FD.store(true, Ordering::Relaxed);
+        return true;
+    }
+    nix::unistd::geteuid().is_root()
 }
 
 impl Target {
@@ -289,9 +304,11 @@ impl Target {
             excl: opts.excl,
             done: false,
             mode_after_chown: None,
+            owner: (0, 0),
         };
         // The path may have changed under us between fstatat and open.
         let now = sys::fstat(t.file.as_fd(), Step::OpenDst)?;
+        t.owner = (now.st_uid, now.st_gid);
         if same_file(&now, src) {
             t.done = true; // never unlink the source
             return Err(Error::new(libc::EINVAL, Step::OpenDst));
@@ -393,14 +410,17 @@ impl Target {
     fn apply_meta(&self, meta: Meta<'_>, new_file: bool) -> Result<MetaReport> {
         if let (Some(ex), false) = (self.existing, matches!(self.kind, Kind::InPlace { .. })) {
             // A replacement keeps the old file's owner (where allowed) and mode.
-            let _ = nix::unistd::fchown(
-                &self.file,
-                Some(nix::unistd::Uid::from_raw(ex.st_uid)),
-                Some(nix::unistd::Gid::from_raw(ex.st_gid)),
-            );
+            if (ex.st_uid, ex.st_gid) != self.owner {
+                let _ = nix::unistd::fchown(
+                    &self.file,
+                    Some(nix::unistd::Uid::from_raw(ex.st_uid)),
+                    Some(nix::unistd::Gid::from_raw(ex.st_gid)),
+                );
+            }
             nix::sys::stat::fchmod(&self.file, Mode::from_bits_truncate(ex.st_mode & 0o7777))
                 .at(Step::Metadata)?;
         } else if let (Some((_, st)), true) = (meta.src, new_file)
+            && (st.st_uid, st.st_gid) != self.owner
             && nix::unistd::geteuid().is_root()
         {
             // As root, a new file belongs to the source's owner, as with cp -p.
