@@ -196,7 +196,7 @@ zcp-test: $(BUILD)/zcp
 
 # zcp, the command: built against the public header like any user's program.
 $(BUILD)/zcp: examples-c/zcp.c include/zcio.h lib
-	$(CC) -std=c11 $(CWARN) -O2 -Iinclude -o $@ $< $(SHARED_LINK)
+	$(CC) -std=c11 $(CWARN) -O2 -pthread -Iinclude -o $@ $< $(SHARED_LINK)
 
 $(BUILD)/zc_send: examples-c/zc_send.c include/zcio.h lib
 	$(CC) -std=c11 $(CWARN) -O2 -Iinclude -o $@ $< $(SHARED_LINK)

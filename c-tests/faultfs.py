@@ -6,6 +6,7 @@ usage: faultfs.py MOUNTPOINT    (runs in the foreground until unmounted)
   eio.bin   4 MiB; any read that reaches byte 1 MiB or beyond fails with EIO.
   zero.bin  getattr says size 0, yet reads return 3 MiB of data (opened with
             direct_io, so the kernel asks the file system instead of trusting the size).
+  slow.bin  3 MiB; the read at offset 0 takes SLOW_SECONDS.
 
 Byte i of either file is pattern(i) below; test_faults.c computes the same.
 """
@@ -23,6 +24,8 @@ MIB = 1 << 20
 EIO_SIZE = 4 * MIB
 EIO_AT = 1 * MIB
 ZERO_DATA = 3 * MIB
+SLOW_SIZE = 3 * MIB
+SLOW_SECONDS = 0.8
 
 
 def pattern(off, size):
@@ -53,13 +56,15 @@ class FaultFS(fuse.Operations):
             return dict(st_mode=stat.S_IFREG | 0o644, st_nlink=1, st_size=EIO_SIZE, **common)
         if path == "/zero.bin":
             return dict(st_mode=stat.S_IFREG | 0o644, st_nlink=1, st_size=0, **common)
+        if path == "/slow.bin":
+            return dict(st_mode=stat.S_IFREG | 0o644, st_nlink=1, st_size=SLOW_SIZE, **common)
         raise fuse.FuseOSError(errno.ENOENT)
 
     def readdir(self, path, fh):
-        return [".", "..", "eio.bin", "zero.bin"]
+        return [".", "..", "eio.bin", "zero.bin", "slow.bin"]
 
     def open(self, path, fi):
-        if path not in ("/eio.bin", "/zero.bin"):
+        if path not in ("/eio.bin", "/zero.bin", "/slow.bin"):
             raise fuse.FuseOSError(errno.ENOENT)
         if fi.flags & 3 != 0:  # O_RDONLY only
             raise fuse.FuseOSError(errno.EROFS)
@@ -75,6 +80,10 @@ class FaultFS(fuse.Operations):
             return self.eio[offset:offset + size]
         if path == "/zero.bin":
             return self.zero[offset:offset + size]
+        if path == "/slow.bin":
+            if offset == 0:
+                time.sleep(SLOW_SECONDS)
+            return self.eio[offset:min(offset + size, SLOW_SIZE)]
         raise fuse.FuseOSError(errno.ENOENT)
 
     def release(self, path, fi):

@@ -520,6 +520,33 @@ static void test_fuse(int *skipped) {
             tmps == 0 && (r != 0 || prefix) && (!must || (r == 0 && all)), "%s%s", res,
             must ? "" : " (reported only)");
     }
+    /* A read that blocks for 0.8 s: FUSE serves io_uring's read inside the
+     * submission itself. (Waits that end in ETIME are covered by the Rust test
+     * io_uring_waits_out_a_throttled_disk.) */
+    t_name = "fuse slow read";
+    {
+        char *slow = t_path(mnt, "slow.bin");
+        unlink(dst);
+        zc_options o;
+        zc_stats st;
+        zc_options_init(&o);
+        zc_stats_init(&st);
+        o.engine = ZC_ENGINE_IO_URING;
+        o.queue_depth = 4;
+        int r = directio_copy(slow, dst, &o, &st);
+        size_t got = 0;
+        int all = r == 0 && file_is_prefix(dst, zwant, zn, &got) && got == zn;
+        int ring = st.method == ZC_METHOD_DIRECT && st.engine == ZC_ENGINE_IO_URING;
+        CHECK_EQ(r, 0);
+        CHECK(all);
+        CHECK(ring);
+        CHECK(st.elapsed_ns >= 700000000ull);
+        row("first read takes 0.8 s (FUSE)", "direct io_uring", r == 0 && all && ring,
+            "%s, %zu of %zu bytes, engine %s, %.2f s", r ? zc_strerror(r) : "success", got, zn,
+            ring ? "io_uring" : "not io_uring", (double)st.elapsed_ns / 1e9);
+        unlink(dst);
+        free(slow);
+    }
     unlink(dst);
     fuse_stop();
     free(mnt);

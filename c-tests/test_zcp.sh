@@ -141,6 +141,39 @@ for dst in target fresh; do
   check "SIGKILL: no temporary file" no_temp "$d"
 done
 
+# Several files at once (-j): every copy exact, a failure does not stop the others,
+# the bar counts files, and Ctrl-C cancels every copy in flight.
+mkdir "$d/many" "$d/many.out"
+for i in $(seq 1 60); do head -c $((i * 5000 + 7)) /dev/urandom >"$d/many/f$i"; done
+run_zcp -j 4 "$d"/many/f* "$d/many.out"
+check "-j 4: status 0" [ $rc -eq 0 ]
+check "-j 4: every file exact" diff -r "$d/many" "$d/many.out"
+check "-j 4: silent" [ ! -s "$d/out" -a ! -s "$d/err" ]
+rm -rf "$d/many.out"; mkdir "$d/many.out"
+run_zcp -v "$d"/many/f1 "$d/missing" "$d"/many/f2 "$d"/many/f3 "$d/many.out"
+check "default jobs, one missing: status 1" [ $rc -eq 1 ]
+check "default jobs, one missing: message" grep -qx "zcp: cannot copy '$d/missing' to '$d/many.out/missing': No such file or directory" "$d/err"
+check "default jobs, one missing: the others copied" sh -c "cmp -s '$d/many/f1' '$d/many.out/f1' && cmp -s '$d/many/f2' '$d/many.out/f2' && cmp -s '$d/many/f3' '$d/many.out/f3'"
+check "default jobs: one whole verbose line per file" [ "$(grep -c "^'$d/many/f[123]' -> '$d/many.out/f[123]': method " "$d/out")" = 3 ]
+run_zcp -j 0 "$d/a" "$d/a.j";   check "-j 0: status 2" [ $rc -eq 2 ]
+run_zcp -j 65 "$d/a" "$d/a.j";  check "-j 65: status 2" [ $rc -eq 2 ]
+run_zcp -j x "$d/a" "$d/a.j";   check "-j x: status 2" [ $rc -eq 2 ]
+run_zcp --progress=always -j 3 "$d"/many/f* "$d/many.out"
+check "-j 3 bar: counts files" grep -aq '60/60 files' "$d/err"
+mkdir "$d/par" "$d/par.out"
+for i in 1 2 3 4; do head -c 300000000 /dev/zero >"$d/par/h$i"; done
+"$zcp" -j 4 --direct "$d"/par/h* "$d/par.out" 2>"$d/err" &
+pid=$!
+sleep 0.3
+kill -INT $pid
+wait $pid
+rc=$?
+check "-j 4 Ctrl-C: status 130" [ $rc -eq 130 ]
+check "-j 4 Ctrl-C: message" grep -q "interrupted" "$d/err"
+check "-j 4 Ctrl-C: no temporary file" no_temp "$d/par.out"
+check "-j 4 Ctrl-C: whatever exists is complete" sh -c "for f in '$d'/par.out/*; do [ -e \"\$f\" ] || continue; cmp -s \"\$f\" '$d/par/h1' || exit 1; done"
+rm -rf "$d/par" "$d/par.out"
+
 # A full file system: the message, status 1, the old destination intact.
 if [ "$(id -u)" = 0 ] && mkdir "$d/small" && mount -t tmpfs -o size=1m tmpfs "$d/small" 2>/dev/null; then
   cp "$d/old.keep" "$d/small/x"

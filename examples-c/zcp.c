@@ -5,12 +5,17 @@
  *   zcp [options] SRC... DIR
  *
  * Exit status: 0 when every file was copied, 1 when one failed, 2 for bad usage,
- * 130 when interrupted (the file being copied is left as it was).
+ * 130 when interrupted (the files being copied are left as they were).
+ *
+ * Several sources are copied by up to 4 threads at once (-j): a small file's copy
+ * mostly waits for the disk, and the waits overlap.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +33,11 @@ static const char *const method_names[ZC_METHOD_COUNT] = {
 };
 
 static volatile sig_atomic_t interrupted;
+
+/* Held while writing to the terminal and while a worker takes the next file. */
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+enum { DEFAULT_JOBS = 4, MAX_JOBS = 64 };
 
 /* The first Ctrl-C cancels the copy cleanly at its next progress report; a second
  * one, for a copy blocked on a stalled pipe, exits at once (an unfinished copy is
@@ -129,6 +139,8 @@ static void usage(FILE *f) {
             "  -p, --preserve        keep access/modification times and extended attributes\n"
             "  -n, --no-clobber      skip destinations that exist\n"
             "      --in-place        write into the destination itself (no temporary file)\n"
+            "  -j, --jobs=N          copy up to N files at once (default 4 when there are\n"
+            "                        several sources; 1: one after another, in order)\n"
             "  -v, --verbose         say how each file was copied\n"
             "  -q, --quiet           print no error messages (the exit status still tells)\n"
             "      --progress[=WHEN] progress bar on standard error: auto (when it is a\n"
@@ -143,11 +155,71 @@ static int method_arg(const char *s) {
     return -1;
 }
 
+struct worker;
+
 struct job {
     zc_options opts;
-    int verbose, quiet, no_clobber;
+    int verbose, quiet, no_clobber, jobs;
     struct bar bar;
+    /* The sources and where they go. */
+    char **srcs;
+    int nsrc;
+    const char *target;
+    int to_dir;
+    /* Under out_lock: */
+    int next, files_done, failed, stopped;
+    uint64_t bytes_done;
+    struct worker *workers;
+    int nworkers;
 };
+
+struct worker {
+    struct job *j;
+    zc_options opts;
+    _Atomic uint64_t cur; /* bytes of the file it is copying now */
+    pthread_t tid;
+};
+
+/* The bar for several files at once: files finished out of all, bytes so far.
+ * Called with out_lock held. */
+static void bar_draw_files(struct job *j) {
+    uint64_t bytes = j->bytes_done;
+    for (int i = 0; i < j->nworkers; i++)
+        bytes += atomic_load_explicit(&j->workers[i].cur, memory_order_relaxed);
+    double t = now(), secs = t - j->bar.start;
+    char b[32], r[32];
+    human(b, sizeof b, (double)bytes);
+    human(r, sizeof r, secs > 0 ? (double)bytes / secs : 0);
+    int pct = j->nsrc ? (int)(100.0 * j->files_done / j->nsrc) : 0;
+    char tail[128];
+    snprintf(tail, sizeof tail, " %3d%% %d/%d files  %s  %s/s", pct, j->files_done, j->nsrc, b, r);
+    int width = term_width() - (int)strlen(tail) - 3;
+    if (width > 50) width = 50;
+    if (width < 10) width = 10;
+    int fill = width * pct / 100;
+    char line[64];
+    for (int i = 0; i < width; i++) line[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    line[width] = 0;
+    fprintf(stderr, "\r[%s]%s\033[K", line, tail);
+    fflush(stderr);
+    j->bar.drawn = 1;
+    j->bar.last = t;
+}
+
+/* The progress callback when several files are copied at once. */
+static int on_progress_many(uint64_t done, uint64_t total, void *arg) {
+    (void)total;
+    struct worker *w = arg;
+    if (interrupted) return 1;
+    atomic_store_explicit(&w->cur, done, memory_order_relaxed);
+    struct job *j = w->j;
+    /* Never wait for the terminal: another worker is drawing or printing. */
+    if (j->bar.on && pthread_mutex_trylock(&out_lock) == 0) {
+        if (now() - j->bar.last >= 0.1) bar_draw_files(j);
+        pthread_mutex_unlock(&out_lock);
+    }
+    return 0;
+}
 
 static void say_fallbacks(const zc_stats *st) {
     int first = 1;
@@ -166,32 +238,35 @@ static int same_file(const char *a, const char *b) {
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-/* Copies one file; 0 on success (or a skip under -n), 1 on failure. */
-static int copy_one(struct job *j, const char *src, const char *dst) {
+/* Copies one file; 0 on success (or a skip under -n), 1 on failure, 130 when
+ * interrupted. `copied` gets the bytes copied. */
+static int copy_one(struct job *j, const zc_options *opts, const char *src, const char *dst,
+                    uint64_t *copied) {
     zc_stats st;
     zc_stats_init(&st);
-    j->bar.start = now();
-    j->bar.last = 0;
-    int r = zc_copy_file(src, dst, &j->opts, &st);
+    if (j->jobs == 1) {
+        j->bar.start = now();
+        j->bar.last = 0;
+    }
+    int r = zc_copy_file(src, dst, opts, &st);
+    *copied = r == 0 ? st.bytes : 0;
+    int rc = 0;
+    pthread_mutex_lock(&out_lock);
     bar_clear(&j->bar);
     if (r == -EEXIST && j->no_clobber) {
         if (j->verbose) printf("skipped '%s': '%s' exists\n", src, dst);
-        return 0;
-    }
-    if (r == -ECANCELED && interrupted) {
+    } else if (r == -ECANCELED && interrupted) {
         if (!j->quiet) fprintf(stderr, "zcp: interrupted: '%s' left as it was\n", dst);
-        exit(130);
-    }
-    if (r < 0) {
+        rc = 130;
+    } else if (r < 0) {
         if (!j->quiet) {
             if (r == -EINVAL && st.failed_step == ZC_STEP_OPEN_DST && same_file(src, dst))
                 fprintf(stderr, "zcp: cannot copy '%s' to '%s': they are the same file\n", src, dst);
             else
                 fprintf(stderr, "zcp: cannot copy '%s' to '%s': %s\n", src, dst, zc_strerror(r));
         }
-        return 1;
-    }
-    if (j->verbose) {
+        rc = 1;
+    } else if (j->verbose) {
         double secs = (double)st.elapsed_ns / 1e9;
         char size[32], rate[32];
         human(size, sizeof size, (double)st.bytes);
@@ -207,9 +282,49 @@ static int copy_one(struct job *j, const char *src, const char *dst) {
         if (st.xattrs_copied || st.xattrs_skipped)
             printf(", xattrs %u copied, %u skipped", st.xattrs_copied, st.xattrs_skipped);
         printf("\n");
-        fflush(stdout);
     }
-    return 0;
+    fflush(stdout);
+    pthread_mutex_unlock(&out_lock);
+    return rc;
+}
+
+static char *into_dir(const char *dir, const char *src);
+
+/* Takes sources in order until none is left or Ctrl-C stopped the run. */
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    struct job *j = w->j;
+    for (;;) {
+        pthread_mutex_lock(&out_lock);
+        int i = j->stopped ? j->nsrc : j->next++;
+        pthread_mutex_unlock(&out_lock);
+        if (i >= j->nsrc) break;
+        const char *src = j->srcs[i];
+        char *dst = j->to_dir ? into_dir(j->target, src) : NULL;
+        uint64_t copied = 0;
+        int rc;
+        if (j->to_dir && !dst) {
+            pthread_mutex_lock(&out_lock);
+            bar_clear(&j->bar);
+            fprintf(stderr, "zcp: out of memory\n");
+            pthread_mutex_unlock(&out_lock);
+            rc = 1;
+        } else {
+            rc = copy_one(j, &w->opts, src, dst ? dst : j->target, &copied);
+        }
+        free(dst);
+        pthread_mutex_lock(&out_lock);
+        if (rc == 130) j->stopped = 1;
+        else if (rc) j->failed = 1;
+        j->files_done++;
+        j->bytes_done += copied;
+        atomic_store_explicit(&w->cur, 0, memory_order_relaxed);
+        if (j->bar.on && j->nworkers > 1 && !j->stopped &&
+            (now() - j->bar.last >= 0.1 || j->files_done == j->nsrc))
+            bar_draw_files(j);
+        pthread_mutex_unlock(&out_lock);
+    }
+    return NULL;
 }
 
 static int is_dir(const char *p) {
@@ -245,6 +360,7 @@ int main(int argc, char **argv) {
         {"no-clobber", no_argument, NULL, 'n'},
         {"in-place", no_argument, NULL, OPT_IN_PLACE},
         {"verbose", no_argument, NULL, 'v'},
+        {"jobs", required_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
         {"progress", optional_argument, NULL, OPT_PROGRESS},
         {"help", no_argument, NULL, 'h'},
@@ -259,7 +375,7 @@ int main(int argc, char **argv) {
     zc_options_init(&j.opts);
     int progress = -1; /* -1 auto, 0 never, 1 always */
     int c;
-    while ((c = getopt_long(argc, argv, "m:pnvqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:pnvqhj:", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': {
             int m = method_arg(optarg);
@@ -277,6 +393,17 @@ int main(int argc, char **argv) {
         case 'n': j.opts.flags |= ZC_F_EXCL; j.no_clobber = 1; break;
         case OPT_IN_PLACE: j.opts.flags |= ZC_F_IN_PLACE; break;
         case 'v': j.verbose = 1; break;
+        case 'j': {
+            char *end = NULL;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 || v > MAX_JOBS) {
+                fprintf(stderr, "zcp: --jobs takes a number from 1 to %d\n", MAX_JOBS);
+                return 2;
+            }
+            j.jobs = (int)v;
+            break;
+        }
         case 'q': j.quiet = 1; break;
         case OPT_PROGRESS:
             if (!optarg || !strcmp(optarg, "always")) progress = 1;
@@ -341,8 +468,6 @@ int main(int argc, char **argv) {
     }
 
     j.bar.on = progress == 1 || (progress == -1 && isatty(STDERR_FILENO));
-    j.opts.progress = on_progress;
-    j.opts.progress_arg = &j.bar;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -350,20 +475,41 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    int failed = 0;
-    for (int i = optind; i < argc - 1; i++) {
-        const char *src = argv[i];
-        if (to_dir) {
-            char *dst = into_dir(target, src);
-            if (!dst) {
-                fprintf(stderr, "zcp: out of memory\n");
-                return 1;
-            }
-            failed |= copy_one(&j, src, dst);
-            free(dst);
+    j.srcs = argv + optind;
+    j.nsrc = nargs - 1;
+    j.target = target;
+    j.to_dir = to_dir;
+    if (j.jobs == 0) j.jobs = j.nsrc > 1 ? DEFAULT_JOBS : 1;
+    if (j.jobs > j.nsrc) j.jobs = j.nsrc;
+    struct worker workers[MAX_JOBS];
+    memset(workers, 0, sizeof workers);
+    j.workers = workers;
+    j.nworkers = j.jobs;
+    j.bar.start = now();
+    for (int i = 0; i < j.jobs; i++) {
+        workers[i].j = &j;
+        workers[i].opts = j.opts;
+        atomic_init(&workers[i].cur, 0);
+        if (j.jobs == 1) {
+            /* One file at a time: the bar shows the file being copied. */
+            workers[i].opts.progress = on_progress;
+            workers[i].opts.progress_arg = &j.bar;
         } else {
-            failed |= copy_one(&j, src, target);
+            workers[i].opts.progress = on_progress_many;
+            workers[i].opts.progress_arg = &workers[i];
         }
     }
-    return failed ? 1 : 0;
+    /* Worker 0 is this thread; if a thread cannot start, the others do its share. */
+    int started = 1;
+    for (int i = 1; i < j.jobs; i++) {
+        if (pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]) != 0) break;
+        started++;
+    }
+    worker_main(&workers[0]);
+    for (int i = 1; i < started; i++) pthread_join(workers[i].tid, NULL);
+    pthread_mutex_lock(&out_lock);
+    bar_clear(&j.bar);
+    pthread_mutex_unlock(&out_lock);
+    if (j.stopped) return 130;
+    return j.failed ? 1 : 0;
 }

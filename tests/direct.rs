@@ -684,3 +684,66 @@ fn alignment_query() {
         Some(libc::EINVAL)
     );
 }
+
+/// The io_uring engine waits for completions in 250 ms ticks. Here every read is
+/// throttled (a blkio cgroup holds the loop device to 1 MiB/s), so completions
+/// come seconds apart and many waits end in ETIME: each must mean "wait again".
+#[test]
+fn io_uring_waits_out_a_throttled_disk() {
+    let blkio = Path::new("/sys/fs/cgroup/blkio");
+    if !blkio.join("blkio.throttle.read_bps_device").exists() {
+        eprintln!("skip: no cgroup v1 blkio throttling here");
+        return;
+    }
+    let Some(m) = Mount::image("ext4", 64, &["mkfs.ext4", "-q", "-F"]) else {
+        return;
+    };
+    let src = m.path().join("src");
+    let want = data(3 * CHUNK + 4097, 71);
+    write_file(&src, &want);
+    evict(&src);
+    let dev = fs::metadata(&src).expect("stat").dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let group = blkio.join(format!("zcio-test-{}", std::process::id()));
+    fs::create_dir(&group).expect("cgroup");
+    fs::write(
+        group.join("blkio.throttle.read_bps_device"),
+        format!("{major}:{minor} {}", 1 << 20),
+    )
+    .expect("throttle");
+    let dst = m.path().join("dst");
+    let (r, st) = std::thread::scope(|s| {
+        s.spawn(|| {
+            // Only this thread (and the io_uring workers it starts) is throttled.
+            // SAFETY: gettid cannot fail.
+            let tid = unsafe { libc::gettid() };
+            fs::write(group.join("tasks"), tid.to_string()).expect("join cgroup");
+            let o = Options {
+                engine: Engine::IoUring,
+                queue_depth: 4,
+                ..Default::default()
+            };
+            let out = run(&src, &dst, &o);
+            fs::write(blkio.join("tasks"), tid.to_string()).expect("leave cgroup");
+            out
+        })
+        .join()
+        .expect("thread")
+    });
+    let _ = fs::remove_dir(&group);
+    r.expect("throttled copy");
+    assert_eq!(st.engine, Engine::IoUring);
+    assert!(fs::read(&dst).expect("read") == want);
+    // 3 MiB at 1 MiB/s: the reads really waited, over many ticks.
+    assert!(
+        st.elapsed >= std::time::Duration::from_millis(1500),
+        "{:?}: the throttle did not hold",
+        st.elapsed
+    );
+    report(
+        "io_uring_waits_out_a_throttled_disk",
+        "ext4 (loop, blkio 1 MiB/s)",
+        "ETIME wait ticks",
+        &format!("exact copy in {:.2} s", st.elapsed.as_secs_f64()),
+    );
+}

@@ -401,9 +401,10 @@ pub(crate) fn run_uring(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
         if inflight == 0 {
             break;
         }
-        // Waits in ticks, never unbounded: a completion the kernel queued for this
-        // task without waking it is collected when the wait returns (rarely seen
-        // as a 13 s stall, and once as a hang with every read done but unreported).
+        // Waits in ticks, never unbounded. Seen once on tmpfs: reads submitted, no
+        // completion, no io_uring worker started, the wait asleep for good. Each
+        // return from a wait runs the work the kernel queued for this task, so a
+        // lost wake-up costs a tick, not the copy.
         let waited = if ext_arg {
             let args = types::SubmitArgs::new().timespec(&tick);
             ring.submitter().submit_with_args(1, &args)
