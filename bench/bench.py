@@ -461,7 +461,9 @@ def run_small(b, rundir, zcp):
     os.sync()
     # Relative names from inside the source directory: the argument list stays far
     # below ARG_MAX (70 KB for 10,000 names), so every tool gets all files in one go.
-    rows = [("zcp -q SRCDIR/* DSTDIR/", [zcp, "-q"]), ("cp SRCDIR/* DSTDIR/", ["cp"])]
+    rows = [("zcp -q SRCDIR/* DSTDIR/", [zcp, "-q"]),
+            ("zcp -q -j 1 SRCDIR/* DSTDIR/", [zcp, "-q", "-j", "1"]),
+            ("cp SRCDIR/* DSTDIR/", ["cp"])]
     res = {label: {"walls": [], "cpu": [], "bad": 0, "fail": []} for label, _ in rows}
     for _ in range(b.runs):
         for label, argv in rows:
@@ -624,18 +626,20 @@ def report(b, facts, fio, fio_why, contenders, warm, small, net, net_size, elaps
     rows, res = small
     L.append(f"### {SMALL_COUNT:,} files of {SMALL_SIZE // 1024} KiB")
     L.append("")
-    L.append("| command | files/s median (min–max) | wall s | CPU s | cmp |")
-    L.append("|---|---|---|---|---|")
+    L.append("| command | files/s median (min–max) | wall s | CPU s | × cp | cmp |")
+    L.append("|---|---|---|---|---|---|")
+    cp_walls = res[rows[-1][0]]["walls"]
     for label, _ in rows:
         r = res[label]
         if not r["walls"]:
-            L.append(f"| `{label}` | n/a ({cell(r['fail'][0]) if r['fail'] else 'did not run'}) | – | – | – |")
+            L.append(f"| `{label}` | n/a ({cell(r['fail'][0]) if r['fail'] else 'did not run'}) | – | – | – | – |")
             continue
+        x_cp = fmt_ratio(statistics.median(cp_walls) / statistics.median(r["walls"])) if cp_walls else "n/a"
         cmp_cell = "ok" if not r["bad"] else f"**DIFFERS** ({r['bad']} of {len(r['walls'])})"
         if r["fail"]:
             cmp_cell += f"; {len(r['fail'])} run(s) failed: {cell(r['fail'][0])}"
         L.append(f"| `{label}` | {median_range([SMALL_COUNT / w for w in r['walls']], lambda v: f'{v:,.0f}')} "
-                 f"| {statistics.median(r['walls']):.2f} | {statistics.median(r['cpu']):.2f} | {cmp_cell} |")
+                 f"| {statistics.median(r['walls']):.2f} | {statistics.median(r['cpu']):.2f} | {x_cp} | {cmp_cell} |")
     L.append("")
 
     modes, nres = net
@@ -676,7 +680,9 @@ def report(b, facts, fio, fio_why, contenders, warm, small, net, net_size, elaps
              "O_DIRECT, 16 × 1 MiB reads and 16 × 1 MiB writes in flight, kept in step, one pass into a new file). Near 1 the copy is disk-bound. Above 1 the copy got more out of "
              "the disk than fio did (write-back merged into larger requests, a cache in the device or, on a "
              "virtual machine, the host) or did less than a full read plus a full write (a reflink, reads served "
-             "from the cache on warm runs). **× article**: the speed over the article's O_DIRECT loop (one 1 MiB read, then one "
+             "from the cache on warm runs). zcio's Direct I/O buffers sit in 2 MiB pages, so each 1 MiB I/O reaches the "
+             "device as one request; on 4 KiB pages (fio's, dd's, the article's) a 1 MiB buffer can exceed the "
+             "device's segment limit (virtio-blk: 254) and is split in two. **× article**: the speed over the article's O_DIRECT loop (one 1 MiB read, then one "
              "write, nothing in flight at once).")
     if facts["fstype"] in ("xfs", "btrfs", "bcachefs", "ocfs2", "nfs", "nfs4", "cifs", "smb3"):
         L.append(f"- {facts['fstype']} can share blocks or copy on the server: the `copy_file_range` rows, zcp's "
@@ -689,7 +695,9 @@ def report(b, facts, fio, fio_why, contenders, warm, small, net, net_size, elaps
     L.append("- A zcp row marked \"ran …\" or \"fell back …\" reports what `zcp -v` said it did on a small probe "
              "file; an engine that cannot run here shows as n/a with zcio's reason.")
     L.append("- Small files: one command copies all of them, then `sync -f` flushes the destination's file "
-             "system inside the timed region; per-file costs (open, create, metadata, fsync) dominate, not bandwidth.")
+             "system inside the timed region; per-file costs (open, create, metadata, fsync) dominate, not bandwidth. "
+             "zcp copies up to 4 files at once by default, so their waits for the disk overlap; `-j 1` copies "
+             "them one after another, as cp does.")
     L.append("- Network: loopback moves bytes memory to memory, so MB/s mostly shows CPU speed; the number that "
              "carries over to a real network is **CPU s per GB** on the measured side (the other side is a separate "
              "process, not counted). The sender reads from the page cache; the receiver writes into it, not flushed.")

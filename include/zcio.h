@@ -263,7 +263,9 @@ typedef struct zc_options {
   uint32_t queue_depth;
   /**
    * Bytes per I/O; 0 = zcio's default (1 MiB). For Direct I/O, a multiple of the
-   * alignment (see `zc_dio_alignment()`).
+   * alignment (see `zc_dio_alignment()`) and at most 1 GiB; one larger than the
+   * file is cut to the file's size (at least 64 KiB), so the buffers never take
+   * more than `queue_depth` x `chunk_size`.
    */
   uint64_t chunk_size;
   /**

@@ -26,7 +26,9 @@ pub struct zc_options {
     /// I/Os in flight for engines that overlap them; 0 = zcio's default.
     pub queue_depth: u32,
     /// Bytes per I/O; 0 = zcio's default (1 MiB). For Direct I/O, a multiple of the
-    /// alignment (see `zc_dio_alignment()`).
+    /// alignment (see `zc_dio_alignment()`) and at most 1 GiB; one larger than the
+    /// file is cut to the file's size (at least 64 KiB), so the buffers never take
+    /// more than `queue_depth` x `chunk_size`.
     pub chunk_size: u64,
     /// Called as bytes move, and once at the end; NULL for none.
     pub progress: zc_progress_fn,

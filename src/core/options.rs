@@ -197,7 +197,9 @@ pub struct Options<'a> {
     pub queue_depth: u32,
     /// The Direct I/O engine to use; `Engine::None` lets zcio choose.
     pub engine: Engine,
-    /// Bytes per I/O; 0 = zcio's default. For Direct I/O, a multiple of the alignment.
+    /// Bytes per I/O; 0 = zcio's default. For Direct I/O, a multiple of the alignment
+    /// and at most 1 GiB; one larger than the file is cut to the file's size (at
+    /// least 64 KiB).
     pub chunk_size: u64,
     /// Called as bytes move, and once at the end.
     pub progress: Option<&'a Progress<'a>>,
