@@ -23,6 +23,16 @@ run_zcp() {
   rc=$?
 }
 no_temp() { ! ls -A "$1" | grep -q '^\.zcio-'; }
+# interrupt_zcp: runs zcp with the arguments, presses Ctrl-C after 0.3 s, keeps
+# the status and standard error.
+interrupt_zcp() {
+  "$zcp" "$@" 2>"$d/err" &
+  local pid=$!
+  sleep 0.3
+  kill -INT $pid
+  wait $pid
+  rc=$?
+}
 
 head -c 3000007 /dev/urandom >"$d/src"
 
@@ -115,12 +125,7 @@ check "--progress=never: no bar on a terminal" [ ! -s "$d/tty" ]
 # Ctrl-C: the copy stops at once, status 130, the old destination as it was.
 head -c 400000000 /dev/zero >"$d/huge"
 cp "$d/old.keep" "$d/target"
-"$zcp" --direct "$d/huge" "$d/target" 2>"$d/err" &
-pid=$!
-sleep 0.3
-kill -INT $pid
-wait $pid
-rc=$?
+interrupt_zcp --direct "$d/huge" "$d/target"
 check "Ctrl-C: status 130" [ $rc -eq 130 ]
 check "Ctrl-C: message" grep -q "interrupted" "$d/err"
 check "Ctrl-C: old destination intact" cmp -s "$d/target" "$d/old.keep"
@@ -162,12 +167,7 @@ run_zcp --progress=always -j 3 "$d"/many/f* "$d/many.out"
 check "-j 3 bar: counts files" grep -aq '60/60 files' "$d/err"
 mkdir "$d/par" "$d/par.out"
 for i in 1 2 3 4; do head -c 300000000 /dev/zero >"$d/par/h$i"; done
-"$zcp" -j 4 --direct "$d"/par/h* "$d/par.out" 2>"$d/err" &
-pid=$!
-sleep 0.3
-kill -INT $pid
-wait $pid
-rc=$?
+interrupt_zcp -j 4 --direct "$d"/par/h* "$d/par.out"
 check "-j 4 Ctrl-C: status 130" [ $rc -eq 130 ]
 check "-j 4 Ctrl-C: message" grep -q "interrupted" "$d/err"
 check "-j 4 Ctrl-C: no temporary file" no_temp "$d/par.out"
