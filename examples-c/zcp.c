@@ -296,6 +296,8 @@ static void *worker_main(void *arg) {
     struct job *j = w->j;
     for (;;) {
         pthread_mutex_lock(&out_lock);
+        /* After Ctrl-C no new file is started, even if no copy was running. */
+        if (interrupted) j->stopped = 1;
         int i = j->stopped ? j->nsrc : j->next++;
         pthread_mutex_unlock(&out_lock);
         if (i >= j->nsrc) break;
@@ -510,6 +512,6 @@ int main(int argc, char **argv) {
     pthread_mutex_lock(&out_lock);
     bar_clear(&j.bar);
     pthread_mutex_unlock(&out_lock);
-    if (j.stopped) return 130;
+    if (j.stopped || interrupted) return 130;
     return j.failed ? 1 : 0;
 }

@@ -70,6 +70,17 @@ impl ChunkIo<'_> {
         (self.align.mem as usize).max(4096)
     }
 
+    /// `depth` buffers of one chunk each in one region, each starting on the
+    /// memory alignment (a chunk cut to the file's size need not be a multiple of
+    /// it): the region, and the distance from one buffer to the next.
+    fn buffers(&self, depth: usize) -> Result<(AlignedBuf, usize)> {
+        let stride = round_up(self.chunk, self.buffer_align());
+        let len = stride
+            .checked_mul(depth)
+            .ok_or(Error::new(libc::ENOMEM, Step::Resource))?;
+        Ok((AlignedBuf::new(len, self.buffer_align())?, stride))
+    }
+
     /// Pads a chunk of `filled` bytes up to the alignment with zeros (never with
     /// older buffer contents) and returns the length to write.
     fn pad(&self, buf: &mut [u8], filled: usize) -> usize {
@@ -234,8 +245,12 @@ impl Drop for AllSignalsBlocked {
 pub(crate) fn run_threads(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
     let depth = job.depth.max(1);
     // One region for all workers: it is mapped in huge pages (see AlignedBuf).
-    let mut mem = AlignedBuf::new(job.io.chunk * depth, job.io.buffer_align())?;
-    let mut bufs: Vec<&mut [u8]> = mem.as_mut_slice().chunks_mut(job.io.chunk).collect();
+    let (mut mem, stride) = job.io.buffers(depth)?;
+    let mut bufs: Vec<&mut [u8]> = mem
+        .as_mut_slice()
+        .chunks_mut(stride)
+        .map(|b| &mut b[..job.io.chunk])
+        .collect();
     let sh = Shared {
         next: AtomicU64::new(0),
         eof: AtomicU64::new(u64::MAX),
@@ -315,7 +330,7 @@ pub(crate) fn run_uring(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
     use io_uring::{IoUring, opcode, squeue, types};
 
     let depth = job.depth.clamp(1, 4096);
-    let mut mem = AlignedBuf::new(job.io.chunk * depth, job.io.buffer_align())?;
+    let (mut mem, stride) = job.io.buffers(depth)?;
     let mut ring: IoUring = IoUring::builder()
         .build((depth as u32 * 2).next_power_of_two())
         .map_err(|e| Stop::Unavailable(e.raw_os_error().unwrap_or(libc::ENOSYS)))?;
@@ -323,7 +338,7 @@ pub(crate) fn run_uring(job: &Job<'_, '_>, stats: &mut Stats) -> Outcome {
     let iovecs: Vec<libc::iovec> = (0..depth)
         .map(|i| libc::iovec {
             // SAFETY: each slot's slice lies inside `mem`.
-            iov_base: unsafe { base_ptr.add(i * job.io.chunk) }.cast(),
+            iov_base: unsafe { base_ptr.add(i * stride) }.cast(),
             iov_len: job.io.chunk,
         })
         .collect();
@@ -538,5 +553,37 @@ pub(crate) fn run(engine: Engine, job: &Job<'_, '_>, stats: &mut Stats) -> Outco
         Engine::IoUring => run_uring(job, stats),
         Engine::Threads => run_threads(job, stats),
         Engine::Sync | Engine::None => run_sync(job, stats),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn every_buffer_starts_on_the_memory_alignment() {
+        let f = std::fs::File::open("/dev/null").expect("open");
+        // A chunk cut to a file's size: a multiple of 512, not of the page.
+        for (chunk, mem) in [
+            (100_352, 4096),
+            (3 << 20, 8192),
+            (512, 512),
+            (1 << 20, 4096),
+        ] {
+            let io = ChunkIo {
+                src: f.as_fd(),
+                dst: f.as_fd(),
+                align: DioAlign { mem, offset: 512 },
+                chunk,
+            };
+            let (buf, stride) = io.buffers(5).expect("buffers");
+            assert!(stride >= chunk);
+            assert!(buf.as_slice().len() >= 5 * stride);
+            for i in 0..5 {
+                let p = buf.as_slice()[i * stride..].as_ptr() as usize;
+                assert_eq!(p % io.buffer_align(), 0, "chunk {chunk}, buffer {i}");
+            }
+        }
     }
 }
