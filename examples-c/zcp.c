@@ -85,6 +85,21 @@ static void bar_clear(struct bar *b) {
     }
 }
 
+/* Draws "[=====>    ] TAIL" for `pct` percent, as wide as the terminal allows. */
+static void bar_line(struct bar *b, int pct, const char *tail, double t) {
+    int width = term_width() - (int)strlen(tail) - 3;
+    if (width > 50) width = 50;
+    if (width < 10) width = 10;
+    int fill = width * pct / 100;
+    char line[64];
+    for (int i = 0; i < width; i++) line[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    line[width] = 0;
+    fprintf(stderr, "\r[%s]%s\033[K", line, tail);
+    fflush(stderr);
+    b->drawn = 1;
+    b->last = t;
+}
+
 static void bar_draw(struct bar *b, uint64_t done, uint64_t total) {
     double t = now(), secs = t - b->start;
     double rate = secs > 0 ? (double)done / secs : 0;
@@ -100,17 +115,7 @@ static void bar_draw(struct bar *b, uint64_t done, uint64_t total) {
     }
     char tail[128];
     snprintf(tail, sizeof tail, " %3d%% %s / %s  %s/s  ETA %s", pct, d, tot, r, eta);
-    int width = term_width() - (int)strlen(tail) - 3;
-    if (width > 50) width = 50;
-    if (width < 10) width = 10;
-    int fill = total ? (int)((double)width * (double)pct / 100.0) : 0;
-    char line[64];
-    for (int i = 0; i < width; i++) line[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
-    line[width] = 0;
-    fprintf(stderr, "\r[%s]%s\033[K", line, tail);
-    fflush(stderr);
-    b->drawn = 1;
-    b->last = t;
+    bar_line(b, pct, tail, t);
 }
 
 /* The progress callback: draws the bar at most every 100 ms, and stops the copy
@@ -193,17 +198,7 @@ static void bar_draw_files(struct job *j) {
     int pct = j->nsrc ? (int)(100.0 * j->files_done / j->nsrc) : 0;
     char tail[128];
     snprintf(tail, sizeof tail, " %3d%% %d/%d files  %s  %s/s", pct, j->files_done, j->nsrc, b, r);
-    int width = term_width() - (int)strlen(tail) - 3;
-    if (width > 50) width = 50;
-    if (width < 10) width = 10;
-    int fill = width * pct / 100;
-    char line[64];
-    for (int i = 0; i < width; i++) line[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
-    line[width] = 0;
-    fprintf(stderr, "\r[%s]%s\033[K", line, tail);
-    fflush(stderr);
-    j->bar.drawn = 1;
-    j->bar.last = t;
+    bar_line(&j->bar, pct, tail, t);
 }
 
 /* The progress callback when several files are copied at once. */

@@ -462,18 +462,6 @@ fn mode_times_and_xattrs() {
     assert_eq!(meta.mode() & 0o777, 0o640 & !umask());
 }
 
-fn umask() -> u32 {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("Umask:")
-                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-            })
-        })
-        .unwrap_or(0o022)
-}
-
 fn cpath(p: &Path) -> std::ffi::CString {
     use std::os::unix::ffi::OsStrExt;
     std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path")

@@ -66,18 +66,6 @@ pub fn no_wider(t: Perm, f: Perm) -> Result<(), String> {
     }
 }
 
-pub fn umask() -> u32 {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("Umask:")
-                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-            })
-        })
-        .unwrap_or(0o022)
-}
-
 /// How the destination looks before the copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dest {
