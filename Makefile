@@ -68,9 +68,15 @@ abi:
 rust-test:
 	$(CARGO) test --workspace
 
+# Formatting, clippy, no circle among the modules of src/, and an example in the
+# docs of every public item (checked on rustdoc's JSON, which needs RUSTC_BOOTSTRAP).
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	python3 tools/modcycles.py src
+	RUSTC_BOOTSTRAP=1 RUSTDOCFLAGS="-Z unstable-options --output-format json" \
+		$(CARGO) doc -q --no-deps -p zcio --target-dir target/docjson
+	python3 tools/doc_examples.py target/docjson/doc/zcio.json
 
 $(BUILD)/%-static: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h lib
 	$(CC) $(TEST_CFLAGS) -o $@ $< c-tests/ref_directio.c $(STAGE)/libzcio.a $(STATIC_LIBS)

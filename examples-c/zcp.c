@@ -28,10 +28,6 @@
 
 #include "zcio.h"
 
-static const char *const method_names[ZC_METHOD_COUNT] = {
-    "auto", "direct", "reflink", "copy_file_range", "sendfile", "splice", "mmap", "read_write",
-};
-
 static volatile sig_atomic_t interrupted;
 
 /* Held while writing to the terminal and while a worker takes the next file. */
@@ -155,8 +151,15 @@ static void usage(FILE *f) {
 }
 
 static int method_arg(const char *s) {
-    for (int i = 0; i < ZC_METHOD_COUNT; i++)
-        if (!strcmp(s, method_names[i])) return i;
+    for (uint32_t i = 0; i < ZC_METHOD_COUNT; i++)
+        if (!strcmp(s, zc_method_name(i))) return (int)i;
+    return -1;
+}
+
+/* The ZC_ENGINE_* value named `s` (zc_engine_name's names), or -1. */
+static int engine_arg(const char *s) {
+    for (uint32_t i = 0; zc_engine_name(i); i++)
+        if (!strcmp(s, zc_engine_name(i))) return (int)i;
     return -1;
 }
 
@@ -218,10 +221,10 @@ static int on_progress_many(uint64_t done, uint64_t total, void *arg) {
 
 static void say_fallbacks(const zc_stats *st) {
     int first = 1;
-    for (int m = 0; m < ZC_METHOD_COUNT; m++) {
+    for (uint32_t m = 0; m < ZC_METHOD_COUNT; m++) {
         if (!(st->fallbacks & (1u << m))) continue;
         int e = st->fallback_errno[m];
-        printf("%s%s: %s", first ? " (gave up " : "; ", method_names[m],
+        printf("%s%s: %s", first ? " (gave up " : "; ", zc_method_name(m),
                e ? zc_strerror(e) : "no data from it");
         first = 0;
     }
@@ -266,12 +269,10 @@ static int copy_one(struct job *j, const zc_options *opts, const char *src, cons
         char size[32], rate[32];
         human(size, sizeof size, (double)st.bytes);
         human(rate, sizeof rate, secs > 0 ? (double)st.bytes / secs : 0);
-        printf("'%s' -> '%s': method %s", src, dst,
-               st.method < ZC_METHOD_COUNT ? method_names[st.method] : "?");
+        const char *method = zc_method_name(st.method);
+        printf("'%s' -> '%s': method %s", src, dst, method ? method : "?");
         if (st.method == ZC_METHOD_DIRECT)
-            printf(" (engine %s, alignment %u)",
-                   st.engine == ZC_ENGINE_IO_URING ? "io_uring" : st.engine == ZC_ENGINE_THREADS ? "threads" : "sync",
-                   st.alignment);
+            printf(" (engine %s, alignment %u)", zc_engine_name(st.engine), st.alignment);
         say_fallbacks(&st);
         printf(", %s in %.3f s, %s/s, %llu I/O calls", size, secs, rate, (unsigned long long)st.io_calls);
         if (st.xattrs_copied || st.xattrs_skipped)

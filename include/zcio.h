@@ -388,7 +388,8 @@ int directio_copy(const char *src,
                   struct zc_stats *stats_out);
 
 /**
- * Drop-in for the article's `directIO_copy`: copies `src_path` to `dest_path` with
+ * Drop-in for the `directIO_copy` of Van C. Ngo's article "File Copy using
+ * DirectIO" (*the article* in this header): copies `src_path` to `dest_path` with
  * Direct I/O and default options. Prints nothing.
  *
  * Returns true on success; false on failure with `errno` set (EINVAL for NULL
@@ -451,7 +452,10 @@ void zc_stats_init_sized(struct zc_stats *stats, size_t size);
  * destination rules as `directio_copy()` (temporary file, replace on success, an
  * existing destination untouched on failure, refused when it is the source).
  *
- * `ZC_METHOD_AUTO` (or NULL `opts`) uses copy_file_range with its fallbacks.
+ * `ZC_METHOD_AUTO` (or NULL `opts`) picks the fastest safe path: a reflink (unless
+ * `ZC_F_NO_REFLINK`), then copy_file_range (unless `ZC_F_NO_REFLINK`: it may share
+ * blocks), then sendfile, then read/write, each given up only for the errors that
+ * mean "not possible here" and only before it moved data.
  * `ZC_METHOD_DIRECT` is `directio_copy()`. `ZC_METHOD_REFLINK` clones or fails.
  * `ZC_METHOD_COPY_FILE_RANGE`, `ZC_METHOD_SENDFILE`, `ZC_METHOD_SPLICE`,
  * `ZC_METHOD_MMAP` and `ZC_METHOD_READ_WRITE` force that method; where the kernel
@@ -668,6 +672,40 @@ int zc_reflink(int src_fd, int dst_fd);
  * `in_off` is NULL or points to a readable and writable `int64_t`.
  */
 int64_t zc_mmap_copy(int in_fd, int64_t *in_off, int out_fd, uint64_t len, uint32_t flags);
+
+/**
+ * The name of the method `method` (one of `ZC_METHOD_*`): "auto", "direct",
+ * "reflink", "copy_file_range", "sendfile", "splice", "mmap" or "read_write", the
+ * names zcp's `--method` takes.
+ *
+ * Returns a static string, or NULL when `method` is not a `ZC_METHOD_*` value.
+ *
+ * Thread safety: safe.
+ */
+const char *zc_method_name(uint32_t method);
+
+/**
+ * The name of the Direct I/O engine `engine` (one of `ZC_ENGINE_*`): "auto" (the
+ * value 0, which `zc_stats.engine` uses for "none ran"), "sync", "threads" or
+ * "io_uring", the names zcp's `--engine` takes.
+ *
+ * Returns a static string, or NULL when `engine` is not a `ZC_ENGINE_*` value.
+ *
+ * Thread safety: safe.
+ */
+const char *zc_engine_name(uint32_t engine);
+
+/**
+ * The name of the step `step` (one of `ZC_STEP_*`, as in `zc_stats.failed_step`),
+ * for messages: "none", "arguments", "open source", "open destination", "read",
+ * "write", "size destination", "sync", "commit", "metadata", "cancel" or
+ * "resource".
+ *
+ * Returns a static string, or NULL when `step` is not a `ZC_STEP_*` value.
+ *
+ * Thread safety: safe.
+ */
+const char *zc_step_name(uint32_t step);
 
 /**
  * The version of the loaded library, "MAJOR.MINOR.PATCH", as in Cargo.toml. Compare

@@ -1,39 +1,126 @@
 //! zcio: fast, safe file copies for Linux.
 //!
-//! The Rust API lives in [`core`] and is re-exported here; [`capi`] is the C ABI
-//! (`include/zcio.h`) built on top of it.
+//! One call copies a file by the best path the kernel and file systems offer
+//! (a reflink, `copy_file_range`, `sendfile`, a read/write loop) and says which it
+//! took; [`directio_copy`] copies with O_DIRECT, leaving the page cache alone (the
+//! C ABI's `directIO_copy` replaces the function of Van C. Ngo's article "File Copy
+//! using DirectIO", *the article* in these docs); the
+//! descriptor calls ([`sendfile`], [`splice`], [`copy_file_range`], [`reflink`],
+//! [`mmap_copy`]) finish what the kernel calls start. Every path-based copy writes
+//! into a temporary file and replaces the destination only when it is complete:
+//! a failure leaves an existing destination as it was.
 //!
 //! ```no_run
-//! let stats = zcio::directio_copy_path("big.img", "copy.img", &zcio::Options::default())?;
+//! // Defaults, like std::fs::copy, with a report of what ran.
+//! let stats = zcio::copy_file("big.img", "copy.img")?;
 //! println!("{} bytes by {}", stats.bytes, stats.method);
+//!
+//! // Options are built like std::fs::OpenOptions.
+//! let stats = zcio::Options::new()
+//!     .fsync(true)
+//!     .preserve_times(true)
+//!     .directio_copy("big.img", "backup.img")?;
+//! println!("engine {:?}, alignment {}", stats.engine, stats.alignment);
 //! # Ok::<(), zcio::Error>(())
 //! ```
+//!
+//! Errors are [`Error`]: an errno, the [`Step`] that failed and, for the
+//! path-based copies, the [`Stats`] of what had been done; it converts to and from
+//! [`std::io::Error`].
+//!
+//! The same library is a C library: `include/zcio.h` declares its C ABI.
 
+#![warn(missing_docs)]
+// `make doc-check` builds the docs with this cfg: every public item has an example.
+#![cfg_attr(
+    zcio_doc_check,
+    feature(rustdoc_missing_doc_code_examples),
+    deny(rustdoc::missing_doc_code_examples)
+)]
+
+mod core;
+
+#[doc(hidden)]
 pub mod capi;
-pub mod core;
-
-pub use crate::core::align::{AlignSource, DioAlign, dio_alignment};
-pub use crate::core::clone::reflink;
-pub use crate::core::direct::directio_copy;
-pub use crate::core::directio::{Advice, directio};
-pub use crate::core::file::{copy_file, splice_file};
-pub use crate::core::mmap::mmap_copy;
-pub use crate::core::range::copy_file_range;
-pub use crate::core::sendfile::sendfile;
-pub use crate::core::splice::splice;
-pub use crate::core::{
-    Engine, Error, Flags, MAX_IO, Method, Options, Progress, Result, Stats, Step, TO_EOF, strerror,
-};
 
 use std::path::Path;
 
-/// [`directio_copy`] for callers that want the statistics as the result.
-pub fn directio_copy_path(
-    src: impl AsRef<Path>,
-    dst: impl AsRef<Path>,
-    opts: &Options<'_>,
-) -> Result<Stats> {
-    let mut stats = Stats::default();
-    directio_copy(src.as_ref(), dst.as_ref(), opts, &mut stats)?;
-    Ok(stats)
+pub use crate::core::align::{AlignSource, DioAlign, dio_alignment};
+pub use crate::core::clone::reflink;
+pub use crate::core::directio::{Advice, directio};
+pub use crate::core::error::{Error, Result};
+pub use crate::core::fdio::{MAX_IO, TO_EOF};
+pub use crate::core::mmap::mmap_copy;
+pub use crate::core::options::{FdFlags, Flags, Options, Progress, ProgressFn};
+pub use crate::core::range::copy_file_range;
+pub use crate::core::sendfile::sendfile;
+pub use crate::core::splice::splice;
+pub use crate::core::stats::{Engine, Method, Stats, Step};
+
+/// Copies the file `src` to `dst` by the fastest safe path, with default
+/// [`Options`], and returns what happened.
+///
+/// The chain is a reflink (the file system shares the blocks), then
+/// `copy_file_range`, then `sendfile`, then a read/write loop; each is given up
+/// only for the errors that mean "not possible here", and only before it moved
+/// data ([`Stats::fallbacks`] says which and why). Holes stay holes; FIFOs and
+/// character devices are streamed; a /proc file that claims size 0 is read to its
+/// end. The data goes into a temporary file in `dst`'s directory, which replaces
+/// `dst` only when everything succeeded; a copy onto itself (same path, hard link,
+/// symlink, bind mount) is refused with `EINVAL` before anything is opened for
+/// writing. A new `dst` gets the source's permission bits minus the umask; an
+/// existing one keeps its mode and, where allowed, its owner.
+///
+/// ```no_run
+/// let stats = zcio::copy_file("big.img", "copy.img")?;
+/// println!("{} bytes by {} in {:?}", stats.bytes, stats.method, stats.elapsed);
+/// # Ok::<(), zcio::Error>(())
+/// ```
+pub fn copy_file(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<Stats> {
+    Options::new().copy_file(src, dst)
+}
+
+/// Copies the file `src` to `dst` with Direct I/O and default [`Options`]: O_DIRECT
+/// on both files, buffers and I/O sizes aligned as the file systems require
+/// ([`dio_alignment`]), reads and writes overlapped, the unaligned tail handled, the
+/// page cache left as it was. Where a file system refuses O_DIRECT, a buffered copy
+/// that drops its pages from the cache runs instead (`stats.method` is then
+/// [`Method::ReadWrite`], and [`Stats::gave_up`] of [`Method::Direct`] says why).
+/// A new `dst` gets 0644 minus the umask; the destination rules are those of
+/// [`copy_file`].
+///
+/// ```no_run
+/// let stats = zcio::directio_copy("disk.img", "backup/disk.img")?;
+/// assert_eq!(stats.method, zcio::Method::Direct);
+/// # Ok::<(), zcio::Error>(())
+/// ```
+pub fn directio_copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<Stats> {
+    Options::new().directio_copy(src, dst)
+}
+
+/// Copies the file `src` to `dst` through splice(2), on the destination rules of
+/// [`copy_file`].
+///
+/// ```no_run
+/// let stats = zcio::splice_file("a", "b")?;
+/// assert_eq!(stats.method, zcio::Method::Splice);
+/// # Ok::<(), zcio::Error>(())
+/// ```
+pub fn splice_file(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<Stats> {
+    Options::new().splice_file(src, dst)
+}
+
+/// Switches for tests that must reach paths this machine would not take by itself.
+#[doc(hidden)]
+pub mod testing {
+    /// Makes every copy in this process use a named temporary file, as on a file
+    /// system without O_TMPFILE.
+    pub fn force_named_temp(on: bool) {
+        crate::core::target::NO_TMPFILE.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The capacity of this thread's splice pipe, making it if needed.
+    pub fn thread_pipe_size() -> crate::Result<usize> {
+        crate::core::splice::thread_pipe_size()
+    }
 }

@@ -12,24 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use zcio::{Flags, Method, Options, Stats};
-
-fn copy(src: &Path, dst: &Path, opts: &Options<'_>) -> (Result<(), zcio::Error>, Stats) {
-    let mut st = Stats::default();
-    let r = zcio::copy_file(src, dst, opts, &mut st);
-    (r, st)
-}
-
-fn errno(r: Result<(), zcio::Error>) -> i32 {
-    r.err().map(|e| e.errno()).unwrap_or(0)
-}
-
-fn flags(f: Flags) -> Options<'static> {
-    Options {
-        flags: f,
-        ..Default::default()
-    }
-}
+use zcio::{Method, Options, Progress};
 
 fn used_bytes(p: &Path) -> u64 {
     let s = nix::sys::statvfs::statvfs(p).expect("statvfs");
@@ -42,13 +25,11 @@ fn chain_on_ext4_is_copy_file_range() {
     let src = d.path().join("src");
     let bytes = data(5 << 20, 1);
     write_file(&src, &bytes);
-    let (r, st) = copy(&src, &d.path().join("dst"), &Options::default());
-    r.expect("copy");
+    let st = zcio::copy_file(&src, d.path().join("dst")).expect("copy");
     assert_eq!(st.method, Method::CopyFileRange);
-    assert_eq!(st.fallbacks, Method::Reflink.bit());
     assert_eq!(
-        st.fallback_errno[Method::Reflink as usize],
-        libc::EOPNOTSUPP
+        st.fallbacks().collect::<Vec<_>>(),
+        [(Method::Reflink, libc::EOPNOTSUPP)]
     );
     assert_eq!(st.bytes as usize, bytes.len());
     assert!(fs::read(d.path().join("dst")).expect("read") == bytes);
@@ -65,22 +46,23 @@ fn chain_on_xfs_reflinks_and_no_reflink_copies() {
     write_file(&src, &bytes);
     nix::unistd::sync();
     let before = used_bytes(&mp);
-    let (r, st) = copy(&src, &mp.join("clone"), &Options::default());
-    r.expect("copy");
+    let st = zcio::copy_file(&src, mp.join("clone")).expect("copy");
     nix::unistd::sync();
     assert_eq!(st.method, Method::Reflink);
-    assert_eq!(st.fallbacks, 0);
+    assert_eq!(st.fallbacks().next(), None);
     let grew = used_bytes(&mp) - before;
     assert!(grew < 1 << 20, "a reflink used {grew} bytes");
     assert!(fs::read(mp.join("clone")).expect("read") == bytes);
 
     // Never share blocks: copy_file_range is skipped too, the data really copied.
     let before = used_bytes(&mp);
-    let (r, st) = copy(&src, &mp.join("copy"), &flags(Flags::NO_REFLINK));
-    r.expect("copy");
+    let st = Options::new()
+        .reflink(false)
+        .copy_file(&src, mp.join("copy"))
+        .expect("copy");
     nix::unistd::sync();
     assert_eq!(st.method, Method::Sendfile);
-    assert_eq!(st.fallbacks, 0);
+    assert_eq!(st.fallbacks().next(), None);
     let grew = used_bytes(&mp) - before;
     assert!(
         grew >= bytes.len() as u64,
@@ -96,25 +78,16 @@ fn chain_across_file_systems_and_from_proc() {
     let bytes = data(3 << 20, 3);
     write_file(&src, &bytes);
     if let Some(shm) = shm_dir() {
-        let (r, st) = copy(&src, &shm.path().join("dst"), &Options::default());
-        r.expect("copy");
+        let st = zcio::copy_file(&src, shm.path().join("dst")).expect("copy");
         assert_eq!(st.method, Method::Sendfile);
         assert_eq!(
-            st.fallbacks,
-            Method::Reflink.bit() | Method::CopyFileRange.bit()
+            st.fallbacks().map(|(m, _)| m).collect::<Vec<_>>(),
+            [Method::Reflink, Method::CopyFileRange]
         );
-        assert_eq!(
-            st.fallback_errno[Method::CopyFileRange as usize],
-            libc::EXDEV
-        );
+        assert_eq!(st.gave_up(Method::CopyFileRange), Some(libc::EXDEV));
         assert!(fs::read(shm.path().join("dst")).expect("read") == bytes);
     }
-    let (r, st) = copy(
-        Path::new("/proc/self/status"),
-        &d.path().join("status"),
-        &Options::default(),
-    );
-    r.expect("proc");
+    let st = zcio::copy_file("/proc/self/status", d.path().join("status")).expect("proc");
     assert!(st.bytes > 100);
     let got = fs::read_to_string(d.path().join("status")).expect("read");
     assert!(got.starts_with("Name:"), "{got}");
@@ -134,9 +107,9 @@ fn fifo_fed_by_another_process() {
         .arg(&fifo)
         .spawn()
         .expect("cp");
-    let (r, st) = copy(&fifo, &d.path().join("dst"), &Options::default());
+    let r = zcio::copy_file(&fifo, d.path().join("dst"));
     assert!(child.wait().expect("wait").success());
-    r.expect("copy");
+    let st = r.expect("copy");
     assert_eq!(st.method, Method::Splice);
     assert!(fs::read(d.path().join("dst")).expect("read") == bytes);
     assert_eq!(
@@ -144,12 +117,7 @@ fn fifo_fed_by_another_process() {
         0o600
     );
     // A character device streams too.
-    let o = Options {
-        method: Method::Auto,
-        ..Default::default()
-    };
-    let (r, _) = copy(Path::new("/dev/null"), &d.path().join("empty"), &o);
-    r.expect("char device");
+    zcio::copy_file("/dev/null", d.path().join("empty")).expect("char device");
     assert_eq!(fs::metadata(d.path().join("empty")).expect("meta").len(), 0);
 }
 
@@ -203,12 +171,10 @@ fn sparse_files_stay_sparse() {
     ] {
         let dst = d.path().join(format!("copy-{m}"));
         let t = Instant::now();
-        let o = Options {
-            method: m,
-            ..Default::default()
-        };
-        let (r, st) = copy(&src, &dst, &o);
-        r.unwrap_or_else(|e| panic!("{m}: {e}"));
+        let st = Options::new()
+            .method(m)
+            .copy_file(&src, &dst)
+            .unwrap_or_else(|e| panic!("{m}: {e}"));
         let took = t.elapsed();
         assert!(
             took < Duration::from_secs(1),
@@ -235,8 +201,10 @@ fn no_sparse_fills_the_holes() {
     nix::sys::uio::pwrite(&f, b"start", 0).expect("pwrite");
     nix::sys::uio::pwrite(&f, b"end", (64 << 20) - 3).expect("pwrite");
     f.sync_all().expect("sync");
-    let (r, st) = copy(&src, &d.path().join("full"), &flags(Flags::NO_SPARSE));
-    r.expect("copy");
+    let st = Options::new()
+        .sparse(false)
+        .copy_file(&src, d.path().join("full"))
+        .expect("copy");
     assert_eq!(st.bytes, 64 << 20);
     let blocks = fs::metadata(d.path().join("full")).expect("meta").blocks();
     assert!(
@@ -262,28 +230,24 @@ fn same_file_and_bad_paths() {
         Method::Direct,
         Method::Splice,
     ] {
-        let o = Options {
-            method: m,
-            ..Default::default()
-        };
+        let o = Options::new().method(m);
         for dst in ["src", "hard", "sym"] {
             assert_eq!(
-                errno(copy(&src, &p.join(dst), &o).0),
+                errno(o.copy_file(&src, p.join(dst))),
                 libc::EINVAL,
                 "{m} {dst}"
             );
             assert!(fs::read(&src).expect("read") == bytes);
         }
     }
-    let o = Options::default();
     assert_eq!(
-        errno(copy(&src, &p.join("missing/dst"), &o).0),
+        errno(zcio::copy_file(&src, p.join("missing/dst"))),
         libc::ENOENT
     );
     fs::create_dir(p.join("dir")).expect("mkdir");
-    assert_eq!(errno(copy(&src, &p.join("dir"), &o).0), libc::EISDIR);
+    assert_eq!(errno(zcio::copy_file(&src, p.join("dir"))), libc::EISDIR);
     assert_eq!(
-        errno(copy(&p.join("dir"), &p.join("x"), &o).0),
+        errno(zcio::copy_file(p.join("dir"), p.join("x"))),
         libc::EISDIR
     );
     assert!(!p.join("x").exists());
@@ -313,7 +277,7 @@ fn read_only_destination_directory() {
         libc::setfsgid(65534);
         libc::setfsuid(65534);
     }
-    let r = copy(&src, &ro.join("x"), &Options::default()).0;
+    let r = zcio::copy_file(&src, ro.join("x"));
     // SAFETY: as above, back to root.
     unsafe {
         libc::setfsuid(0);
@@ -342,11 +306,7 @@ fn full_file_system_and_cancel_keep_the_old_destination() {
         Method::Mmap,
         Method::Direct,
     ] {
-        let o = Options {
-            method: meth,
-            ..Default::default()
-        };
-        let (r, st) = copy(&src, &dst, &o);
+        let (r, st) = outcome(Options::new().method(meth).copy_file(&src, &dst));
         assert_eq!(errno(r), libc::ENOSPC, "{meth}");
         assert!(
             st.failed_step == zcio::Step::Write || st.failed_step == zcio::Step::Size,
@@ -363,20 +323,9 @@ fn full_file_system_and_cancel_keep_the_old_destination() {
     let small = d.path().join("small");
     let sb = data(3 << 20, 8);
     write_file(&small, &sb);
-    let half = |done: u64, total: u64| {
-        if done * 2 >= total {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
     for meth in [Method::Auto, Method::ReadWrite, Method::Sendfile] {
-        let o = Options {
-            method: meth,
-            progress: Some(&half),
-            ..Default::default()
-        };
-        let (r, st) = copy(&small, &dst, &o);
+        let o = Options::new().method(meth).progress(&stop_at_half);
+        let (r, st) = outcome(o.copy_file(&small, &dst));
         assert_eq!(errno(r), libc::ECANCELED, "{meth}");
         assert_eq!(st.failed_step, zcio::Step::Cancel);
         assert!(fs::read(&dst).expect("read") == old);
@@ -401,8 +350,7 @@ fn mode_times_and_xattrs() {
     nix::sys::stat::futimens(&src_f, &when, &when).expect("utimens");
     let set = xattr_set(&src, "user.zcio", b"kept");
 
-    let (r, st) = copy(&src, &d.path().join("plain"), &Options::default());
-    r.expect("copy");
+    let st = zcio::copy_file(&src, d.path().join("plain")).expect("copy");
     let meta = fs::metadata(d.path().join("plain")).expect("meta");
     assert_eq!(meta.mode() & 0o777, 0o640 & !umask());
     assert_ne!(
@@ -414,12 +362,11 @@ fn mode_times_and_xattrs() {
 
     // Reading the source for the first copy moved its access time (relatime).
     let before = fs::metadata(&src).expect("meta");
-    let (r, st) = copy(
-        &src,
-        &d.path().join("kept"),
-        &flags(Flags::PRESERVE_TIMES | Flags::PRESERVE_XATTRS),
-    );
-    r.expect("copy");
+    let st = Options::new()
+        .preserve_times(true)
+        .preserve_xattrs(true)
+        .copy_file(&src, d.path().join("kept"))
+        .expect("copy");
     let meta = fs::metadata(d.path().join("kept")).expect("meta");
     assert_eq!(
         (meta.mtime(), meta.mtime_nsec()),
@@ -444,19 +391,16 @@ fn mode_times_and_xattrs() {
             Some(nix::unistd::Gid::from_raw(65534)),
         )
         .expect("chown");
-        copy(&src, &d.path().join("owned"), &Options::default())
-            .0
-            .expect("copy");
+        zcio::copy_file(&src, d.path().join("owned")).expect("copy");
         let meta = fs::metadata(d.path().join("owned")).expect("meta");
         assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
     }
     // The same through the Direct I/O path.
-    let o = Options {
-        method: Method::Direct,
-        flags: Flags::PRESERVE_TIMES,
-        ..Default::default()
-    };
-    copy(&src, &d.path().join("direct"), &o).0.expect("copy");
+    Options::new()
+        .method(Method::Direct)
+        .preserve_times(true)
+        .copy_file(&src, d.path().join("direct"))
+        .expect("copy");
     let meta = fs::metadata(d.path().join("direct")).expect("meta");
     assert_eq!(meta.mtime(), 1_000_000_000);
     assert_eq!(meta.mode() & 0o777, 0o640 & !umask());
@@ -498,26 +442,24 @@ fn progress_every_64_mib_and_once_at_the_end() {
     let size = 200usize << 20;
     write_file(&src, &data(size, 11));
     for m in [Method::Auto, Method::ReadWrite, Method::Splice] {
-        let seen = RefCell::new(Vec::<(u64, u64, Instant)>::new());
-        let cb = |done: u64, total: u64| {
-            seen.borrow_mut().push((done, total, Instant::now()));
+        let seen = RefCell::new(Vec::<(Progress, Instant)>::new());
+        let cb = |p: Progress| {
+            seen.borrow_mut().push((p, Instant::now()));
             ControlFlow::Continue(())
         };
-        let o = Options {
-            method: m,
-            progress: Some(&cb),
-            ..Default::default()
-        };
         let start = Instant::now();
-        copy(&src, &d.path().join(format!("dst-{m}")), &o)
-            .0
+        Options::new()
+            .method(m)
+            .progress(&cb)
+            .copy_file(&src, d.path().join(format!("dst-{m}")))
             .expect("copy");
         let seen = seen.into_inner();
-        let last = seen.last().expect("called");
-        assert_eq!((last.0, last.1), (size as u64, size as u64), "{m}");
+        let (last, _) = seen.last().expect("called");
+        let size = size as u64;
+        assert_eq!(*last, Progress::new(size, Some(size)), "{m}");
         let mut prev = (0u64, start);
         let mut worst = Duration::ZERO;
-        for &(done, _, at) in &seen {
+        for &(Progress { done, .. }, at) in &seen {
             assert!(done >= prev.0, "{m}: went backwards");
             assert!(
                 done - prev.0 <= 64 << 20,
@@ -534,17 +476,14 @@ fn progress_every_64_mib_and_once_at_the_end() {
         );
     }
     let calls = Cell::new(0);
-    let cb = |_: u64, _: u64| {
+    let cb = |_: Progress| {
         calls.set(calls.get() + 1);
         ControlFlow::Continue(())
     };
-    let o = Options {
-        progress: Some(&cb),
-        ..Default::default()
-    };
     write_file(&d.path().join("tiny"), b"x");
-    copy(&d.path().join("tiny"), &d.path().join("tiny2"), &o)
-        .0
+    Options::new()
+        .progress(&cb)
+        .copy_file(d.path().join("tiny"), d.path().join("tiny2"))
         .expect("copy");
     assert!(calls.get() >= 1);
 }
@@ -554,15 +493,13 @@ fn special_destinations_are_written_as_they_are() {
     let d = disk_dir();
     let src = d.path().join("src");
     write_file(&src, &data(1 << 20, 12));
-    copy(&src, Path::new("/dev/null"), &Options::default())
-        .0
-        .expect("to /dev/null");
+    zcio::copy_file(&src, "/dev/null").expect("to /dev/null");
     assert!(Path::new("/dev/null").exists());
     let null = File::open("/dev/null").expect("null");
     assert!(null.as_fd().try_clone_to_owned().is_ok());
     // But not with EXCL, and not for directio_copy.
     assert_eq!(
-        errno(copy(&src, Path::new("/dev/null"), &flags(Flags::EXCL)).0),
+        errno(Options::new().exclusive(true).copy_file(&src, "/dev/null")),
         libc::EEXIST
     );
 }
@@ -576,12 +513,8 @@ fn nofollow_refuses_a_symlink_destination() {
     write_file(&p.join("target"), b"old");
     std::os::unix::fs::symlink("target", p.join("link")).expect("symlink");
     for m in [Method::Auto, Method::Direct, Method::ReadWrite] {
-        let o = Options {
-            method: m,
-            flags: Flags::NOFOLLOW,
-            ..Default::default()
-        };
-        assert_eq!(errno(copy(&src, &p.join("link"), &o).0), libc::ELOOP, "{m}");
+        let o = Options::new().method(m).nofollow(true);
+        assert_eq!(errno(o.copy_file(&src, p.join("link"))), libc::ELOOP, "{m}");
         assert_eq!(fs::read(p.join("target")).expect("read"), b"old");
         assert!(
             fs::symlink_metadata(p.join("link"))
@@ -591,8 +524,9 @@ fn nofollow_refuses_a_symlink_destination() {
         );
     }
     // A plain destination is not affected by the flag.
-    copy(&src, &p.join("plain"), &flags(Flags::NOFOLLOW))
-        .0
+    Options::new()
+        .nofollow(true)
+        .copy_file(&src, p.join("plain"))
         .expect("copy");
     assert_eq!(fs::read(p.join("plain")).expect("read"), b"new");
 }

@@ -9,19 +9,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use common::*;
-use zcio::{Engine, Flags, Method, Options, Stats, directio_copy};
+use zcio::{Advice, Engine, Flags, Method, Options, Progress, directio_copy};
 
 const CHUNK: usize = 1 << 20;
-
-fn run(src: &Path, dst: &Path, opts: &Options<'_>) -> (Result<(), zcio::Error>, Stats) {
-    let mut st = Stats::default();
-    let r = directio_copy(src, dst, opts, &mut st);
-    (r, st)
-}
-
-fn errno(r: Result<(), zcio::Error>) -> i32 {
-    r.err().map(|e| e.errno()).unwrap_or(0)
-}
 
 fn sizes() -> Vec<usize> {
     vec![
@@ -41,7 +31,7 @@ fn sizes() -> Vec<usize> {
 }
 
 fn check_sizes_in(dir: &Path) {
-    check_sizes_with(dir, &Options::default());
+    check_sizes_with(dir, &Options::new());
 }
 
 fn check_sizes_with(dir: &Path, opts: &Options<'_>) {
@@ -50,8 +40,9 @@ fn check_sizes_with(dir: &Path, opts: &Options<'_>) {
         let dst = dir.join(format!("dst{n}"));
         let bytes = data(n, i as u64 + 1);
         write_file(&src, &bytes);
-        let (r, st) = run(&src, &dst, opts);
-        r.unwrap_or_else(|e| panic!("size {n}: {e}"));
+        let st = opts
+            .directio_copy(&src, &dst)
+            .unwrap_or_else(|e| panic!("size {n}: {e}"));
         let got = fs::read(&dst).expect("read dst");
         assert_eq!(got.len(), n, "size {n}");
         assert!(got == bytes, "content differs at size {n}");
@@ -78,22 +69,21 @@ fn sizes_on_disk() {
 /// of a few chunks already have reads and writes overlapping.
 #[test]
 fn every_engine_copies_every_size() {
-    for engine in [Engine::Sync, Engine::Threads, Engine::IoUring] {
+    for engine in Engine::ALL {
         for (chunk, depth) in [(4096u64, 3u32), (65536, 8), (0, 0)] {
             let d = disk_dir();
-            let o = Options {
-                engine,
-                chunk_size: chunk,
-                queue_depth: depth,
-                ..Default::default()
-            };
+            let o = Options::new()
+                .engine(engine)
+                .chunk_size(chunk)
+                .queue_depth(depth);
             check_sizes_with(d.path(), &o);
             let src = d.path().join("src");
             let bytes = data(5 * CHUNK + 333, 77);
             write_file(&src, &bytes);
-            let (r, st) = run(&src, &d.path().join("one"), &o);
-            r.unwrap_or_else(|e| panic!("{engine:?}: {e}"));
-            assert_eq!(st.engine, engine);
+            let st = o
+                .directio_copy(&src, d.path().join("one"))
+                .unwrap_or_else(|e| panic!("{engine:?}: {e}"));
+            assert_eq!(st.engine, Some(engine));
             assert_eq!(st.method, Method::Direct);
             assert!(
                 fs::read(d.path().join("one")).expect("read") == bytes,
@@ -114,32 +104,20 @@ fn every_engine_cancels_and_fails_cleanly() {
     let dst = m.path().join("dst");
     let old = data(1000, 32);
     write_file(&dst, &old);
-    let half = |done: u64, total: u64| {
-        if done * 2 >= total {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
-    for engine in [Engine::Sync, Engine::Threads, Engine::IoUring] {
+    for engine in Engine::ALL {
         // Too big for the file system: ENOSPC (at reservation or write time).
-        let o = Options {
-            engine,
-            ..Default::default()
-        };
-        let (r, _) = run(&src, &dst, &o);
-        assert_eq!(errno(r), libc::ENOSPC, "{engine:?}");
+        let o = Options::new().engine(engine);
+        assert_eq!(
+            errno(o.directio_copy(&src, &dst)),
+            libc::ENOSPC,
+            "{engine:?}"
+        );
         assert!(fs::read(&dst).expect("read") == old);
         // Cancelled half way on the disk.
-        let o = Options {
-            engine,
-            progress: Some(&half),
-            chunk_size: 65536,
-            ..Default::default()
-        };
+        let o = o.progress(&stop_at_half).chunk_size(65536);
         let dd = d.path().join("dst");
         write_file(&dd, &old);
-        let (r, st) = run(&src, &dd, &o);
+        let (r, st) = outcome(o.directio_copy(&src, &dd));
         assert_eq!(errno(r), libc::ECANCELED, "{engine:?}");
         assert_eq!(st.failed_step, zcio::Step::Cancel);
         assert!(fs::read(&dd).expect("read") == old, "{engine:?}");
@@ -164,14 +142,12 @@ fn every_engine_fails_cleanly_when_a_write_finds_the_disk_full() {
     let dst = m.path().join("dst");
     let old = data(5000, 34);
     write_file(&dst, &old);
-    for engine in [Engine::Sync, Engine::Threads, Engine::IoUring] {
-        let o = Options {
-            engine,
-            queue_depth: 4,
-            chunk_size: 256 * 1024,
-            ..Default::default()
-        };
-        let (r, st) = run(&src, &dst, &o);
+    for engine in Engine::ALL {
+        let o = Options::new()
+            .engine(engine)
+            .queue_depth(4)
+            .chunk_size(256 * 1024);
+        let (r, st) = outcome(o.directio_copy(&src, &dst));
         assert_eq!(errno(r), libc::ENOSPC, "{engine:?}");
         assert_eq!(st.failed_step, zcio::Step::Write, "{engine:?}");
         assert!(
@@ -186,7 +162,8 @@ fn every_engine_fails_cleanly_when_a_write_finds_the_disk_full() {
         // The space comes back.
         let small = d.path().join("small");
         write_file(&small, &data(CHUNK, 35));
-        run(&small, &m.path().join("small"), &o).0.expect("fits");
+        o.directio_copy(&small, m.path().join("small"))
+            .expect("fits");
         fs::remove_file(m.path().join("small")).expect("rm");
     }
 }
@@ -205,15 +182,14 @@ fn disk_copy_is_direct_and_leaves_no_cache() {
     let bytes = data(8 * CHUNK + 4321, 7);
     write_file(&src, &bytes);
     evict(&src);
-    let (r, st) = run(&src, &dst, &Options::default());
-    r.expect("copy");
+    let st = directio_copy(&src, &dst).expect("copy");
     assert_eq!(st.method, Method::Direct);
     assert!(
-        matches!(st.engine, Engine::IoUring | Engine::Threads),
+        matches!(st.engine, Some(Engine::IoUring | Engine::Threads)),
         "{:?}",
         st.engine
     );
-    assert_eq!(st.fallbacks, 0);
+    assert_eq!(st.fallbacks().next(), None);
     assert!(st.alignment >= 512 && st.alignment.is_power_of_two());
     assert!(st.io_calls >= 18, "io_calls {}", st.io_calls);
     // Direct I/O never put the copy's pages in the cache, nor the source's.
@@ -231,29 +207,25 @@ fn chunk_sizes() {
     write_file(&src, &bytes);
     for chunk in [4096u64, 65536, 3 * 4096] {
         let dst = d.path().join(format!("dst{chunk}"));
-        let o = Options {
-            chunk_size: chunk,
-            ..Default::default()
-        };
-        let (r, _) = run(&src, &dst, &o);
-        r.expect("copy");
+        Options::new()
+            .chunk_size(chunk)
+            .directio_copy(&src, &dst)
+            .expect("copy");
         assert!(fs::read(&dst).expect("read") == bytes, "chunk {chunk}");
     }
     // Not a multiple of the alignment: refused, nothing created.
     let dst = d.path().join("bad");
     for chunk in [1u64, 1000, 4097] {
-        let o = Options {
-            chunk_size: chunk,
-            ..Default::default()
-        };
-        assert_eq!(errno(run(&src, &dst, &o).0), libc::EINVAL, "chunk {chunk}");
+        let o = Options::new().chunk_size(chunk);
+        assert_eq!(
+            errno(o.directio_copy(&src, &dst)),
+            libc::EINVAL,
+            "chunk {chunk}"
+        );
         assert!(!dst.exists());
     }
-    let o = Options {
-        chunk_size: 1 << 40,
-        ..Default::default()
-    };
-    assert_eq!(errno(run(&src, &dst, &o).0), libc::EINVAL);
+    let o = Options::new().chunk_size(1 << 40);
+    assert_eq!(errno(o.directio_copy(&src, &dst)), libc::EINVAL);
 }
 
 #[test]
@@ -263,27 +235,29 @@ fn bad_inputs_change_nothing() {
     let src = p.join("src");
     let bytes = data(10000, 9);
     write_file(&src, &bytes);
-    let o = Options::default();
 
     // Missing source: nothing created.
     assert_eq!(
-        errno(run(&p.join("nope"), &p.join("d1"), &o).0),
+        errno(directio_copy(p.join("nope"), p.join("d1"))),
         libc::ENOENT
     );
     assert!(!p.join("d1").exists());
     // Empty paths.
-    assert_eq!(errno(run(Path::new(""), &p.join("d1"), &o).0), libc::ENOENT);
-    assert_eq!(errno(run(&src, Path::new(""), &o).0), libc::ENOENT);
+    assert_eq!(errno(directio_copy("", p.join("d1"))), libc::ENOENT);
+    assert_eq!(errno(directio_copy(&src, "")), libc::ENOENT);
     // Source is a directory.
-    assert_eq!(errno(run(p, &p.join("d2"), &o).0), libc::EISDIR);
+    assert_eq!(errno(directio_copy(p, p.join("d2"))), libc::EISDIR);
     assert!(!p.join("d2").exists());
     // Destination is a directory, with or without a trailing slash.
     fs::create_dir(p.join("sub")).expect("mkdir");
-    assert_eq!(errno(run(&src, &p.join("sub"), &o).0), libc::EISDIR);
-    assert_eq!(errno(run(&src, &p.join("sub/"), &o).0), libc::EISDIR);
-    assert_eq!(errno(run(&src, Path::new("/"), &o).0), libc::EISDIR);
+    assert_eq!(errno(directio_copy(&src, p.join("sub"))), libc::EISDIR);
+    assert_eq!(errno(directio_copy(&src, p.join("sub/"))), libc::EISDIR);
+    assert_eq!(errno(directio_copy(&src, "/")), libc::EISDIR);
     // Missing destination directory.
-    assert_eq!(errno(run(&src, &p.join("no/such/dir"), &o).0), libc::ENOENT);
+    assert_eq!(
+        errno(directio_copy(&src, p.join("no/such/dir"))),
+        libc::ENOENT
+    );
     // A FIFO as source is refused without blocking; as destination too.
     nix::unistd::mkfifo(
         &p.join("fifo"),
@@ -291,17 +265,14 @@ fn bad_inputs_change_nothing() {
     )
     .expect("mkfifo");
     assert_eq!(
-        errno(run(&p.join("fifo"), &p.join("d3"), &o).0),
+        errno(directio_copy(p.join("fifo"), p.join("d3"))),
         libc::EINVAL
     );
     assert!(!p.join("d3").exists());
-    assert_eq!(errno(run(&src, &p.join("fifo"), &o).0), libc::EINVAL);
+    assert_eq!(errno(directio_copy(&src, p.join("fifo"))), libc::EINVAL);
     // Method other than direct.
-    let m = Options {
-        method: Method::Sendfile,
-        ..Default::default()
-    };
-    assert_eq!(errno(run(&src, &p.join("d4"), &m).0), libc::EINVAL);
+    let m = Options::new().method(Method::Sendfile);
+    assert_eq!(errno(m.directio_copy(&src, p.join("d4"))), libc::EINVAL);
     assert!(!p.join("d4").exists());
     // The source is unchanged after all of it.
     assert!(fs::read(&src).expect("read") == bytes);
@@ -328,13 +299,10 @@ fn copy_onto_itself_never_truncates() {
         p.join("relsym"),
         p.join(".").join("src"),
     ];
-    for flags in [Flags::NONE, Flags::IN_PLACE, Flags::FSYNC] {
-        let o = Options {
-            flags,
-            ..Default::default()
-        };
+    for flags in [Flags::empty(), Flags::IN_PLACE, Flags::FSYNC] {
+        let o = Options::new().flags(flags);
         for dst in &same {
-            let (r, st) = run(&src, dst, &o);
+            let (r, st) = outcome(o.directio_copy(&src, dst));
             assert_eq!(errno(r), libc::EINVAL, "{dst:?} {flags:?}");
             assert_eq!(st.failed_step, zcio::Step::OpenDst);
             assert!(
@@ -343,7 +311,7 @@ fn copy_onto_itself_never_truncates() {
             );
         }
         // And the other way round: the link as source, the file as destination.
-        assert_eq!(errno(run(&p.join("sym"), &src, &o).0), libc::EINVAL);
+        assert_eq!(errno(o.directio_copy(p.join("sym"), &src)), libc::EINVAL);
     }
     assert_eq!(
         extra_entries(p, &["src", "hard", "sym", "relsym"]),
@@ -361,10 +329,7 @@ fn bind_mount_of_itself_is_the_same_file() {
         return;
     };
     let other = m.path().join("src");
-    assert_eq!(
-        errno(run(&src, &other, &Options::default()).0),
-        libc::EINVAL
-    );
+    assert_eq!(errno(directio_copy(&src, &other)), libc::EINVAL);
     assert!(fs::read(&src).expect("read") == bytes);
 }
 
@@ -378,8 +343,7 @@ fn existing_destination_is_replaced_and_keeps_its_mode() {
     write_file(&src, &bytes);
     write_file(&dst, &data(1_000_000, 14));
     fs::set_permissions(&dst, fs::Permissions::from_mode(0o640)).expect("chmod");
-    let (r, _) = run(&src, &dst, &Options::default());
-    r.expect("copy");
+    directio_copy(&src, &dst).expect("copy");
     assert!(fs::read(&dst).expect("read") == bytes);
     assert_eq!(
         fs::metadata(&dst).expect("meta").permissions().mode() & 0o7777,
@@ -395,7 +359,7 @@ fn new_destination_gets_0644_minus_umask() {
     write_file(&src, b"hello");
     fs::set_permissions(&src, fs::Permissions::from_mode(0o700)).expect("chmod");
     let dst = d.path().join("dst");
-    run(&src, &dst, &Options::default()).0.expect("copy");
+    directio_copy(&src, &dst).expect("copy");
     assert_eq!(
         fs::metadata(&dst).expect("meta").mode() & 0o7777,
         0o644 & !umask()
@@ -413,23 +377,16 @@ fn excl_and_in_place() {
     let old = data(20000, 16);
     write_file(&dst, &old);
 
-    let excl = Options {
-        flags: Flags::EXCL,
-        ..Default::default()
-    };
-    assert_eq!(errno(run(&src, &dst, &excl).0), libc::EEXIST);
+    let excl = Options::new().exclusive(true);
+    assert_eq!(errno(excl.directio_copy(&src, &dst)), libc::EEXIST);
     assert!(fs::read(&dst).expect("read") == old);
-    run(&src, &p.join("fresh"), &excl)
-        .0
+    excl.directio_copy(&src, p.join("fresh"))
         .expect("excl on a new name");
     assert!(fs::read(p.join("fresh")).expect("read") == bytes);
 
-    let inplace = Options {
-        flags: Flags::IN_PLACE,
-        ..Default::default()
-    };
+    let inplace = Options::new().in_place(true);
     let ino = fs::metadata(&dst).expect("meta").ino();
-    run(&src, &dst, &inplace).0.expect("in place");
+    inplace.directio_copy(&src, &dst).expect("in place");
     assert!(fs::read(&dst).expect("read") == bytes);
     assert_eq!(
         fs::metadata(&dst).expect("meta").ino(),
@@ -437,13 +394,9 @@ fn excl_and_in_place() {
         "in place keeps the inode"
     );
 
-    let both = Options {
-        flags: Flags::IN_PLACE | Flags::EXCL,
-        ..Default::default()
-    };
-    assert_eq!(errno(run(&src, &dst, &both).0), libc::EEXIST);
-    run(&src, &p.join("fresh2"), &both)
-        .0
+    let both = inplace.exclusive(true);
+    assert_eq!(errno(both.directio_copy(&src, &dst)), libc::EEXIST);
+    both.directio_copy(&src, p.join("fresh2"))
         .expect("in place, new");
     assert!(fs::read(p.join("fresh2")).expect("read") == bytes);
     assert_eq!(
@@ -458,11 +411,10 @@ fn fsync_flag_copies() {
     let src = d.path().join("src");
     let bytes = data(123457, 17);
     write_file(&src, &bytes);
-    let o = Options {
-        flags: Flags::FSYNC,
-        ..Default::default()
-    };
-    run(&src, &d.path().join("dst"), &o).0.expect("copy");
+    Options::new()
+        .fsync(true)
+        .directio_copy(&src, d.path().join("dst"))
+        .expect("copy");
     assert!(fs::read(d.path().join("dst")).expect("read") == bytes);
 }
 
@@ -475,9 +427,7 @@ fn symlink_destination_is_written_through() {
     write_file(&src, &bytes);
     write_file(&p.join("target"), b"old");
     std::os::unix::fs::symlink("target", p.join("link")).expect("symlink");
-    run(&src, &p.join("link"), &Options::default())
-        .0
-        .expect("copy");
+    directio_copy(&src, p.join("link")).expect("copy");
     assert!(
         fs::symlink_metadata(p.join("link"))
             .expect("meta")
@@ -487,10 +437,7 @@ fn symlink_destination_is_written_through() {
     assert!(fs::read(p.join("target")).expect("read") == bytes);
     // A dangling link is not followed into a new file.
     std::os::unix::fs::symlink("missing", p.join("dangling")).expect("symlink");
-    assert_eq!(
-        errno(run(&src, &p.join("dangling"), &Options::default()).0),
-        libc::ENOENT
-    );
+    assert_eq!(errno(directio_copy(&src, p.join("dangling"))), libc::ENOENT);
     assert!(!p.join("missing").exists());
 }
 
@@ -506,42 +453,31 @@ fn progress_and_cancel() {
     write_file(&dst, &old);
 
     let calls = Cell::new(0u32);
-    let last = Cell::new((0u64, 0u64));
-    let cb = |done: u64, total: u64| {
+    let last = Cell::new(Progress::default());
+    let cb = |p: Progress| {
         calls.set(calls.get() + 1);
-        assert!(done >= last.get().0, "progress went backwards");
-        last.set((done, total));
+        assert!(p.done >= last.get().done, "progress went backwards");
+        last.set(p);
         ControlFlow::Continue(())
     };
-    let o = Options {
-        progress: Some(&cb),
-        ..Default::default()
-    };
-    run(&src, &dst, &o).0.expect("copy");
+    Options::new()
+        .progress(&cb)
+        .directio_copy(&src, &dst)
+        .expect("copy");
     assert!(calls.get() >= 2, "calls {}", calls.get());
-    assert_eq!(last.get(), (bytes.len() as u64, bytes.len() as u64));
+    let size = bytes.len() as u64;
+    assert_eq!(last.get(), Progress::new(size, Some(size)));
     assert!(fs::read(&dst).expect("read") == bytes);
 
     // Cancel at about half: ECANCELED, destination as it was, no temporary file.
     write_file(&dst, &old);
-    let half = |done: u64, total: u64| {
-        if done * 2 >= total {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
-    let o = Options {
-        progress: Some(&half),
-        ..Default::default()
-    };
-    let (r, st) = run(&src, &dst, &o);
+    let o = Options::new().progress(&stop_at_half);
+    let (r, st) = outcome(o.directio_copy(&src, &dst));
     assert_eq!(errno(r), libc::ECANCELED);
     assert_eq!(st.failed_step, zcio::Step::Cancel);
     assert!(fs::read(&dst).expect("read") == old);
     // And for a destination that did not exist: still absent.
-    let (r, _) = run(&src, &p.join("new"), &o);
-    assert_eq!(errno(r), libc::ECANCELED);
+    assert_eq!(errno(o.directio_copy(&src, p.join("new"))), libc::ECANCELED);
     assert!(!p.join("new").exists());
     assert_eq!(extra_entries(p, &["src", "dst"]), Vec::<String>::new());
 }
@@ -551,21 +487,19 @@ fn proc_source_falls_back_to_buffered() {
     // /proc files refuse O_DIRECT and report size 0 while holding data.
     let d = disk_dir();
     let dst = d.path().join("status");
-    let (r, st) = run(Path::new("/proc/self/status"), &dst, &Options::default());
-    r.expect("copy");
+    let st = directio_copy("/proc/self/status", &dst).expect("copy");
     assert_eq!(st.method, Method::ReadWrite);
-    assert_eq!(st.fallbacks, Method::Direct.bit());
-    assert_eq!(st.fallback_errno[Method::Direct as usize], libc::EINVAL);
+    assert_eq!(
+        st.fallbacks().collect::<Vec<_>>(),
+        [(Method::Direct, libc::EINVAL)]
+    );
     let got = fs::read_to_string(&dst).expect("read");
     assert!(got.contains("Name:") && got.contains("VmPeak") || got.contains("Pid:"));
 
-    let no = Options {
-        flags: Flags::NO_FALLBACK,
-        ..Default::default()
-    };
+    let no = Options::new().fallback(false);
     let dst2 = d.path().join("status2");
     assert_eq!(
-        errno(run(Path::new("/proc/self/status"), &dst2, &no).0),
+        errno(no.directio_copy("/proc/self/status", &dst2)),
         libc::EINVAL
     );
     assert!(!dst2.exists());
@@ -582,18 +516,14 @@ fn ramfs_destination_falls_back_to_buffered() {
     let bytes = data(3 * CHUNK + 12345, 21);
     write_file(&src, &bytes);
     let dst = m.path().join("dst");
-    let (r, st) = run(&src, &dst, &Options::default());
-    r.expect("copy");
+    let st = directio_copy(&src, &dst).expect("copy");
     assert_eq!(st.method, Method::ReadWrite);
-    assert_ne!(st.fallbacks & Method::Direct.bit(), 0);
+    assert_ne!(st.gave_up(Method::Direct), None);
     assert!(fs::read(&dst).expect("read") == bytes);
 
-    let no = Options {
-        flags: Flags::NO_FALLBACK,
-        ..Default::default()
-    };
+    let no = Options::new().fallback(false);
     let dst2 = m.path().join("dst2");
-    assert_eq!(errno(run(&src, &dst2, &no).0), libc::EINVAL);
+    assert_eq!(errno(no.directio_copy(&src, &dst2)), libc::EINVAL);
     assert!(!dst2.exists());
     assert_eq!(extra_entries(&m.path(), &["dst"]), Vec::<String>::new());
 }
@@ -609,7 +539,7 @@ fn full_file_system_keeps_the_old_destination() {
     let dst = m.path().join("dst");
     let old = data(1000, 23);
     write_file(&dst, &old);
-    let (r, st) = run(&src, &dst, &Options::default());
+    let (r, st) = outcome(directio_copy(&src, &dst));
     assert_eq!(errno(r), libc::ENOSPC);
     // Found when the blocks are reserved, or when they are written.
     assert!(
@@ -622,9 +552,7 @@ fn full_file_system_keeps_the_old_destination() {
     // The space is given back: a small copy still fits.
     let small = d.path().join("small");
     write_file(&small, &data(100_000, 24));
-    run(&small, &dst, &Options::default())
-        .0
-        .expect("small copy");
+    directio_copy(&small, &dst).expect("small copy");
 }
 
 #[test]
@@ -638,42 +566,33 @@ fn directio_advice() {
         .write(true)
         .open(&p)
         .expect("open");
-    zcio::directio(f.as_fd(), zcio::Advice::On).expect("on");
+    zcio::directio(&f, Advice::On).expect("on");
     let fl = nix::fcntl::fcntl(f.as_fd(), nix::fcntl::FcntlArg::F_GETFL).expect("getfl");
     assert_ne!(fl & libc::O_DIRECT, 0);
-    zcio::directio(f.as_fd(), zcio::Advice::Off).expect("off");
+    zcio::directio(&f, Advice::Off).expect("off");
     let fl = nix::fcntl::fcntl(f.as_fd(), nix::fcntl::FcntlArg::F_GETFL).expect("getfl");
     assert_eq!(fl & libc::O_DIRECT, 0);
     // A pipe is not a file system that takes the advice (and O_DIRECT there would
     // mean packet mode).
     let (r, _w) = nix::unistd::pipe().expect("pipe");
-    assert_eq!(
-        zcio::directio(r.as_fd(), zcio::Advice::On)
-            .err()
-            .map(|e| e.errno()),
-        Some(libc::ENOTTY)
-    );
+    assert_eq!(errno(zcio::directio(&r, Advice::On)), libc::ENOTTY);
     let fl = nix::fcntl::fcntl(r.as_fd(), nix::fcntl::FcntlArg::F_GETFL).expect("getfl");
     assert_eq!(fl & libc::O_DIRECT, 0);
 }
 
 #[test]
 fn alignment_query() {
-    use std::os::fd::AsFd;
     let d = disk_dir();
     let p = d.path().join("f");
     write_file(&p, b"x");
     let f = fs::File::open(&p).expect("open");
-    let (a, _) = zcio::dio_alignment(f.as_fd())
+    let a = zcio::dio_alignment(&f)
         .expect("query")
         .expect("direct I/O on disk");
     assert!(a.offset.is_power_of_two() && a.offset >= 512);
     assert!(a.mem.is_power_of_two());
     let dir = fs::File::open(d.path()).expect("open dir");
-    assert_eq!(
-        zcio::dio_alignment(dir.as_fd()).err().map(|e| e.errno()),
-        Some(libc::EINVAL)
-    );
+    assert_eq!(errno(zcio::dio_alignment(&dir)), libc::EINVAL);
 }
 
 /// The io_uring engine waits for completions in 250 ms ticks. Here every read is
@@ -703,18 +622,16 @@ fn io_uring_waits_out_a_throttled_disk() {
     )
     .expect("throttle");
     let dst = m.path().join("dst");
-    let (r, st) = std::thread::scope(|s| {
+    let r = std::thread::scope(|s| {
         s.spawn(|| {
             // Only this thread (and the io_uring workers it starts) is throttled.
             // SAFETY: gettid cannot fail.
             let tid = unsafe { libc::gettid() };
             fs::write(group.join("tasks"), tid.to_string()).expect("join cgroup");
-            let o = Options {
-                engine: Engine::IoUring,
-                queue_depth: 4,
-                ..Default::default()
-            };
-            let out = run(&src, &dst, &o);
+            let out = Options::new()
+                .engine(Engine::IoUring)
+                .queue_depth(4)
+                .directio_copy(&src, &dst);
             fs::write(blkio.join("tasks"), tid.to_string()).expect("leave cgroup");
             out
         })
@@ -722,8 +639,8 @@ fn io_uring_waits_out_a_throttled_disk() {
         .expect("thread")
     });
     let _ = fs::remove_dir(&group);
-    r.expect("throttled copy");
-    assert_eq!(st.engine, Engine::IoUring);
+    let st = r.expect("throttled copy");
+    assert_eq!(st.engine, Some(Engine::IoUring));
     assert!(fs::read(&dst).expect("read") == want);
     // 3 MiB at 1 MiB/s: the reads really waited, over many ticks.
     assert!(

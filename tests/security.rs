@@ -20,11 +20,7 @@ use std::sync::Mutex;
 
 use common::*;
 use readable::{Dest, check_never_wider};
-use zcio::{Engine, Flags, Method, Options, Stats};
-
-fn errno(r: Result<(), zcio::Error>) -> i32 {
-    r.err().map(|e| e.errno()).unwrap_or(0)
-}
+use zcio::{Engine, Method, Options, Progress};
 
 /// The O_TMPFILEs of this process in `dir`, as /proc/self/fd paths: their links
 /// read "<dir>/#<inode> (deleted)".
@@ -135,15 +131,7 @@ fn planted_symlink_at_the_link_name_of_an_o_tmpfile_is_refused() {
                 }
                 ok
             },
-            || {
-                let o = Options {
-                    method: meth,
-                    ..Default::default()
-                };
-                let mut st = Stats::default();
-                let r = zcio::copy_file(&src, &dst, &o, &mut st);
-                (r, st)
-            },
+            || outcome(Options::new().method(meth).copy_file(&src, &dst)),
         );
         let Some(((r, st), calls)) = got else { return };
         let planted = planted.into_inner().expect("lock");
@@ -288,7 +276,7 @@ fn direct_io_tail_padding_is_zeros_in_every_engine() {
     }) {
         let bytes = data(size as usize, size);
         write_file(src, &bytes);
-        for engine in [Engine::Sync, Engine::Threads, Engine::IoUring] {
+        for engine in Engine::ALL {
             for depth in [1u32, 3] {
                 for dest in ["new", "replace", "in place"] {
                     let label = format!(
@@ -313,7 +301,7 @@ fn direct_io_tail_padding_is_zeros_in_every_engine() {
                     }
                     // (file size seen, padding all zero, raw block as expected)
                     let seen: RefCell<Vec<(u64, bool, bool)>> = RefCell::new(Vec::new());
-                    let look = |_: u64, _: u64| {
+                    let look = |_: Progress| {
                         let p = if in_place {
                             Some(dst.clone())
                         } else {
@@ -334,22 +322,20 @@ fn direct_io_tail_padding_is_zeros_in_every_engine() {
                         }
                         ControlFlow::Continue(())
                     };
-                    let o = Options {
-                        method: Method::Direct,
-                        engine,
-                        queue_depth: depth,
-                        chunk_size: chunk,
-                        flags: if in_place {
-                            Flags::IN_PLACE
-                        } else {
-                            Flags::NONE
-                        },
-                        progress: Some(&look),
-                    };
-                    let mut st = Stats::default();
-                    zcio::copy_file(src, &dst, &o, &mut st)
+                    let st = Options::new()
+                        .method(Method::Direct)
+                        .engine(engine)
+                        .queue_depth(depth)
+                        .chunk_size(chunk)
+                        .in_place(in_place)
+                        .progress(&look)
+                        .copy_file(src, &dst)
                         .unwrap_or_else(|e| panic!("{label}: {e}"));
-                    assert_eq!((st.method, st.engine), (Method::Direct, engine), "{label}");
+                    assert_eq!(
+                        (st.method, st.engine),
+                        (Method::Direct, Some(engine)),
+                        "{label}"
+                    );
                     let a = u64::from(st.alignment);
                     assert!(a > 0 && size % a != 0, "{label}: alignment {a}");
                     let seen = seen.into_inner();

@@ -19,11 +19,7 @@ use std::sync::Mutex;
 
 use common::*;
 use readable::{Dest, check_never_wider};
-use zcio::{Method, Options, Stats};
-
-fn errno(r: Result<(), zcio::Error>) -> i32 {
-    r.err().map(|e| e.errno()).unwrap_or(0)
-}
+use zcio::{Engine, Method, Options, Stats};
 
 /// The named temporary files in `dir` (and the destination itself in place).
 fn being_written(dir: &Path, dst: &Path, dest: Dest) -> Vec<PathBuf> {
@@ -84,16 +80,11 @@ fn planted_copy(
             ok
         },
         || {
-            let o = Options {
-                method: meth.unwrap_or_default(),
-                ..Default::default()
-            };
-            let mut st = Stats::default();
-            let r = match meth {
-                Some(_) => zcio::copy_file(src, dst, &o, &mut st),
-                None => zcio::directio_copy(src, dst, &o, &mut st),
-            };
-            (r, st)
+            let o = Options::new().method(meth.unwrap_or_default());
+            outcome(match meth {
+                Some(_) => o.copy_file(src, dst),
+                None => o.directio_copy(src, dst),
+            })
         },
     )?;
     Some((got.0, got.1, planted.into_inner().expect("lock")))
@@ -106,7 +97,7 @@ fn planted_links_at_the_temp_name_are_refused() {
     // runs the open. O_EXCL makes the open fail (EEXIST) and zcio takes another
     // name; without it, the copy would be written into the victim (through the
     // hard link even with O_NOFOLLOW), then renamed over the destination.
-    zcio::core::testing::force_named_temp(true);
+    zcio::testing::force_named_temp(true);
     let d = disk_dir();
     let elsewhere = disk_dir(); // same file system: hard links work
     let victim = elsewhere.path().join("victim");
@@ -197,7 +188,7 @@ fn temp_names_planted_every_time_fail_with_eexist() {
     // Every name zcio tries is taken just before its open: after its 64 tries it
     // gives up with EEXIST; the old destination, the victim and every planted name
     // are as they were.
-    zcio::core::testing::force_named_temp(true);
+    zcio::testing::force_named_temp(true);
     let d = disk_dir();
     let elsewhere = disk_dir();
     let victim = elsewhere.path().join("victim");
@@ -245,7 +236,7 @@ fn temp_names_planted_every_time_fail_with_eexist() {
 
 #[test]
 fn named_temp_is_never_more_readable_than_the_copy() {
-    zcio::core::testing::force_named_temp(true);
+    zcio::testing::force_named_temp(true);
     if let Some(d) = shm_dir() {
         check_never_wider(d.path(), &being_written, 0o600, None, false);
     }
@@ -264,7 +255,7 @@ fn named_temp_is_never_more_readable_than_the_copy() {
 fn named_temp_for_another_owner_is_not_group_readable_before_its_chown() {
     // The named temporary file can be opened by name: as root, a copy for another
     // owner must not be readable by root's group while it is root's.
-    zcio::core::testing::force_named_temp(true);
+    zcio::testing::force_named_temp(true);
     if !is_root() {
         eprintln!("skip: giving a copy to another owner needs root");
         return;
@@ -281,16 +272,13 @@ fn named_temp_for_another_owner_is_not_group_readable_before_its_chown() {
 
 #[test]
 fn named_temp_is_removed_and_its_space_freed_when_xfs_is_full() {
-    zcio::core::testing::force_named_temp(true);
-    let way = |method, engine| full::Way {
-        method,
-        flags: zcio::Flags::NONE,
-        engine,
-    };
+    zcio::testing::force_named_temp(true);
     full::check_full_xfs(&[
-        way(Method::Auto, zcio::Engine::None),
-        way(Method::ReadWrite, zcio::Engine::None),
-        way(Method::Direct, zcio::Engine::IoUring),
+        Options::new(),
+        Options::new().method(Method::ReadWrite),
+        Options::new()
+            .method(Method::Direct)
+            .engine(Engine::IoUring),
     ]);
     report(
         "security_named_temp",

@@ -13,17 +13,11 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use zcio::{Flags, Method, Options, Stats, TO_EOF};
+use zcio::{FdFlags, Flags, Method, Options, TO_EOF};
 
-const NONBLOCK: u32 = Flags::NONBLOCK.bits();
-const NO_FALLBACK: u32 = Flags::NO_FALLBACK.bits();
-
-fn errno<T: std::fmt::Debug>(r: zcio::Result<T>) -> i32 {
-    r.err().map(|e| e.errno()).unwrap_or(0)
-}
-
-fn fd_offset(f: &File) -> i64 {
-    nix::unistd::lseek(f.as_fd(), 0, nix::unistd::Whence::SeekCur).expect("lseek")
+fn fd_offset(f: &File) -> u64 {
+    let off = nix::unistd::lseek(f.as_fd(), 0, nix::unistd::Whence::SeekCur).expect("lseek");
+    u64::try_from(off).expect("offsets are not negative")
 }
 
 fn tcp_pair() -> (TcpStream, TcpStream) {
@@ -52,8 +46,8 @@ fn sendfile_file_to_tcp_with_and_without_offset() {
 
     let (c, s) = tcp_pair();
     let reader = collect(s);
-    let mut off = 1000i64;
-    let n = zcio::sendfile(c.as_fd(), f.as_fd(), Some(&mut off), TO_EOF, 0).expect("sendfile");
+    let mut off = 1000;
+    let n = zcio::sendfile(&c, &f, Some(&mut off), TO_EOF, FdFlags::empty()).expect("sendfile");
     drop(c);
     assert_eq!(n as usize, bytes.len() - 1000);
     assert_eq!(off as usize, bytes.len());
@@ -68,7 +62,7 @@ fn sendfile_file_to_tcp_with_and_without_offset() {
     let (c, s) = tcp_pair();
     let reader = collect(s);
     nix::unistd::lseek(f.as_fd(), 10, nix::unistd::Whence::SeekSet).expect("seek");
-    let n = zcio::sendfile(c.as_fd(), f.as_fd(), None, 4096, 0).expect("sendfile");
+    let n = zcio::sendfile(&c, &f, None, 4096, FdFlags::empty()).expect("sendfile");
     drop(c);
     assert_eq!(n, 4096);
     assert_eq!(fd_offset(&f), 10 + 4096);
@@ -89,9 +83,9 @@ fn sendfile_beyond_2gib_loops_over_the_cap() {
         .write(true)
         .open("/dev/null")
         .expect("null");
-    let n = zcio::sendfile(null.as_fd(), f.as_fd(), None, TO_EOF, 0).expect("sendfile");
+    let n = zcio::sendfile(&null, &f, None, TO_EOF, FdFlags::empty()).expect("sendfile");
     assert_eq!(n, size);
-    assert_eq!(fd_offset(&f) as u64, size);
+    assert_eq!(fd_offset(&f), size);
     assert!(
         zcio::MAX_IO < size,
         "the file really needs more than one call"
@@ -110,26 +104,25 @@ fn sendfile_nonblocking_socket() {
     nix::sys::socket::setsockopt(&a, nix::sys::socket::sockopt::SndBuf, &4096).expect("sndbuf");
 
     // Nobody reads: with ZC_F_NONBLOCK the call returns what fitted, then EAGAIN.
-    let mut off = 0i64;
-    let n =
-        zcio::sendfile(a.as_fd(), f.as_fd(), Some(&mut off), TO_EOF, NONBLOCK).expect("partial");
+    let mut off = 0;
+    let n = zcio::sendfile(&a, &f, Some(&mut off), TO_EOF, FdFlags::NONBLOCK).expect("partial");
     assert!(n > 0 && (n as usize) < bytes.len(), "moved {n}");
-    assert_eq!(off as u64, n);
+    assert_eq!(off, n);
     assert_eq!(
         errno(zcio::sendfile(
-            a.as_fd(),
-            f.as_fd(),
+            &a,
+            &f,
             Some(&mut off),
             TO_EOF,
-            NONBLOCK
+            FdFlags::NONBLOCK
         )),
         libc::EAGAIN
     );
-    assert_eq!(off as u64, n);
+    assert_eq!(off, n);
 
     // Without the flag the call waits for the reader and finishes the file.
     let reader = collect(b);
-    let m = zcio::sendfile(a.as_fd(), f.as_fd(), Some(&mut off), TO_EOF, 0).expect("rest");
+    let m = zcio::sendfile(&a, &f, Some(&mut off), TO_EOF, FdFlags::empty()).expect("rest");
     drop(a);
     assert_eq!(n + m, bytes.len() as u64);
     assert!(reader.join().expect("join") == bytes);
@@ -145,18 +138,18 @@ fn sendfile_to_a_closed_peer_is_epipe_with_nothing_pending() {
     drop(b);
     assert_eq!(
         errno(zcio::sendfile(
-            a.as_fd(),
-            f.as_fd(),
+            &a,
+            &f,
             Some(&mut 0),
             TO_EOF,
-            0
+            FdFlags::empty()
         )),
         libc::EPIPE
     );
     let (c, s) = tcp_pair();
     drop(s);
     thread::sleep(Duration::from_millis(50));
-    let r = zcio::sendfile(c.as_fd(), f.as_fd(), Some(&mut 0), TO_EOF, 0);
+    let r = zcio::sendfile(&c, &f, Some(&mut 0), TO_EOF, FdFlags::empty());
     assert!(matches!(errno(r), libc::EPIPE | libc::ECONNRESET), "{r:?}");
     // SAFETY: sigpending only fills the set.
     let pending = unsafe {
@@ -179,16 +172,10 @@ fn sendfile_from_a_pipe_falls_back() {
     let d = disk_dir();
     let out = File::create(d.path().join("out")).expect("create");
     assert_eq!(
-        errno(zcio::sendfile(
-            out.as_fd(),
-            r.as_fd(),
-            None,
-            TO_EOF,
-            NO_FALLBACK
-        )),
+        errno(zcio::sendfile(&out, &r, None, TO_EOF, FdFlags::NO_FALLBACK)),
         libc::EINVAL
     );
-    let n = zcio::sendfile(out.as_fd(), r.as_fd(), None, TO_EOF, 0).expect("fallback");
+    let n = zcio::sendfile(&out, &r, None, TO_EOF, FdFlags::empty()).expect("fallback");
     writer.join().expect("join");
     assert_eq!(n as usize, bytes.len());
     assert!(fs::read(d.path().join("out")).expect("read") == bytes);
@@ -206,9 +193,9 @@ fn splice_socket_to_file_and_file_to_socket() {
         c.write_all(&wb).expect("send");
     });
     let out = File::create(d.path().join("tcp")).expect("create");
-    let mut out_off = 0i64;
+    let mut out_off = 0;
     let n =
-        zcio::splice(s.as_fd(), None, out.as_fd(), Some(&mut out_off), TO_EOF, 0).expect("splice");
+        zcio::splice(&s, None, &out, Some(&mut out_off), TO_EOF, FdFlags::empty()).expect("splice");
     sender.join().expect("join");
     assert_eq!(n as usize, bytes.len());
     assert_eq!(out_off as usize, bytes.len());
@@ -222,9 +209,9 @@ fn splice_socket_to_file_and_file_to_socket() {
         a.write_all(&wb).expect("send");
     });
     let out = File::create(d.path().join("unix")).expect("create");
-    let n = zcio::splice(b.as_fd(), None, out.as_fd(), None, 1 << 20, 0).expect("splice");
+    let n = zcio::splice(&b, None, &out, None, 1 << 20, FdFlags::empty()).expect("splice");
     assert_eq!(n, 1 << 20);
-    let m = zcio::splice(b.as_fd(), None, out.as_fd(), None, TO_EOF, 0).expect("splice");
+    let m = zcio::splice(&b, None, &out, None, TO_EOF, FdFlags::empty()).expect("splice");
     sender.join().expect("join");
     assert_eq!((n + m) as usize, bytes.len());
     assert_eq!(fd_offset(&out) as usize, bytes.len());
@@ -236,8 +223,8 @@ fn splice_socket_to_file_and_file_to_socket() {
     let f = File::open(&src).expect("open");
     let (c, s) = tcp_pair();
     let reader = collect(s);
-    let mut off = 7i64;
-    let n = zcio::splice(f.as_fd(), Some(&mut off), c.as_fd(), None, TO_EOF, 0).expect("splice");
+    let mut off = 7;
+    let n = zcio::splice(&f, Some(&mut off), &c, None, TO_EOF, FdFlags::empty()).expect("splice");
     drop(c);
     assert_eq!(n as usize, bytes.len() - 7);
     assert!(reader.join().expect("join") == bytes[7..]);
@@ -259,19 +246,19 @@ fn splice_pipe_fifo_and_file_to_file() {
     });
     let r = File::open(&fifo).expect("open fifo");
     let out = File::create(d.path().join("out")).expect("create");
-    let n = zcio::splice(r.as_fd(), None, out.as_fd(), None, TO_EOF, 0).expect("splice");
+    let n = zcio::splice(&r, None, &out, None, TO_EOF, FdFlags::empty()).expect("splice");
     writer.join().expect("join");
     assert_eq!(n as usize, bytes.len());
     assert!(fs::read(d.path().join("out")).expect("read") == bytes);
     // An offset for a pipe side is refused.
     assert_eq!(
         errno(zcio::splice(
-            r.as_fd(),
+            &r,
             Some(&mut 0),
-            out.as_fd(),
+            &out,
             None,
             1,
-            0
+            FdFlags::empty()
         )),
         libc::ESPIPE
     );
@@ -286,20 +273,20 @@ fn splice_pipe_fifo_and_file_to_file() {
         .truncate(true)
         .open(d.path().join("ff"))
         .expect("create");
-    let (mut io, mut oo) = (100i64, 0i64);
+    let (mut io, mut oo) = (100, 0);
     let n = zcio::splice(
-        f.as_fd(),
+        &f,
         Some(&mut io),
-        g.as_fd(),
+        &g,
         Some(&mut oo),
         TO_EOF,
-        0,
+        FdFlags::empty(),
     )
     .expect("splice");
     assert_eq!(n as usize, bytes.len() - 100);
     assert_eq!((io as usize, oo as usize), (bytes.len(), bytes.len() - 100));
     assert!(fs::read(d.path().join("ff")).expect("read") == bytes[100..]);
-    assert!(zcio::core::splice::thread_pipe_size().expect("pipe") >= 64 * 1024);
+    assert!(zcio::testing::thread_pipe_size().expect("pipe") >= 64 * 1024);
 }
 
 #[test]
@@ -314,10 +301,10 @@ fn splice_failure_part_way_leaves_no_stale_bytes() {
     write_file(&a, &data(4 << 20, 7));
     let fa = File::open(&a).expect("open");
     let full = File::create(m.path().join("full")).expect("create");
-    let mut io = 0i64;
-    let r = zcio::splice(fa.as_fd(), Some(&mut io), full.as_fd(), None, TO_EOF, 0);
+    let mut io = 0;
+    let r = zcio::splice(&fa, Some(&mut io), &full, None, TO_EOF, FdFlags::empty());
     assert_eq!(errno(r), libc::ENOSPC);
-    let delivered = fs::metadata(m.path().join("full")).expect("meta").len() as i64;
+    let delivered = fs::metadata(m.path().join("full")).expect("meta").len();
     assert_eq!(
         io, delivered,
         "the source offset shows what reached the destination"
@@ -328,7 +315,7 @@ fn splice_failure_part_way_leaves_no_stale_bytes() {
     write_file(&b, &bb);
     let fb = File::open(&b).expect("open");
     let good = File::create(d.path().join("good")).expect("create");
-    let n = zcio::splice(fb.as_fd(), Some(&mut 0), good.as_fd(), None, TO_EOF, 0).expect("splice");
+    let n = zcio::splice(&fb, Some(&mut 0), &good, None, TO_EOF, FdFlags::empty()).expect("splice");
     assert_eq!(n as usize, bb.len());
     assert!(fs::read(d.path().join("good")).expect("read") == bb);
 }
@@ -341,14 +328,14 @@ fn copy_file_range_on_ext4_across_file_systems_and_from_proc() {
     write_file(&src, &bytes);
     let f = File::open(&src).expect("open");
     let g = File::create(d.path().join("dst")).expect("create");
-    let (mut io, mut oo) = (0i64, 0i64);
+    let (mut io, mut oo) = (0, 0);
     let n = zcio::copy_file_range(
-        f.as_fd(),
+        &f,
         Some(&mut io),
-        g.as_fd(),
+        &g,
         Some(&mut oo),
         TO_EOF,
-        NO_FALLBACK,
+        FdFlags::NO_FALLBACK,
     )
     .expect("cfr");
     assert_eq!(n as usize, bytes.len());
@@ -360,16 +347,16 @@ fn copy_file_range_on_ext4_across_file_systems_and_from_proc() {
         let h = File::create(shm.path().join("x")).expect("create");
         assert_eq!(
             errno(zcio::copy_file_range(
-                f.as_fd(),
+                &f,
                 Some(&mut 0),
-                h.as_fd(),
+                &h,
                 None,
                 TO_EOF,
-                NO_FALLBACK
+                FdFlags::NO_FALLBACK
             )),
             libc::EXDEV
         );
-        let n = zcio::copy_file_range(f.as_fd(), Some(&mut 0), h.as_fd(), None, TO_EOF, 0)
+        let n = zcio::copy_file_range(&f, Some(&mut 0), &h, None, TO_EOF, FdFlags::empty())
             .expect("fallback");
         assert_eq!(n as usize, bytes.len());
         assert!(fs::read(shm.path().join("x")).expect("read") == bytes);
@@ -380,7 +367,7 @@ fn copy_file_range_on_ext4_across_file_systems_and_from_proc() {
         let p = File::open(proc).expect("open proc");
         let out = d.path().join("proc");
         let o = File::create(&out).expect("create");
-        let n = zcio::copy_file_range(p.as_fd(), None, o.as_fd(), None, TO_EOF, 0).expect("proc");
+        let n = zcio::copy_file_range(&p, None, &o, None, TO_EOF, FdFlags::empty()).expect("proc");
         assert!(n > 100, "{proc}: {n}");
         assert_eq!(fs::metadata(&out).expect("meta").len(), n);
     }
@@ -390,7 +377,7 @@ fn copy_file_range_on_ext4_across_file_systems_and_from_proc() {
     write_file(&app, b"head:");
     let o = OpenOptions::new().append(true).open(&app).expect("open");
     let n =
-        zcio::copy_file_range(f.as_fd(), Some(&mut 0), o.as_fd(), None, 1000, 0).expect("append");
+        zcio::copy_file_range(&f, Some(&mut 0), &o, None, 1000, FdFlags::empty()).expect("append");
     assert_eq!(n, 1000);
     let got = fs::read(&app).expect("read");
     assert!(got[..5] == *b"head:" && got[5..] == bytes[..1000]);
@@ -416,7 +403,7 @@ fn reflink_on_xfs_shares_blocks_and_ext4_says_no() {
     let g = File::create(mp.join("clone")).expect("create");
     nix::unistd::sync();
     let before = used_bytes(&mp);
-    zcio::reflink(f.as_fd(), g.as_fd()).expect("reflink");
+    zcio::reflink(&f, &g).expect("reflink");
     g.sync_all().expect("sync");
     nix::unistd::sync();
     let grew = used_bytes(&mp).saturating_sub(before);
@@ -439,7 +426,7 @@ fn reflink_on_xfs_shares_blocks_and_ext4_says_no() {
     let s = File::open(&sp).expect("open");
     let o = File::create(mp.join("sparse.copy")).expect("create");
     let before = used_bytes(&mp);
-    let n = zcio::copy_file_range(s.as_fd(), None, o.as_fd(), None, TO_EOF, 0).expect("cfr");
+    let n = zcio::copy_file_range(&s, None, &o, None, TO_EOF, FdFlags::empty()).expect("cfr");
     assert_eq!(n, 5 << 30);
     o.sync_all().expect("sync");
     let grew = used_bytes(&mp).saturating_sub(before);
@@ -457,14 +444,11 @@ fn reflink_on_xfs_shares_blocks_and_ext4_says_no() {
     write_file(&b, b"old");
     let fa = File::open(&a).expect("open");
     let fb = OpenOptions::new().write(true).open(&b).expect("open");
-    assert_eq!(
-        errno(zcio::reflink(fa.as_fd(), fb.as_fd())),
-        libc::EOPNOTSUPP
-    );
+    assert_eq!(errno(zcio::reflink(&fa, &fb)), libc::EOPNOTSUPP);
     assert_eq!(fs::read(&b).expect("read"), b"old");
     // Across file systems: EXDEV.
     let c = File::create(mp.join("x")).expect("create");
-    assert_eq!(errno(zcio::reflink(fa.as_fd(), c.as_fd())), libc::EXDEV);
+    assert_eq!(errno(zcio::reflink(&fa, &c)), libc::EXDEV);
 }
 
 #[test]
@@ -497,7 +481,7 @@ fn mmap_copy_survives_a_source_truncated_mid_copy() {
         let t = OpenOptions::new().write(true).open(sp).expect("open");
         t.set_len(1 << 20).expect("truncate");
     });
-    let r = zcio::mmap_copy(f.as_fd(), Some(&mut 0), w.as_fd(), TO_EOF, 0);
+    let r = zcio::mmap_copy(&f, Some(&mut 0), &w, TO_EOF, FdFlags::empty());
     drop(w);
     truncer.join().expect("join");
     let got = reader.join().expect("join");
@@ -506,7 +490,7 @@ fn mmap_copy_survives_a_source_truncated_mid_copy() {
             assert!((n as usize) < size, "the copy ended early: {n}");
             assert_eq!(n as usize, got);
         }
-        Err(e) => assert_eq!(e.errno(), libc::EFAULT),
+        Err(e) => assert_eq!(e.raw_os_error(), libc::EFAULT),
     }
 }
 
@@ -518,21 +502,21 @@ fn mmap_copy_file_to_file_and_proc_fallback() {
     write_file(&src, &bytes);
     let f = File::open(&src).expect("open");
     let g = File::create(d.path().join("dst")).expect("create");
-    let mut off = 3i64;
-    let n = zcio::mmap_copy(f.as_fd(), Some(&mut off), g.as_fd(), TO_EOF, 0).expect("mmap");
+    let mut off = 3;
+    let n = zcio::mmap_copy(&f, Some(&mut off), &g, TO_EOF, FdFlags::empty()).expect("mmap");
     assert_eq!(n as usize, bytes.len() - 3);
     assert!(fs::read(d.path().join("dst")).expect("read") == bytes[3..]);
     // NULL offset: the descriptor's own moves.
     let h = File::create(d.path().join("dst2")).expect("create");
     nix::unistd::lseek(f.as_fd(), 5, nix::unistd::Whence::SeekSet).expect("seek");
-    let n = zcio::mmap_copy(f.as_fd(), None, h.as_fd(), 100, 0).expect("mmap");
+    let n = zcio::mmap_copy(&f, None, &h, 100, FdFlags::empty()).expect("mmap");
     assert_eq!(n, 100);
     assert_eq!(fd_offset(&f), 105);
     // /proc cannot be mapped: read/write takes over, unless told not to.
     let p = File::open("/proc/self/status").expect("proc");
     let o = File::create(d.path().join("proc")).expect("create");
-    assert!(zcio::mmap_copy(p.as_fd(), None, o.as_fd(), TO_EOF, 0).expect("fallback") > 100);
-    assert!(zcio::mmap_copy(p.as_fd(), Some(&mut 0), o.as_fd(), TO_EOF, NO_FALLBACK).is_err());
+    assert!(zcio::mmap_copy(&p, None, &o, TO_EOF, FdFlags::empty()).expect("fallback") > 100);
+    assert!(zcio::mmap_copy(&p, Some(&mut 0), &o, TO_EOF, FdFlags::NO_FALLBACK).is_err());
 }
 
 #[test]
@@ -548,69 +532,64 @@ fn bad_descriptors_and_flags() {
         .open("/dev/null")
         .expect("null");
     // A directory as source.
-    assert!(zcio::sendfile(null.as_fd(), dir.as_fd(), None, TO_EOF, 0).is_err());
-    assert!(zcio::copy_file_range(dir.as_fd(), None, null.as_fd(), None, TO_EOF, 0).is_err());
-    assert!(zcio::splice(dir.as_fd(), None, null.as_fd(), None, TO_EOF, 0).is_err());
-    assert!(zcio::mmap_copy(dir.as_fd(), None, null.as_fd(), TO_EOF, 0).is_err());
+    assert!(zcio::sendfile(&null, &dir, None, TO_EOF, FdFlags::empty()).is_err());
+    assert!(zcio::copy_file_range(&dir, None, &null, None, TO_EOF, FdFlags::empty()).is_err());
+    assert!(zcio::splice(&dir, None, &null, None, TO_EOF, FdFlags::empty()).is_err());
+    assert!(zcio::mmap_copy(&dir, None, &null, TO_EOF, FdFlags::empty()).is_err());
     // A read-only descriptor as destination.
     assert_eq!(
         errno(zcio::copy_file_range(
-            f.as_fd(),
+            &f,
             Some(&mut 0),
-            ro.as_fd(),
+            &ro,
             None,
             TO_EOF,
-            0
+            FdFlags::empty()
         )),
         libc::EBADF
     );
     assert_eq!(
         errno(zcio::sendfile(
-            ro.as_fd(),
-            f.as_fd(),
+            &ro,
+            &f,
             Some(&mut 0),
             TO_EOF,
-            0
+            FdFlags::empty()
         )),
         libc::EBADF
     );
-    // Negative offsets and unknown flags.
+    // Offsets the kernel's signed loff_t cannot hold: -1 and -5, as it would see them.
+    let (mut minus_1, mut minus_5) = (-1i64 as u64, -5i64 as u64);
     assert_eq!(
         errno(zcio::sendfile(
-            null.as_fd(),
-            f.as_fd(),
-            Some(&mut -1),
+            &null,
+            &f,
+            Some(&mut minus_1),
             TO_EOF,
-            0
+            FdFlags::empty()
         )),
         libc::EINVAL
     );
     assert_eq!(
         errno(zcio::splice(
-            f.as_fd(),
-            Some(&mut -5),
-            null.as_fd(),
+            &f,
+            Some(&mut minus_5),
+            &null,
             None,
             1,
-            0
+            FdFlags::empty()
         )),
         libc::EINVAL
     );
+    // Unknown bits and the path copies' flags are no descriptor flags: refused with
+    // EINVAL, nothing moved.
     for bad in [1u32 << 20, Flags::FSYNC.bits(), Flags::EXCL.bits()] {
+        assert_eq!(FdFlags::from_bits(bad), None, "{bad:#x}");
+        let flags = FdFlags::from_bits_retain(bad);
         assert_eq!(
-            errno(zcio::sendfile(null.as_fd(), f.as_fd(), None, TO_EOF, bad)),
-            libc::EINVAL
-        );
-        assert_eq!(
-            errno(zcio::copy_file_range(
-                f.as_fd(),
-                None,
-                null.as_fd(),
-                None,
-                1,
-                bad
-            )),
-            libc::EINVAL
+            errno(zcio::sendfile(&null, &f, Some(&mut 0), 1, flags)),
+            libc::EINVAL,
+            "{bad:#x}"
         );
     }
     // The descriptors are all still open.
@@ -641,12 +620,10 @@ fn copy_file_with_each_method() {
         Method::ReadWrite,
     ] {
         let dst = d.path().join(format!("dst-{m}"));
-        let mut st = Stats::default();
-        let o = Options {
-            method: m,
-            ..Default::default()
-        };
-        zcio::copy_file(&src, &dst, &o, &mut st).unwrap_or_else(|e| panic!("{m}: {e}"));
+        let st = Options::new()
+            .method(m)
+            .copy_file(&src, &dst)
+            .unwrap_or_else(|e| panic!("{m}: {e}"));
         assert!(fs::read(&dst).expect("read") == bytes, "{m}");
         assert_eq!(st.bytes as usize, bytes.len(), "{m}");
         let want = if m == Method::Auto {
@@ -656,53 +633,37 @@ fn copy_file_with_each_method() {
         };
         assert_eq!(st.method, want, "{m}");
         // Auto tries a reflink first, which ext4 cannot do.
-        let fell = if m == Method::Auto {
-            Method::Reflink.bit()
+        let fell: &[Method] = if m == Method::Auto {
+            &[Method::Reflink]
         } else {
-            0
+            &[]
         };
-        assert_eq!(st.fallbacks, fell, "{m}");
+        assert_eq!(
+            st.fallbacks().map(|(m, _)| m).collect::<Vec<_>>(),
+            fell,
+            "{m}"
+        );
     }
     // Reflink on ext4: no, and nothing is created.
     let dst = d.path().join("dst-reflink");
-    let o = Options {
-        method: Method::Reflink,
-        ..Default::default()
-    };
     assert_eq!(
-        errno(zcio::copy_file(&src, &dst, &o, &mut Stats::default())),
+        errno(Options::new().method(Method::Reflink).copy_file(&src, &dst)),
         libc::EOPNOTSUPP
     );
     assert!(!dst.exists());
     // splice_file, and ext4 to tmpfs by copy_file_range (falls back, says so).
-    zcio::splice_file(
-        &src,
-        &d.path().join("spliced"),
-        &Options::default(),
-        &mut Stats::default(),
-    )
-    .expect("splice_file");
+    zcio::splice_file(&src, d.path().join("spliced")).expect("splice_file");
     assert!(fs::read(d.path().join("spliced")).expect("read") == bytes);
     if let Some(shm) = shm_dir() {
-        let mut st = Stats::default();
-        let o = Options {
-            method: Method::CopyFileRange,
-            ..Default::default()
-        };
-        zcio::copy_file(&src, &shm.path().join("x"), &o, &mut st).expect("cross");
+        let o = Options::new().method(Method::CopyFileRange);
+        let st = o.copy_file(&src, shm.path().join("x")).expect("cross");
         assert_eq!(st.method, Method::ReadWrite);
-        assert_eq!(st.fallbacks, Method::CopyFileRange.bit());
         assert_eq!(
-            st.fallback_errno[Method::CopyFileRange as usize],
-            libc::EXDEV
+            st.fallbacks().collect::<Vec<_>>(),
+            [(Method::CopyFileRange, libc::EXDEV)]
         );
-        let no = Options {
-            method: Method::CopyFileRange,
-            flags: Flags::NO_FALLBACK,
-            ..Default::default()
-        };
         assert_eq!(
-            errno(zcio::copy_file(&src, &shm.path().join("y"), &no, &mut st)),
+            errno(o.fallback(false).copy_file(&src, shm.path().join("y"))),
             libc::EXDEV
         );
         assert!(!shm.path().join("y").exists());

@@ -705,7 +705,7 @@ fn make_file(p: &Path, data: &[u8], mode: u32) {
 impl Pool {
     fn new(input: &Input) -> Pool {
         let env = env();
-        zcio::core::testing::force_named_temp(input.named_temp);
+        zcio::testing::force_named_temp(input.named_temp);
         let dirs = env.roots.clone().map(|r| r.join("w"));
         for d in &dirs {
             if d.exists() {
@@ -1958,7 +1958,7 @@ fn run_version() {
 fuzz_target!(|input: Input| {
     env();
     // The thread's splice pipe is zcio's to keep: make sure it exists at both ends.
-    let _ = zcio::core::splice::thread_pipe_size();
+    let _ = zcio::testing::thread_pipe_size();
     let fds_before = open_fds(false).len();
     let pool = Pool::new(&input);
     for op in input.ops.iter().take(MAX_OPS) {
@@ -2063,7 +2063,7 @@ fuzz_target!(|input: Input| {
         }
     }
     pool.close();
-    let _ = zcio::core::splice::thread_pipe_size();
+    let _ = zcio::testing::thread_pipe_size();
     // Counted, not compared: zcio may have replaced its pipe with one at other numbers.
     let fds_after = open_fds(false).len();
     assert_eq!(

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int};
 
 use super::types::{zc_options, zc_stats};
 use super::{PANIC_ERRNO, ffi_guard, path_copy};
-use crate::core::direct;
+use crate::Options;
 
 /// Copies the file `src` to `dst` with Direct I/O (O_DIRECT on both files, buffers and
 /// I/O sizes aligned as the file systems require, the unaligned tail handled, the page
@@ -50,11 +50,12 @@ pub unsafe extern "C" fn directio_copy(
 ) -> c_int {
     ffi_guard!(-PANIC_ERRNO, {
         // SAFETY: forwarded caller's contract.
-        unsafe { path_copy(src, dst, opts, stats_out, direct::directio_copy) }
+        unsafe { path_copy(src, dst, opts, stats_out, |o, s, d| o.directio_copy(s, d)) }
     })
 }
 
-/// Drop-in for the article's `directIO_copy`: copies `src_path` to `dest_path` with
+/// Drop-in for the `directIO_copy` of Van C. Ngo's article "File Copy using
+/// DirectIO" (*the article* in this header): copies `src_path` to `dest_path` with
 /// Direct I/O and default options. Prints nothing.
 ///
 /// Returns true on success; false on failure with `errno` set (EINVAL for NULL
@@ -76,7 +77,7 @@ pub unsafe extern "C" fn directIO_copy(src_path: *const c_char, dest_path: *cons
                 dest_path,
                 std::ptr::null(),
                 std::ptr::null_mut(),
-                direct::directio_copy,
+                |o: &Options<'_>, s, d| o.directio_copy(s, d),
             )
         }
     });
@@ -166,7 +167,10 @@ unsafe fn init_sized(p: *mut u8, size: usize) {
 /// destination rules as `directio_copy()` (temporary file, replace on success, an
 /// existing destination untouched on failure, refused when it is the source).
 ///
-/// `ZC_METHOD_AUTO` (or NULL `opts`) uses copy_file_range with its fallbacks.
+/// `ZC_METHOD_AUTO` (or NULL `opts`) picks the fastest safe path: a reflink (unless
+/// `ZC_F_NO_REFLINK`), then copy_file_range (unless `ZC_F_NO_REFLINK`: it may share
+/// blocks), then sendfile, then read/write, each given up only for the errors that
+/// mean "not possible here" and only before it moved data.
 /// `ZC_METHOD_DIRECT` is `directio_copy()`. `ZC_METHOD_REFLINK` clones or fails.
 /// `ZC_METHOD_COPY_FILE_RANGE`, `ZC_METHOD_SENDFILE`, `ZC_METHOD_SPLICE`,
 /// `ZC_METHOD_MMAP` and `ZC_METHOD_READ_WRITE` force that method; where the kernel
@@ -190,7 +194,7 @@ pub unsafe extern "C" fn zc_copy_file(
 ) -> c_int {
     ffi_guard!(-PANIC_ERRNO, {
         // SAFETY: forwarded caller's contract.
-        unsafe { path_copy(src, dst, opts, stats_out, crate::core::file::copy_file) }
+        unsafe { path_copy(src, dst, opts, stats_out, |o, s, d| o.copy_file(s, d)) }
     })
 }
 
@@ -213,6 +217,6 @@ pub unsafe extern "C" fn zc_splice_file(
 ) -> c_int {
     ffi_guard!(-PANIC_ERRNO, {
         // SAFETY: forwarded caller's contract.
-        unsafe { path_copy(src, dst, opts, stats_out, crate::core::file::splice_file) }
+        unsafe { path_copy(src, dst, opts, stats_out, |o, s, d| o.splice_file(s, d)) }
     })
 }

@@ -4,8 +4,7 @@ use std::ffi::c_int;
 
 use super::types::{DIRECTIO_OFF, DIRECTIO_ON};
 use super::{PANIC_ERRNO, code, fd_arg, ffi_guard};
-use crate::core::directio::Advice;
-use crate::core::{Error, Step, align};
+use crate::{Advice, Error, Step};
 
 fn advice_arg(advice: c_int) -> Result<Advice, Error> {
     match advice {
@@ -30,7 +29,7 @@ fn advice_arg(advice: c_int) -> Result<Advice, Error> {
 #[unsafe(no_mangle)]
 pub extern "C" fn zc_directio(fd: c_int, advice: c_int) -> c_int {
     ffi_guard!(-PANIC_ERRNO, {
-        code(fd_arg(fd).and_then(|fd| crate::core::directio::directio(fd, advice_arg(advice)?)))
+        code(fd_arg(fd).and_then(|fd| crate::directio(fd, advice_arg(advice)?)))
     })
 }
 
@@ -77,9 +76,9 @@ pub unsafe extern "C" fn zc_dio_alignment(
     offset_align_out: *mut u32,
 ) -> c_int {
     ffi_guard!(-PANIC_ERRNO, {
-        let r = fd_arg(fd).and_then(align::dio_alignment);
+        let r = fd_arg(fd).and_then(crate::dio_alignment);
         match r {
-            Ok(Some((a, _))) => {
+            Ok(Some(a)) => {
                 // SAFETY: caller's contract: NULL or writable.
                 unsafe {
                     if !mem_align_out.is_null() {
@@ -92,7 +91,7 @@ pub unsafe extern "C" fn zc_dio_alignment(
                 0
             }
             Ok(None) => -libc::EOPNOTSUPP,
-            Err(e) => -e.errno(),
+            Err(e) => -e.raw_os_error(),
         }
     })
 }

@@ -2,30 +2,40 @@
 
 use std::ffi::c_int;
 
-use super::{PANIC_ERRNO, code, fd_arg, ffi_guard};
-use crate::core::{self, Error};
+use super::{PANIC_ERRNO, code, fd_arg, ffi_guard, tables};
+use crate::{Error, FdFlags, Step};
 
 /// Runs `f` with the caller's offset (NULL: none), storing the offset back even
-/// when `f` fails part-way, so that the caller can see how far it got.
+/// when `f` fails part-way, so that the caller can see how far it got. A negative
+/// offset is EINVAL, and is left as it was.
 ///
 /// # Safety
 /// `p` is NULL or points to a readable and writable `int64_t`.
-unsafe fn with_off<R>(p: *mut i64, f: impl FnOnce(Option<&mut i64>) -> R) -> R {
+unsafe fn with_off<R>(
+    p: *mut i64,
+    f: impl FnOnce(Option<&mut u64>) -> Result<R, Error>,
+) -> Result<R, Error> {
     if p.is_null() {
         return f(None);
     }
     // SAFETY: caller's contract.
-    let mut v = unsafe { p.read() };
+    let Ok(mut v) = u64::try_from(unsafe { p.read() }) else {
+        return Err(Error::new(libc::EINVAL, Step::Args));
+    };
     let r = f(Some(&mut v));
-    // SAFETY: caller's contract.
-    unsafe { p.write(v) };
+    // SAFETY: caller's contract; zcio keeps offsets below i64::MAX.
+    unsafe { p.write(v as i64) };
     r
+}
+
+fn flags_arg(bits: u32) -> Result<FdFlags, Error> {
+    tables::fd_flags(bits).ok_or(Error::new(libc::EINVAL, Step::Args))
 }
 
 fn count(r: Result<u64, Error>) -> i64 {
     match r {
         Ok(n) => i64::try_from(n).unwrap_or(i64::MAX),
-        Err(e) => -i64::from(e.errno()),
+        Err(e) => -i64::from(e.raw_os_error()),
     }
 }
 
@@ -67,12 +77,9 @@ pub unsafe extern "C" fn zc_sendfile(
     ffi_guard!(-i64::from(PANIC_ERRNO), {
         let r = fd_arg(out_fd).and_then(|o| {
             let i = fd_arg(in_fd)?;
+            let flags = flags_arg(flags)?;
             // SAFETY: forwarded caller's contract.
-            unsafe {
-                with_off(offset, |off| {
-                    core::sendfile::sendfile(o, i, off, count, flags)
-                })
-            }
+            unsafe { with_off(offset, |off| crate::sendfile(o, i, off, count, flags)) }
         });
         self::count(r)
     })
@@ -107,10 +114,11 @@ pub unsafe extern "C" fn zc_splice(
     ffi_guard!(-i64::from(PANIC_ERRNO), {
         let r = fd_arg(in_fd).and_then(|i| {
             let o = fd_arg(out_fd)?;
+            let flags = flags_arg(flags)?;
             // SAFETY: forwarded caller's contract.
             unsafe {
                 with_off(in_off, |io| {
-                    with_off(out_off, |oo| core::splice::splice(i, io, o, oo, len, flags))
+                    with_off(out_off, |oo| crate::splice(i, io, o, oo, len, flags))
                 })
             }
         });
@@ -149,11 +157,12 @@ pub unsafe extern "C" fn zc_copy_file_range(
     ffi_guard!(-i64::from(PANIC_ERRNO), {
         let r = fd_arg(in_fd).and_then(|i| {
             let o = fd_arg(out_fd)?;
+            let flags = flags_arg(flags)?;
             // SAFETY: forwarded caller's contract.
             unsafe {
                 with_off(in_off, |io| {
                     with_off(out_off, |oo| {
-                        core::range::copy_file_range(i, io, o, oo, len, flags)
+                        crate::copy_file_range(i, io, o, oo, len, flags)
                     })
                 })
             }
@@ -174,7 +183,7 @@ pub unsafe extern "C" fn zc_copy_file_range(
 #[unsafe(no_mangle)]
 pub extern "C" fn zc_reflink(src_fd: c_int, dst_fd: c_int) -> c_int {
     ffi_guard!(-PANIC_ERRNO, {
-        code(fd_arg(src_fd).and_then(|s| core::clone::reflink(s, fd_arg(dst_fd)?)))
+        code(fd_arg(src_fd).and_then(|s| crate::reflink(s, fd_arg(dst_fd)?)))
     })
 }
 
@@ -207,8 +216,9 @@ pub unsafe extern "C" fn zc_mmap_copy(
     ffi_guard!(-i64::from(PANIC_ERRNO), {
         let r = fd_arg(in_fd).and_then(|i| {
             let o = fd_arg(out_fd)?;
+            let flags = flags_arg(flags)?;
             // SAFETY: forwarded caller's contract.
-            unsafe { with_off(in_off, |io| core::mmap::mmap_copy(i, io, o, len, flags)) }
+            unsafe { with_off(in_off, |io| crate::mmap_copy(i, io, o, len, flags)) }
         });
         count(r)
     })

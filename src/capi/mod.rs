@@ -1,11 +1,12 @@
 //! The C ABI: the only place with `#[unsafe(no_mangle)]`. Each exported function
-//! checks its pointers, converts its arguments, calls one safe function of
-//! `crate::core` and converts the result; panics never cross the boundary.
+//! checks its pointers, converts its arguments, calls one public function of the
+//! Rust API and converts the result; panics never cross the boundary.
 
 pub mod copy;
 pub mod directio;
 pub mod error;
 pub mod fd;
+pub mod tables;
 pub mod types;
 pub mod version;
 
@@ -15,7 +16,7 @@ use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::core::{Engine, Error, Flags, Method, Options, Stats};
+use crate::{Error, Options, Progress, Stats, Step};
 use types::{zc_options, zc_stats};
 
 /// Runs an exported function's body, turning a panic into `$default` and leaving
@@ -48,7 +49,7 @@ pub(crate) const STRUCT_MAX: usize = 4096;
 pub(crate) fn code(r: Result<(), Error>) -> c_int {
     match r {
         Ok(()) => 0,
-        Err(e) => -e.errno(),
+        Err(e) => -e.raw_os_error(),
     }
 }
 
@@ -68,7 +69,7 @@ pub(crate) unsafe fn path_arg<'a>(p: *const c_char) -> Result<&'a Path, Error> {
 /// A descriptor argument; negative ones are EBADF.
 pub(crate) fn fd_arg<'a>(fd: c_int) -> Result<BorrowedFd<'a>, Error> {
     if fd < 0 {
-        return Err(Error::new(libc::EBADF, crate::core::Step::Args));
+        return Err(Error::new(libc::EBADF, Step::Args));
     }
     // SAFETY: zcio only passes it to system calls, which report EBADF if the caller
     // handed over a descriptor that is not open; it is never closed here.
@@ -92,14 +93,14 @@ unsafe fn struct_size(
         return Err(Error::invalid());
     }
     if size > STRUCT_MAX {
-        return Err(Error::new(libc::E2BIG, crate::core::Step::Args));
+        return Err(Error::new(libc::E2BIG, Step::Args));
     }
     if check_tail && size > ours {
         // A newer caller: fine as long as it asks nothing this library does not know.
         // SAFETY: the caller's struct is `size` bytes long.
         let tail = unsafe { std::slice::from_raw_parts(p.add(ours), size - ours) };
         if tail.iter().any(|&b| b != 0) {
-            return Err(Error::new(libc::E2BIG, crate::core::Step::Args));
+            return Err(Error::new(libc::E2BIG, Step::Args));
         }
     }
     Ok(size)
@@ -144,25 +145,30 @@ pub(crate) unsafe fn with_options<R>(
 ) -> Result<R, Error> {
     // SAFETY: caller's contract.
     let c = unsafe { read_options(p) }?;
-    let method = Method::from_u32(c.method).ok_or_else(Error::invalid)?;
-    let flags = Flags::from_bits(c.flags).ok_or_else(Error::invalid)?;
-    let engine = Engine::from_u32(c.engine).ok_or_else(Error::invalid)?;
+    let method = tables::method(c.method).ok_or_else(Error::invalid)?;
+    let flags = tables::flags(c.flags).ok_or_else(Error::invalid)?;
+    let engine = tables::engine(c.engine).ok_or_else(Error::invalid)?;
     let (cb, arg) = (c.progress, c.progress_arg);
-    let call = move |done: u64, total: u64| -> ControlFlow<()> {
+    let call = move |p: Progress| -> ControlFlow<()> {
         match cb {
             // SAFETY: the caller gave this function and argument for this purpose.
-            Some(f) if unsafe { f(done, total, arg) } != 0 => ControlFlow::Break(()),
+            Some(f) if unsafe { f(p.done, p.total.unwrap_or(0), arg) } != 0 => {
+                ControlFlow::Break(())
+            }
             _ => ControlFlow::Continue(()),
         }
     };
-    let opts = Options {
-        method,
-        flags,
-        queue_depth: c.queue_depth,
-        engine,
-        chunk_size: c.chunk_size,
-        progress: if cb.is_some() { Some(&call) } else { None },
-    };
+    let mut opts = Options::new()
+        .method(method)
+        .flags(flags)
+        .queue_depth(c.queue_depth)
+        .chunk_size(c.chunk_size);
+    if let Some(e) = engine {
+        opts = opts.engine(e);
+    }
+    if cb.is_some() {
+        opts = opts.progress(&call);
+    }
     f(&opts)
 }
 
@@ -194,12 +200,12 @@ impl StatsOut {
         let mut c = zc_stats {
             size: self.size as u32,
             method: s.method as u32,
-            fallbacks: s.fallbacks,
+            fallbacks: s.fallback_bits,
             alignment: s.alignment,
             bytes: s.bytes,
             io_calls: s.io_calls,
             elapsed_ns: u64::try_from(s.elapsed.as_nanos()).unwrap_or(u64::MAX),
-            engine: s.engine as u32,
+            engine: tables::engine_value(s.engine),
             failed_step: s.failed_step as u32,
             fallback_errno: s.fallback_errno,
             xattrs_copied: s.xattrs_copied,
@@ -220,7 +226,8 @@ impl StatsOut {
 }
 
 /// The body shared by the path-based copy calls: checks the stats pointer and the
-/// paths, runs `f`, fills the stats, returns `0` or `-errno`.
+/// paths, runs `f`, fills the stats (from the error on failure), returns `0` or
+/// `-errno`.
 ///
 /// # Safety
 /// As [`path_arg`] for `src` and `dst`, [`with_options`] for `opts`, and
@@ -230,23 +237,24 @@ pub(crate) unsafe fn path_copy(
     dst: *const c_char,
     opts: *const zc_options,
     stats_out: *mut zc_stats,
-    f: impl FnOnce(&Path, &Path, &Options<'_>, &mut Stats) -> Result<(), Error>,
+    f: impl FnOnce(&Options<'_>, &Path, &Path) -> Result<Stats, Error>,
 ) -> c_int {
     // SAFETY: caller's contract.
     let out = match unsafe { StatsOut::new(stats_out) } {
         Ok(o) => o,
-        Err(e) => return -e.errno(),
+        Err(e) => return -e.raw_os_error(),
     };
-    let mut stats = Stats::default();
     // SAFETY: caller's contract.
     let r = unsafe { path_arg(src) }
         .and_then(|s| Ok((s, unsafe { path_arg(dst) }?)))
-        .and_then(|(s, d)| unsafe { with_options(opts, |o| f(s, d, o, &mut stats)) });
-    if let Err(e) = r
-        && stats.failed_step == crate::core::Step::None
-    {
-        stats.failed_step = e.step();
-    }
+        .and_then(|(s, d)| unsafe { with_options(opts, |o| f(o, s, d)) });
+    let stats = match &r {
+        Ok(s) => *s,
+        Err(e) => e.stats().copied().unwrap_or(Stats {
+            failed_step: e.step(),
+            ..Stats::default()
+        }),
+    };
     out.write(&stats);
-    code(r)
+    code(r.map(drop))
 }

@@ -1,24 +1,41 @@
 //! Direct I/O alignment: what the file system says (statx STATX_DIOALIGN, Linux 6.1+),
 //! else the block device's logical block size, else 4096.
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use nix::sys::stat::FileStat;
 
-use super::error::{Error, Result, Step};
+use super::error::{Error, Result};
+use super::stats::Step;
 use super::sys;
 
 /// The alignment Direct I/O needs on one file.
+///
+/// ```no_run
+/// let f = std::fs::File::open("data.bin")?;
+/// if let Some(a) = zcio::dio_alignment(&f)? {
+///     println!("buffers on {} bytes, offsets on {} ({:?})", a.mem, a.offset, a.source);
+/// }
+/// # Ok::<(), zcio::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DioAlign {
     /// Alignment of user memory buffers, in bytes.
     pub mem: u32,
     /// Alignment of file offsets and lengths, in bytes.
     pub offset: u32,
+    /// Where the answer came from.
+    pub source: AlignSource,
 }
 
 /// Where an alignment came from.
+///
+/// ```
+/// assert_ne!(zcio::AlignSource::Statx, zcio::AlignSource::Default);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AlignSource {
     /// The file system answered statx(STATX_DIOALIGN).
     Statx,
@@ -29,21 +46,25 @@ pub enum AlignSource {
 }
 
 /// The fallback when nothing better is known: the largest common logical block size.
-pub const DEFAULT_ALIGN: u32 = 4096;
+pub(crate) const DEFAULT_ALIGN: u32 = 4096;
 
 /// The Direct I/O alignment of an open file or block device.
 ///
 /// `Ok(None)` means the file system says it cannot do Direct I/O on this file.
 /// Other file types give `EINVAL`.
-pub fn dio_alignment(fd: BorrowedFd<'_>) -> Result<Option<(DioAlign, AlignSource)>> {
+///
+/// ```
+/// let f = std::fs::File::open("/dev/null")?;
+/// assert_eq!(zcio::dio_alignment(&f).unwrap_err().raw_os_error(), libc::EINVAL);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn dio_alignment(fd: impl AsFd) -> Result<Option<DioAlign>> {
+    let fd = fd.as_fd();
     let st = sys::fstat(fd, Step::Args)?;
     dio_alignment_of(fd, &st)
 }
 
-pub(crate) fn dio_alignment_of(
-    fd: BorrowedFd<'_>,
-    st: &FileStat,
-) -> Result<Option<(DioAlign, AlignSource)>> {
+pub(crate) fn dio_alignment_of(fd: BorrowedFd<'_>, st: &FileStat) -> Result<Option<DioAlign>> {
     if !sys::is_reg(st) && !sys::is_blk(st) {
         return Err(Error::new(libc::EINVAL, Step::Args));
     }
@@ -52,11 +73,11 @@ pub(crate) fn dio_alignment_of(
             if sx.dio_offset_align == 0 {
                 return Ok(None);
             }
-            let a = DioAlign {
+            return Ok(Some(DioAlign {
                 mem: sx.dio_mem_align.max(1),
                 offset: sx.dio_offset_align,
-            };
-            return Ok(Some((a, AlignSource::Statx)));
+                source: AlignSource::Statx,
+            }));
         }
     }
     let dev = if sys::is_blk(st) {
@@ -65,21 +86,17 @@ pub(crate) fn dio_alignment_of(
         st.st_dev
     };
     if let Some(lbs) = logical_block_size(dev) {
-        return Ok(Some((
-            DioAlign {
-                mem: lbs,
-                offset: lbs,
-            },
-            AlignSource::BlockDevice,
-        )));
+        return Ok(Some(DioAlign {
+            mem: lbs,
+            offset: lbs,
+            source: AlignSource::BlockDevice,
+        }));
     }
-    Ok(Some((
-        DioAlign {
-            mem: DEFAULT_ALIGN,
-            offset: DEFAULT_ALIGN,
-        },
-        AlignSource::Default,
-    )))
+    Ok(Some(DioAlign {
+        mem: DEFAULT_ALIGN,
+        offset: DEFAULT_ALIGN,
+        source: AlignSource::Default,
+    }))
 }
 
 /// The logical block size of the block device `dev`, from sysfs. A partition's
@@ -104,6 +121,7 @@ pub(crate) fn combine(a: DioAlign, b: DioAlign) -> DioAlign {
     DioAlign {
         mem: a.mem.max(b.mem),
         offset: a.offset.max(b.offset),
+        source: a.source,
     }
 }
 
@@ -116,18 +134,15 @@ mod tests {
         let a = DioAlign {
             mem: 512,
             offset: 4096,
+            source: AlignSource::Statx,
         };
         let b = DioAlign {
             mem: 4096,
             offset: 512,
+            source: AlignSource::Default,
         };
-        assert_eq!(
-            combine(a, b),
-            DioAlign {
-                mem: 4096,
-                offset: 4096
-            }
-        );
+        let c = combine(a, b);
+        assert_eq!((c.mem, c.offset), (4096, 4096));
     }
 
     #[test]

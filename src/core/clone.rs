@@ -1,16 +1,26 @@
 //! Reflink: the whole file shared copy-on-write (FICLONE), or nothing.
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::AsFd;
 
 use nix::errno::Errno;
 
-use super::error::{Error, Result, Step};
+use super::error::{Error, Result};
 use super::fdio;
+use super::stats::Step;
 
-/// Makes `dst_fd` a copy-on-write clone of all of `src_fd` (its size becomes the
-/// source's). A clone or nothing: EOPNOTSUPP, EXDEV or EINVAL when the file
-/// systems cannot, and no fallback. Moves no file offset.
-pub fn reflink(src_fd: BorrowedFd<'_>, dst_fd: BorrowedFd<'_>) -> Result<()> {
+/// Makes `dst_fd` a copy-on-write clone of all of `src_fd` (FICLONE: its size
+/// becomes the source's, the file systems share the blocks). A clone or nothing:
+/// `EOPNOTSUPP` when the file system cannot, `EXDEV` across file systems, `EINVAL`
+/// for files that are not both regular, and no fallback. Moves no file offset.
+///
+/// ```no_run
+/// let src = std::fs::File::open("/mnt/xfs/a")?;
+/// let dst = std::fs::File::create("/mnt/xfs/b")?;
+/// zcio::reflink(&src, &dst)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn reflink(src_fd: impl AsFd, dst_fd: impl AsFd) -> Result<()> {
+    let (src_fd, dst_fd) = (src_fd.as_fd(), dst_fd.as_fd());
     loop {
         // SAFETY: FICLONE takes the source descriptor as its argument.
         let r = unsafe { libc::ioctl(fdio::raw(dst_fd), libc::FICLONE, fdio::raw(src_fd)) };

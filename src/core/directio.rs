@@ -1,15 +1,20 @@
 //! `directio(fd, advice)` as Solaris has it: Direct I/O switched on or off for an
 //! open file.
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::AsFd;
 
 use nix::errno::Errno;
 
 use super::align;
-use super::error::{Error, Result, Step};
+use super::error::{Error, Result};
+use super::stats::Step;
 use super::sys;
 
 /// Solaris's two pieces of advice.
+///
+/// ```
+/// assert_ne!(zcio::Advice::On, zcio::Advice::Off);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Advice {
     /// Cached I/O (the default).
@@ -24,7 +29,14 @@ pub enum Advice {
 ///
 /// Errors: EBADF for a descriptor that is not open; ENOTTY when `fd` is not a regular
 /// file or block device, or its file system cannot do Direct I/O.
-pub fn directio(fd: BorrowedFd<'_>, advice: Advice) -> Result<()> {
+///
+/// ```no_run
+/// let f = std::fs::OpenOptions::new().read(true).write(true).open("data.bin")?;
+/// zcio::directio(&f, zcio::Advice::On)?;
+/// # Ok::<(), zcio::Error>(())
+/// ```
+pub fn directio(fd: impl AsFd, advice: Advice) -> Result<()> {
+    let fd = fd.as_fd();
     let st = sys::fstat(fd, Step::Args)?;
     let nope = || Error::new(libc::ENOTTY, Step::Args);
     if !sys::is_reg(&st) && !sys::is_blk(&st) {

@@ -8,22 +8,31 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use super::error::{Error, Result, Step};
-use super::options::{Flags, Method};
+use super::error::{Error, Result};
+use super::options::FdFlags;
+use super::signals::SigpipeGuard;
+use super::stats::{Method, Step};
 
 /// The most one system call is asked to move: the kernel caps every read, write,
-/// sendfile, splice and copy_file_range at this (MAX_RW_COUNT).
+/// sendfile, splice and copy_file_range at this (MAX_RW_COUNT). The descriptor
+/// calls loop over it, so a caller never needs to.
+///
+/// ```
+/// assert_eq!(zcio::MAX_IO, 2 * 1024 * 1024 * 1024 - 4096);
+/// ```
 pub const MAX_IO: u64 = 0x7fff_f000;
 
 /// As a length: copy until end of file.
+///
+/// ```no_run
+/// let (src, dst) = (std::fs::File::open("a")?, std::fs::File::create("b")?);
+/// zcio::copy_file_range(&src, None, &dst, None, zcio::TO_EOF, zcio::FdFlags::empty())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const TO_EOF: u64 = u64::MAX;
 
 /// Buffer size of the read/write loop.
 pub(crate) const RW_BUF: usize = 256 * 1024;
-
-/// Which flags the descriptor-level calls accept.
-pub(crate) const FD_FLAGS: Flags =
-    Flags::from_bits_retain(Flags::NONBLOCK.bits() | Flags::NO_FALLBACK.bits());
 
 /// A position in a file: the descriptor's own offset (read, write and the
 /// kernel calls with a NULL offset move it), or an explicit one that zcio advances
@@ -35,17 +44,19 @@ pub(crate) enum Pos {
 }
 
 impl Pos {
-    pub(crate) fn from_opt(o: Option<&mut i64>) -> Result<Pos> {
+    /// A caller's offset: none, or one the kernel's signed `loff_t` can hold.
+    pub(crate) fn from_opt(o: Option<&mut u64>) -> Result<Pos> {
         match o {
             None => Ok(Pos::Fd),
-            Some(v) if *v < 0 => Err(Error::new(libc::EINVAL, Step::Args)),
-            Some(v) => Ok(Pos::At(*v)),
+            Some(v) => i64::try_from(*v)
+                .map(Pos::At)
+                .map_err(|_| Error::new(libc::EINVAL, Step::Args)),
         }
     }
 
-    pub(crate) fn store(self, o: Option<&mut i64>) {
+    pub(crate) fn store(self, o: Option<&mut u64>) {
         if let (Pos::At(v), Some(dst)) = (self, o) {
-            *dst = v;
+            *dst = v as u64;
         }
     }
 
@@ -83,7 +94,7 @@ pub(crate) struct Xfer<'a> {
     pub dst_pos: Pos,
     /// Bytes still wanted (`TO_EOF`: no limit).
     pub left: u64,
-    pub flags: Flags,
+    pub flags: FdFlags,
     pub trace: Trace,
 }
 
@@ -105,7 +116,7 @@ impl<'a> Xfer<'a> {
         dst: BorrowedFd<'a>,
         dst_pos: Pos,
         len: u64,
-        flags: Flags,
+        flags: FdFlags,
     ) -> Xfer<'a> {
         Xfer {
             src,
@@ -135,11 +146,11 @@ impl<'a> Xfer<'a> {
     }
 
     pub(crate) fn nonblock(&self) -> bool {
-        self.flags.contains(Flags::NONBLOCK)
+        self.flags.contains(FdFlags::NONBLOCK)
     }
 
     pub(crate) fn may_fall_back(&self) -> bool {
-        !self.flags.contains(Flags::NO_FALLBACK)
+        !self.flags.contains(FdFlags::NO_FALLBACK)
     }
 
     /// The result of a finished transfer: bytes moved, or EAGAIN when a
@@ -167,7 +178,8 @@ pub(crate) fn wait_ready(fd: BorrowedFd<'_>, events: PollFlags) -> Result<()> {
 
 /// Whether a kernel error means "this call cannot do it for these descriptors", so
 /// that the read/write loop may take over. Before any data moved the list is long
-/// (DESIGN.md §3.4); after, only the errors that can mean nothing else.
+/// (what copy_file_range gives across file systems, on O_APPEND destinations,
+/// under seccomp, on CIFS...); after, only the errors that can mean nothing else.
 pub(crate) fn not_here(e: Errno, moved: u64, method: Method) -> bool {
     use Errno::*;
     let always = matches!(e, ENOSYS | EXDEV | EOPNOTSUPP | EINVAL);
@@ -351,82 +363,21 @@ pub(crate) fn fall_back(x: &mut Xfer<'_>, errno: i32, stop_at: u64) -> Result<En
     rw_loop(x, stop_at.saturating_sub(x.trace.moved))
 }
 
-/// Keeps SIGPIPE from the host program for the life of a call that may write to a
-/// socket or pipe whose reader has gone: the signal is blocked on this thread, and
-/// one that the call itself raised is consumed before the old mask comes back.
-pub(crate) struct SigpipeGuard {
-    old: libc::sigset_t,
-    pending_before: bool,
-}
-
-fn sigpipe_set() -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset initialise the set they are given.
-    unsafe {
-        let mut s = std::mem::zeroed::<libc::sigset_t>();
-        libc::sigemptyset(&mut s);
-        libc::sigaddset(&mut s, libc::SIGPIPE);
-        s
-    }
-}
-
-fn sigpipe_pending() -> bool {
-    // SAFETY: sigpending fills the set it is given.
-    unsafe {
-        let mut p = std::mem::zeroed::<libc::sigset_t>();
-        libc::sigpending(&mut p) == 0 && libc::sigismember(&p, libc::SIGPIPE) == 1
-    }
-}
-
-impl SigpipeGuard {
-    pub(crate) fn new() -> SigpipeGuard {
-        let pending_before = sigpipe_pending();
-        let set = sigpipe_set();
-        // SAFETY: plain signal-mask calls on this thread with valid sets.
-        let old = unsafe {
-            let mut old = std::mem::zeroed::<libc::sigset_t>();
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-            old
-        };
-        SigpipeGuard {
-            old,
-            pending_before,
-        }
-    }
-}
-
-impl Drop for SigpipeGuard {
-    fn drop(&mut self) {
-        if !self.pending_before && sigpipe_pending() {
-            let set = sigpipe_set();
-            let zero = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: SIGPIPE is blocked, so sigtimedwait takes it off the pending set.
-            unsafe {
-                libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
-            }
-        }
-        // SAFETY: restores the mask saved in new().
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
-        }
-    }
-}
-
 /// The frame of every public descriptor-level call: checks the flags and offsets,
 /// keeps SIGPIPE away, runs `run` to the end, and stores the offsets back (also
 /// after a failure, so that they show how far the data got).
 pub(crate) fn transfer(
     src: BorrowedFd<'_>,
-    mut src_off: Option<&mut i64>,
+    mut src_off: Option<&mut u64>,
     dst: BorrowedFd<'_>,
-    mut dst_off: Option<&mut i64>,
+    mut dst_off: Option<&mut u64>,
     len: u64,
-    flags: u32,
+    flags: FdFlags,
     run: fn(&mut Xfer<'_>, u64) -> Result<End>,
 ) -> Result<u64> {
-    let flags = fd_flags(flags)?;
+    if !FdFlags::all().contains(flags) {
+        return Err(Error::new(libc::EINVAL, Step::Args));
+    }
     let sp = Pos::from_opt(src_off.as_deref_mut())?;
     let dp = Pos::from_opt(dst_off.as_deref_mut())?;
     let _sigpipe = SigpipeGuard::new();
@@ -435,14 +386,6 @@ pub(crate) fn transfer(
     x.src_pos.store(src_off);
     x.dst_pos.store(dst_off);
     r.and_then(|end| x.result(end))
-}
-
-/// Checks the flags a descriptor-level call accepts.
-pub(crate) fn fd_flags(flags: u32) -> Result<Flags> {
-    match Flags::from_bits(flags) {
-        Some(f) if f.bits() & !FD_FLAGS.bits() == 0 => Ok(f),
-        _ => Err(Error::new(libc::EINVAL, Step::Args)),
-    }
 }
 
 /// The file type of an open descriptor.

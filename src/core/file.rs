@@ -4,16 +4,18 @@
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::sys::stat::SFlag;
 use nix::unistd::Whence;
 
-use super::direct::{self, DirectJob, report};
-use super::error::{At, Error, Result, Step};
+use super::direct::{self, DirectJob};
+use super::error::{At, Error, Result};
 use super::fdio::{self, End, Pos, TO_EOF, Xfer};
-use super::options::{Flags, Method, Options, Stats};
+use super::options::{FdFlags, Flags, Options};
+use super::progress::{Pacer, Reporter};
+use super::stats::{Method, Stats, Step};
 use super::target::{Meta, Source, SourceKinds, Target, TargetOpts};
 use super::{clone, mmap, range, sendfile, splice, sys};
 
@@ -24,30 +26,52 @@ use super::{clone, mmap, range, sendfile, splice, sys};
 /// forced (and fall back to read/write where the kernel cannot, unless
 /// `NO_FALLBACK`; a reflink never falls back). Holes in the source stay holes unless
 /// `NO_SPARSE`.
-pub fn copy_file(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<()> {
+pub(crate) fn copy_file(src: &Path, dst: &Path, opts: &Options<'_>) -> Result<Stats> {
     if opts.method == Method::Direct {
-        return direct::copy(src, dst, opts, DirectJob { new_mode: None }, stats);
+        return direct::copy(src, dst, opts, DirectJob { new_mode: None });
     }
     let start = Instant::now();
-    *stats = Stats::default();
-    let r = run(src, dst, opts, stats);
+    let mut stats = Stats::default();
+    let r = run(src, dst, opts, &mut stats);
     stats.elapsed = start.elapsed();
-    if let Err(e) = r {
-        stats.failed_step = e.step();
+    match r {
+        Ok(()) => Ok(stats),
+        Err(e) => Err(e.with_stats(stats)),
     }
-    r
 }
 
 /// Copies the file `src` to `dst` through splice.
-pub fn splice_file(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<()> {
+pub(crate) fn splice_file(src: &Path, dst: &Path, opts: &Options<'_>) -> Result<Stats> {
     if !matches!(opts.method, Method::Auto | Method::Splice) {
-        return Err(Error::invalid());
+        return Err(Error::invalid().with_stats(Stats::default()));
     }
-    let o = Options {
-        method: Method::Splice,
-        ..*opts
-    };
-    copy_file(src, dst, &o, stats)
+    copy_file(src, dst, &opts.method(Method::Splice))
+}
+
+impl Options<'_> {
+    /// Copies the file `src` to `dst` with these options; see
+    /// [`copy_file`](crate::copy_file).
+    ///
+    /// ```no_run
+    /// let stats = zcio::Options::new().reflink(false).copy_file("a", "b")?;
+    /// assert_ne!(stats.method, zcio::Method::Reflink);
+    /// # Ok::<(), zcio::Error>(())
+    /// ```
+    pub fn copy_file(&self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<Stats> {
+        copy_file(src.as_ref(), dst.as_ref(), self)
+    }
+
+    /// Copies the file `src` to `dst` through splice(2) with these options; see
+    /// [`splice_file`](crate::splice_file).
+    ///
+    /// ```no_run
+    /// let stats = zcio::Options::new().fsync(true).splice_file("a", "b")?;
+    /// assert_eq!(stats.method, zcio::Method::Splice);
+    /// # Ok::<(), zcio::Error>(())
+    /// ```
+    pub fn splice_file(&self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<Stats> {
+        splice_file(src.as_ref(), dst.as_ref(), self)
+    }
 }
 
 fn run(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<()> {
@@ -64,7 +88,9 @@ fn run(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<
         },
     )?;
     target.begin()?;
-    let mut pace = Pacer::new(opts, source.size());
+    // A stream has no size to go by.
+    let total = sys::is_reg(&source.stat).then(|| source.size());
+    let mut pace = Pacer::new(Reporter::new(opts, total));
     let src_fd = source.file.as_fd();
     match opts.method {
         Method::Auto => auto(src_fd, &source, &target, opts, stats, &mut pace)?,
@@ -76,7 +102,8 @@ fn run(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<
         }
         m => forced(src_fd, &source, &target, m, opts, stats, &mut pace)?,
     }
-    pace.finish(stats.bytes)?;
+    // Holes count as done: a sparse copy ends at the file's size, not its data.
+    pace.finish(total.map_or(stats.bytes, |t| t.max(stats.bytes)))?;
     let r = target.commit(Meta {
         fsync: opts.has(Flags::FSYNC),
         src: Some((src_fd, &source.stat)),
@@ -86,46 +113,6 @@ fn run(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<
     stats.xattrs_copied = r.xattrs_copied;
     stats.xattrs_skipped = r.xattrs_skipped;
     Ok(())
-}
-
-/// Calls the progress callback after every piece, and sizes pieces so that each
-/// takes about 30 ms: reports come at least every 64 MiB and, unless one system
-/// call alone takes longer, every 100 ms.
-pub(crate) struct Pacer<'a, 'o> {
-    opts: &'a Options<'o>,
-    total: u64,
-    piece: u64,
-}
-
-const PIECE_MIN: u64 = 256 << 10;
-const PIECE_MAX: u64 = 64 << 20;
-const PIECE_AIM: Duration = Duration::from_millis(30);
-
-impl<'a, 'o> Pacer<'a, 'o> {
-    pub(crate) fn new(opts: &'a Options<'o>, total: u64) -> Self {
-        Pacer {
-            opts,
-            total,
-            piece: 4 << 20,
-        }
-    }
-
-    fn piece(&self) -> u64 {
-        self.piece
-    }
-
-    /// After a piece that moved `moved` bytes in `took`: resize, then report `done`.
-    fn after(&mut self, done: u64, moved: u64, took: Duration) -> Result<()> {
-        if moved > 0 {
-            let rate = moved as f64 / took.as_secs_f64().max(1e-6);
-            self.piece = ((rate * PIECE_AIM.as_secs_f64()) as u64).clamp(PIECE_MIN, PIECE_MAX);
-        }
-        report(self.opts, done, self.total.max(done))
-    }
-
-    fn finish(&self, done: u64) -> Result<()> {
-        report(self.opts, done, self.total.max(done))
-    }
 }
 
 /// A stretch of the source that holds data: `len` `TO_EOF` means "to end of file".
@@ -193,11 +180,11 @@ struct Ends<'a> {
     /// A regular file, read at explicit offsets (FIFOs and devices are not).
     seekable: bool,
     dst: BorrowedFd<'a>,
-    flags: Flags,
+    flags: FdFlags,
 }
 
 impl<'a> Ends<'a> {
-    fn new(src: BorrowedFd<'a>, source: &Source, target: &'a Target, flags: Flags) -> Self {
+    fn new(src: BorrowedFd<'a>, source: &Source, target: &'a Target, flags: FdFlags) -> Self {
         Ends {
             src,
             seekable: sys::is_reg(&source.stat),
@@ -214,7 +201,7 @@ fn copy_segment(
     seg: Segment,
     method: Method,
     base: u64,
-    pace: &mut Pacer<'_, '_>,
+    pace: &mut Pacer<'_>,
 ) -> (Result<()>, fdio::Trace) {
     let Ends {
         src,
@@ -248,9 +235,9 @@ fn copy_segment(
         };
         match end {
             Ok(End::Piece) => {
-                if let Err(e) =
-                    pace.after(base + x.trace.moved, x.trace.moved - before, t.elapsed())
-                {
+                // Done so far: every byte up to here, holes before this segment included.
+                let done = if seekable { seg.start } else { base } + x.trace.moved;
+                if let Err(e) = pace.after(done, x.trace.moved - before, t.elapsed()) {
                     break Err(e);
                 }
             }
@@ -277,12 +264,17 @@ fn forced(
     method: Method,
     opts: &Options<'_>,
     stats: &mut Stats,
-    pace: &mut Pacer<'_, '_>,
+    pace: &mut Pacer<'_>,
 ) -> Result<()> {
     stats.method = method;
     let segs = segments(src, source, target, opts);
     let sparse = segs.len() != 1 || segs[0].len != TO_EOF;
-    let ends = Ends::new(src, source, target, opts.flags & Flags::NO_FALLBACK);
+    let flags = if opts.has(Flags::NO_FALLBACK) {
+        FdFlags::NO_FALLBACK
+    } else {
+        FdFlags::empty()
+    };
+    let ends = Ends::new(src, source, target, flags);
     for seg in segs {
         let (r, trace) = copy_segment(ends, seg, method, stats.bytes, pace);
         stats.bytes += trace.moved;
@@ -306,7 +298,7 @@ fn auto(
     target: &Target,
     opts: &Options<'_>,
     stats: &mut Stats,
-    pace: &mut Pacer<'_, '_>,
+    pace: &mut Pacer<'_>,
 ) -> Result<()> {
     let kind = sys::file_type(&source.stat);
     let regular = kind == SFlag::S_IFREG && target.is_regular();
@@ -318,7 +310,9 @@ fn auto(
                 stats.io_calls += 1;
                 return Ok(());
             }
-            Err(e) if reflink_not_here(e.errno()) => stats.fell_back(Method::Reflink, e.errno()),
+            Err(e) if reflink_not_here(e.raw_os_error()) => {
+                stats.fell_back(Method::Reflink, e.raw_os_error())
+            }
             Err(e) => return Err(e),
         }
     }
@@ -331,7 +325,7 @@ fn auto(
     let segs = segments(src, source, target, opts);
     let sparse = segs.len() != 1 || segs[0].len != TO_EOF;
     // zcio walks the chain itself: each method is told not to fall back on its own.
-    let ends = Ends::new(src, source, target, Flags::NO_FALLBACK);
+    let ends = Ends::new(src, source, target, FdFlags::NO_FALLBACK);
     let mut step = 0;
     for seg in segs {
         let mut seg = seg;
@@ -351,9 +345,14 @@ fn auto(
                 }
                 Ok(()) => break,
                 Err(e)
-                    if !last && fdio::not_here(Errno::from_raw(e.errno()), stats.bytes, method) =>
+                    if !last
+                        && fdio::not_here(
+                            Errno::from_raw(e.raw_os_error()),
+                            stats.bytes,
+                            method,
+                        ) =>
                 {
-                    stats.fell_back(method, e.errno());
+                    stats.fell_back(method, e.raw_os_error());
                     step += 1;
                     // Go on from where this method stopped, never from the start.
                     if seg.len != TO_EOF {

@@ -5,37 +5,48 @@
 //! fail with EFAULT (or return short) instead of raising SIGBUS in the host program.
 
 use std::num::NonZeroUsize;
-use std::os::fd::BorrowedFd;
+use std::os::fd::AsFd;
 use std::ptr::NonNull;
 
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 use nix::sys::mman::{MapFlags, MmapAdvise, ProtFlags};
 
-use super::error::{Error, Result, Step};
+use super::error::{Error, Result};
 use super::fdio::{self, End, Pos, Xfer};
-use super::options::Method;
+use super::options::FdFlags;
+use super::stats::{Method, Step};
 use super::sys;
 
 /// Bytes mapped at a time.
 const WINDOW: u64 = 8 << 20;
 
-/// Copies up to `len` bytes (or to end of file) from the file `in_fd` to `out_fd`
-/// by mapping the source. `in_off` as for the other calls; the destination is
-/// written at its own offset. Without `NO_FALLBACK`, a source that cannot be
-/// mapped (a pipe, /proc) continues in a read/write loop.
+/// Copies up to `len` bytes (or to end of file: [`TO_EOF`](crate::TO_EOF)) from
+/// the file `in_fd` to `out_fd` by write(2) from a read-only mapping of the
+/// source, in windows, and returns the bytes moved. `in_off` as for
+/// [`copy_file_range`](crate::copy_file_range); the destination is written at its
+/// own offset. Without [`FdFlags::NO_FALLBACK`], a source that cannot be mapped (a
+/// pipe, /proc) continues in a read/write loop.
 ///
-/// A source that shrinks under the copy ends it early at the new end of file
-/// (the count says how far it got); EFAULT when the kernel reports a fault that is
-/// not explained by a shorter file.
+/// zcio never touches the mapped memory itself, so a source truncated by another
+/// process during the copy cannot raise SIGBUS: the copy ends early at the new end
+/// of file (the count says how far it got), or fails with `EFAULT` when the fault
+/// is not explained by a shorter file.
+///
+/// ```no_run
+/// let src = std::fs::File::open("a")?;
+/// let dst = std::fs::File::create("b")?;
+/// let n = zcio::mmap_copy(&src, None, &dst, zcio::TO_EOF, zcio::FdFlags::empty())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn mmap_copy(
-    in_fd: BorrowedFd<'_>,
-    in_off: Option<&mut i64>,
-    out_fd: BorrowedFd<'_>,
+    in_fd: impl AsFd,
+    in_off: Option<&mut u64>,
+    out_fd: impl AsFd,
     len: u64,
-    flags: u32,
+    flags: FdFlags,
 ) -> Result<u64> {
-    fdio::transfer(in_fd, in_off, out_fd, None, len, flags, run)
+    fdio::transfer(in_fd.as_fd(), in_off, out_fd.as_fd(), None, len, flags, run)
 }
 
 /// An mmap'd window, unmapped when dropped.
@@ -95,10 +106,14 @@ pub(crate) fn run(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
     match r {
         Err(e)
             if x.may_fall_back()
-                && fdio::not_here(Errno::from_raw(e.errno()), x.trace.moved, Method::Mmap)
+                && fdio::not_here(
+                    Errno::from_raw(e.raw_os_error()),
+                    x.trace.moved,
+                    Method::Mmap,
+                )
                 && x.trace.moved == 0 =>
         {
-            fdio::fall_back(x, e.errno(), stop_at)
+            fdio::fall_back(x, e.raw_os_error(), stop_at)
         }
         r => r,
     }

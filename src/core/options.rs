@@ -1,208 +1,153 @@
-//! What a caller asks of a copy, and what it is told afterwards.
+//! What a caller asks of a copy: the method, the flags, the Direct I/O engine and
+//! its sizes, and a progress callback.
 
 use std::fmt;
-use std::ops::{BitAnd, BitOr, BitOrAssign, ControlFlow};
-use std::time::Duration;
+use std::ops::ControlFlow;
+use std::str::FromStr;
 
-use super::error::Step;
+use super::error::Error;
+use super::stats::{Engine, Method};
 
-/// How the data is moved. The numbers are the C API's `ZC_METHOD_*` values.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[repr(u32)]
-pub enum Method {
-    /// zcio picks the fastest safe path (as an outcome: nothing ran yet).
-    #[default]
-    Auto = 0,
-    /// O_DIRECT reads and writes on aligned buffers.
-    Direct = 1,
-    /// A copy-on-write clone of the whole file (FICLONE).
-    Reflink = 2,
-    /// copy_file_range(2): the kernel copies, the file system may offload.
-    CopyFileRange = 3,
-    /// sendfile(2): in-kernel copy from the page cache.
-    Sendfile = 4,
-    /// splice(2) through a pipe.
-    Splice = 5,
-    /// write(2) from a read-only mapping of the source.
-    Mmap = 6,
-    /// A plain read(2)/write(2) loop.
-    ReadWrite = 7,
-}
-
-impl Method {
-    /// Every method, in `ZC_METHOD_*` order.
-    pub const ALL: [Method; 8] = [
-        Method::Auto,
-        Method::Direct,
-        Method::Reflink,
-        Method::CopyFileRange,
-        Method::Sendfile,
-        Method::Splice,
-        Method::Mmap,
-        Method::ReadWrite,
-    ];
-
-    /// The method with C value `v`, or `None` when out of range.
-    pub fn from_u32(v: u32) -> Option<Method> {
-        Method::ALL.get(v as usize).copied()
-    }
-
-    /// Its bit in `Stats::fallbacks`.
-    pub fn bit(self) -> u32 {
-        1 << (self as u32)
-    }
-
-    /// The name zcp and the docs use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Auto => "auto",
-            Method::Direct => "direct",
-            Method::Reflink => "reflink",
-            Method::CopyFileRange => "copy_file_range",
-            Method::Sendfile => "sendfile",
-            Method::Splice => "splice",
-            Method::Mmap => "mmap",
-            Method::ReadWrite => "read_write",
-        }
+bitflags::bitflags! {
+    /// Switches of a path-based copy. Each has a setter on [`Options`] too.
+    ///
+    /// ```
+    /// use zcio::Flags;
+    /// let f = Flags::FSYNC | Flags::PRESERVE_TIMES;
+    /// assert!(f.contains(Flags::FSYNC));
+    /// ```
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct Flags: u32 {
+        /// fsync the file and its directory entry before returning.
+        const FSYNC = 1 << 0;
+        /// Fail with the kernel's error instead of falling back to another method.
+        const NO_FALLBACK = 1 << 1;
+        /// Fail with `EEXIST` when the destination exists.
+        const EXCL = 1 << 2;
+        /// Write straight into the destination instead of a temporary file.
+        const IN_PLACE = 1 << 3;
+        /// Never share blocks with the source (no reflink, no copy_file_range).
+        const NO_REFLINK = 1 << 4;
+        /// Write holes out as zeros.
+        const NO_SPARSE = 1 << 5;
+        /// Give the copy the source's access and modification times.
+        const PRESERVE_TIMES = 1 << 6;
+        /// Copy the source's extended attributes.
+        const PRESERVE_XATTRS = 1 << 7;
+        /// Refuse a destination that is a symlink (ELOOP) instead of writing through it.
+        const NOFOLLOW = 1 << 9;
     }
 }
 
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+bitflags::bitflags! {
+    /// Switches of the descriptor calls ([`sendfile`](crate::sendfile),
+    /// [`splice`](crate::splice), [`copy_file_range`](crate::copy_file_range),
+    /// [`mmap_copy`](crate::mmap_copy)).
+    ///
+    /// ```
+    /// let f = zcio::FdFlags::NONBLOCK | zcio::FdFlags::NO_FALLBACK;
+    /// assert!(f.contains(zcio::FdFlags::NONBLOCK));
+    /// ```
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct FdFlags: u32 {
+        /// Fail with the kernel's error instead of continuing with read/write.
+        const NO_FALLBACK = 1 << 1;
+        /// Return what was moved instead of waiting on a non-blocking descriptor.
+        const NONBLOCK = 1 << 8;
     }
 }
 
-/// Which engine moved the data of a Direct I/O copy.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[repr(u32)]
-pub enum Engine {
-    /// Not a Direct I/O copy, or nothing ran.
-    #[default]
-    None = 0,
-    /// One read, then one write, in turn.
-    Sync = 1,
-    /// Reads and writes overlapped by worker threads.
-    Threads = 2,
-    /// Reads and writes overlapped by io_uring.
-    IoUring = 3,
-}
-
-impl Engine {
-    /// The engine with C value `v`, or `None` when out of range.
-    pub fn from_u32(v: u32) -> Option<Engine> {
-        [Engine::None, Engine::Sync, Engine::Threads, Engine::IoUring]
-            .get(v as usize)
-            .copied()
-    }
-
-    /// A short name, for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::None => "none",
-            Engine::Sync => "sync",
-            Engine::Threads => "threads",
-            Engine::IoUring => "io_uring",
-        }
+impl From<FdFlags> for Flags {
+    /// The bits the descriptor calls and the path-based copies share.
+    fn from(f: FdFlags) -> Flags {
+        Flags::from_bits_truncate(f.bits())
     }
 }
 
-/// Flag bits; the numbers are the C API's `ZC_F_*` values.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Flags(u32);
-
-impl Flags {
-    /// No flags.
-    pub const NONE: Flags = Flags(0);
-    /// fsync the file and its directory entry before returning.
-    pub const FSYNC: Flags = Flags(1 << 0);
-    /// Fail with the kernel's error instead of falling back to another method.
-    pub const NO_FALLBACK: Flags = Flags(1 << 1);
-    /// Fail with `EEXIST` when the destination exists.
-    pub const EXCL: Flags = Flags(1 << 2);
-    /// Write straight into the destination instead of a temporary file.
-    pub const IN_PLACE: Flags = Flags(1 << 3);
-    /// Never share blocks with the source (no reflink, no copy_file_range).
-    pub const NO_REFLINK: Flags = Flags(1 << 4);
-    /// Write holes out as zeros.
-    pub const NO_SPARSE: Flags = Flags(1 << 5);
-    /// Give the copy the source's access and modification times.
-    pub const PRESERVE_TIMES: Flags = Flags(1 << 6);
-    /// Copy the source's extended attributes.
-    pub const PRESERVE_XATTRS: Flags = Flags(1 << 7);
-    /// Return instead of waiting on a non-blocking descriptor.
-    pub const NONBLOCK: Flags = Flags(1 << 8);
-    /// Refuse a destination that is a symlink (ELOOP) instead of writing through it.
-    pub const NOFOLLOW: Flags = Flags(1 << 9);
-    /// Every bit zcio knows.
-    pub const ALL: Flags = Flags((1 << 10) - 1);
-
-    /// Flags from C bits; `None` when an unknown bit is set.
-    pub fn from_bits(bits: u32) -> Option<Flags> {
-        if bits & !Flags::ALL.0 != 0 {
-            None
-        } else {
-            Some(Flags(bits))
-        }
-    }
-
-    /// The C bits.
-    pub const fn bits(self) -> u32 {
-        self.0
-    }
-
-    /// Flags from bits, unknown ones kept.
-    pub const fn from_bits_retain(bits: u32) -> Flags {
-        Flags(bits)
-    }
-
-    /// Whether every bit of `other` is set.
-    pub fn contains(self, other: Flags) -> bool {
-        self.0 & other.0 == other.0
+/// Parses a method's [`name`](Method::name); anything else is `EINVAL`.
+impl FromStr for Method {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Method, Error> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(Error::invalid)
     }
 }
 
-impl BitOr for Flags {
-    type Output = Flags;
-    fn bitor(self, rhs: Flags) -> Flags {
-        Flags(self.0 | rhs.0)
+/// Parses an engine's [`name`](Engine::name); anything else is `EINVAL`.
+impl FromStr for Engine {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Engine, Error> {
+        Engine::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or_else(Error::invalid)
     }
 }
 
-impl BitOrAssign for Flags {
-    fn bitor_assign(&mut self, rhs: Flags) {
-        self.0 |= rhs.0;
+/// How far a copy has got, as the progress callback is told.
+///
+/// ```
+/// let p = zcio::Progress::new(512, Some(1024));
+/// assert_eq!((p.done, p.total), (512, Some(1024)));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Bytes of the source dealt with so far (holes skipped count as dealt with).
+    pub done: u64,
+    /// The source's size when the copy started; `None` when it has none (a FIFO,
+    /// a character device).
+    pub total: Option<u64>,
+}
+
+impl Progress {
+    /// A report of `done` bytes out of `total`.
+    ///
+    /// ```
+    /// assert_eq!(zcio::Progress::new(0, None).total, None);
+    /// ```
+    pub fn new(done: u64, total: Option<u64>) -> Progress {
+        Progress { done, total }
     }
 }
 
-impl BitAnd for Flags {
-    type Output = Flags;
-    fn bitand(self, rhs: Flags) -> Flags {
-        Flags(self.0 & rhs.0)
-    }
-}
+/// A progress callback: `Break` stops the copy with `ECANCELED`, leaving the
+/// destination as it was. It is called on the thread that started the copy.
+///
+/// ```no_run
+/// use std::ops::ControlFlow;
+/// // Stop once 1 GiB is done.
+/// let stop_at_1g: &zcio::ProgressFn = &|p| {
+///     if p.done >= 1 << 30 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+/// };
+/// let e = zcio::Options::new().progress(stop_at_1g).copy_file("big", "copy").unwrap_err();
+/// assert_eq!(e.step(), zcio::Step::Cancel);
+/// ```
+pub type ProgressFn<'a> = dyn Fn(Progress) -> ControlFlow<()> + 'a;
 
-/// A progress callback: `(done, total)` in bytes; `Break` stops the copy with `ECANCELED`.
-/// `total` is the source's size when the copy started (0 when unknown).
-pub type Progress<'a> = dyn Fn(u64, u64) -> ControlFlow<()> + 'a;
-
-/// What a caller asks of a copy. `Options::default()` is what a NULL `zc_options` means.
+/// What a caller asks of a copy, built like [`std::fs::OpenOptions`]:
+/// `Options::new()` is what a NULL `zc_options` means in C.
+///
+/// ```no_run
+/// use zcio::{Method, Options};
+/// let stats = Options::new()
+///     .method(Method::Direct)
+///     .fsync(true)
+///     .preserve_times(true)
+///     .copy_file("disk.img", "backup/disk.img")?;
+/// println!("{} bytes, alignment {}", stats.bytes, stats.alignment);
+/// # Ok::<(), zcio::Error>(())
+/// ```
 #[derive(Clone, Copy, Default)]
 pub struct Options<'a> {
-    /// The method to use; `Auto` lets zcio choose.
-    pub method: Method,
-    /// `Flags::*` bits.
-    pub flags: Flags,
-    /// I/Os in flight for engines that overlap them; 0 = zcio's default.
-    pub queue_depth: u32,
-    /// The Direct I/O engine to use; `Engine::None` lets zcio choose.
-    pub engine: Engine,
-    /// Bytes per I/O; 0 = zcio's default. For Direct I/O, a multiple of the alignment
-    /// and at most 1 GiB; one larger than the file is cut to the file's size (at
-    /// least 64 KiB).
-    pub chunk_size: u64,
-    /// Called as bytes move, and once at the end.
-    pub progress: Option<&'a Progress<'a>>,
+    pub(crate) method: Method,
+    pub(crate) flags: Flags,
+    pub(crate) queue_depth: u32,
+    pub(crate) engine: Option<Engine>,
+    pub(crate) chunk_size: u64,
+    pub(crate) progress: Option<&'a ProgressFn<'a>>,
 }
 
 impl fmt::Debug for Options<'_> {
@@ -219,43 +164,235 @@ impl fmt::Debug for Options<'_> {
 }
 
 impl<'a> Options<'a> {
-    /// Whether `f` is set.
-    pub fn has(&self, f: Flags) -> bool {
-        self.flags.contains(f)
+    /// The defaults: automatic method, no flags, zcio's queue depth and chunk size,
+    /// no progress callback.
+    ///
+    /// ```
+    /// let o = zcio::Options::new();
+    /// assert_eq!(o.get_method(), zcio::Method::Auto);
+    /// ```
+    pub fn new() -> Options<'a> {
+        Options::default()
     }
-}
 
-/// What happened during a copy; filled on success and on failure alike.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// The method that moved the data.
-    pub method: Method,
-    /// `Method::bit()` of each method tried and abandoned.
-    pub fallbacks: u32,
-    /// For each method abandoned, the errno that made zcio give it up.
-    pub fallback_errno: [i32; 8],
-    /// The Direct I/O alignment used, in bytes (0 when not a Direct I/O copy).
-    pub alignment: u32,
-    /// Bytes written to the destination.
-    pub bytes: u64,
-    /// System calls that moved data.
-    pub io_calls: u64,
-    /// Wall time of the whole operation.
-    pub elapsed: Duration,
-    /// The Direct I/O engine that ran.
-    pub engine: Engine,
-    /// The step that failed, `Step::None` on success.
-    pub failed_step: Step,
-    /// Extended attributes copied (under `PRESERVE_XATTRS`).
-    pub xattrs_copied: u32,
-    /// Extended attributes the destination would not take.
-    pub xattrs_skipped: u32,
-}
+    /// The method to use; [`Method::Auto`] lets zcio choose.
+    ///
+    /// ```
+    /// let o = zcio::Options::new().method(zcio::Method::Sendfile);
+    /// assert_eq!(o.get_method(), zcio::Method::Sendfile);
+    /// ```
+    pub fn method(mut self, m: Method) -> Self {
+        self.method = m;
+        self
+    }
 
-impl Stats {
-    /// Records that `m` was tried and given up because of `errno`.
-    pub fn fell_back(&mut self, m: Method, errno: i32) {
-        self.fallbacks |= m.bit();
-        self.fallback_errno[m as usize] = errno;
+    /// Replaces every flag at once.
+    ///
+    /// ```
+    /// use zcio::{Flags, Options};
+    /// let o = Options::new().flags(Flags::FSYNC | Flags::EXCL);
+    /// assert_eq!(o.get_flags(), Flags::FSYNC | Flags::EXCL);
+    /// ```
+    pub fn flags(mut self, f: Flags) -> Self {
+        self.flags = f;
+        self
+    }
+
+    fn flag(mut self, f: Flags, on: bool) -> Self {
+        self.flags.set(f, on);
+        self
+    }
+
+    /// fsync the file and its directory entry before returning ([`Flags::FSYNC`]).
+    ///
+    /// ```
+    /// assert!(zcio::Options::new().fsync(true).get_flags().contains(zcio::Flags::FSYNC));
+    /// ```
+    pub fn fsync(self, on: bool) -> Self {
+        self.flag(Flags::FSYNC, on)
+    }
+
+    /// Whether zcio may fall back to another method where the one chosen cannot
+    /// run (default yes; `false` sets [`Flags::NO_FALLBACK`]).
+    ///
+    /// ```
+    /// let o = zcio::Options::new().fallback(false);
+    /// assert!(o.get_flags().contains(zcio::Flags::NO_FALLBACK));
+    /// ```
+    pub fn fallback(self, on: bool) -> Self {
+        self.flag(Flags::NO_FALLBACK, !on)
+    }
+
+    /// Fail with `EEXIST` when the destination exists ([`Flags::EXCL`]).
+    ///
+    /// ```
+    /// assert!(zcio::Options::new().exclusive(true).get_flags().contains(zcio::Flags::EXCL));
+    /// ```
+    pub fn exclusive(self, on: bool) -> Self {
+        self.flag(Flags::EXCL, on)
+    }
+
+    /// Write straight into the destination, as the article's function does: faster
+    /// to set up, but a failure leaves it partial ([`Flags::IN_PLACE`]).
+    ///
+    /// ```
+    /// assert!(zcio::Options::new().in_place(true).get_flags().contains(zcio::Flags::IN_PLACE));
+    /// ```
+    pub fn in_place(self, on: bool) -> Self {
+        self.flag(Flags::IN_PLACE, on)
+    }
+
+    /// Whether the copy may share blocks with the source (default yes; `false`
+    /// sets [`Flags::NO_REFLINK`]: no reflink, no copy_file_range).
+    ///
+    /// ```
+    /// let o = zcio::Options::new().reflink(false);
+    /// assert!(o.get_flags().contains(zcio::Flags::NO_REFLINK));
+    /// ```
+    pub fn reflink(self, on: bool) -> Self {
+        self.flag(Flags::NO_REFLINK, !on)
+    }
+
+    /// Whether holes in the source stay holes (default yes; `false` sets
+    /// [`Flags::NO_SPARSE`]).
+    ///
+    /// ```
+    /// assert!(zcio::Options::new().sparse(false).get_flags().contains(zcio::Flags::NO_SPARSE));
+    /// ```
+    pub fn sparse(self, on: bool) -> Self {
+        self.flag(Flags::NO_SPARSE, !on)
+    }
+
+    /// Give the copy the source's access and modification times
+    /// ([`Flags::PRESERVE_TIMES`]).
+    ///
+    /// ```
+    /// let o = zcio::Options::new().preserve_times(true);
+    /// assert!(o.get_flags().contains(zcio::Flags::PRESERVE_TIMES));
+    /// ```
+    pub fn preserve_times(self, on: bool) -> Self {
+        self.flag(Flags::PRESERVE_TIMES, on)
+    }
+
+    /// Copy the source's extended attributes ([`Flags::PRESERVE_XATTRS`]).
+    ///
+    /// ```
+    /// let o = zcio::Options::new().preserve_xattrs(true);
+    /// assert!(o.get_flags().contains(zcio::Flags::PRESERVE_XATTRS));
+    /// ```
+    pub fn preserve_xattrs(self, on: bool) -> Self {
+        self.flag(Flags::PRESERVE_XATTRS, on)
+    }
+
+    /// Refuse a destination that is a symlink with `ELOOP` instead of writing
+    /// through it ([`Flags::NOFOLLOW`]).
+    ///
+    /// ```
+    /// assert!(zcio::Options::new().nofollow(true).get_flags().contains(zcio::Flags::NOFOLLOW));
+    /// ```
+    pub fn nofollow(self, on: bool) -> Self {
+        self.flag(Flags::NOFOLLOW, on)
+    }
+
+    /// Direct I/O: I/Os in flight; 0 is zcio's default (16).
+    ///
+    /// ```
+    /// assert_eq!(zcio::Options::new().queue_depth(8).get_queue_depth(), 8);
+    /// ```
+    pub fn queue_depth(mut self, n: u32) -> Self {
+        self.queue_depth = n;
+        self
+    }
+
+    /// Direct I/O: the engine to use, or `None` to let zcio pick (see [`Engine`]).
+    /// `EOPNOTSUPP` when the engine asked for cannot run here.
+    ///
+    /// ```
+    /// let o = zcio::Options::new().engine(zcio::Engine::Threads);
+    /// assert_eq!(o.get_engine(), Some(zcio::Engine::Threads));
+    /// assert_eq!(o.engine(None).get_engine(), None);
+    /// ```
+    pub fn engine(mut self, e: impl Into<Option<Engine>>) -> Self {
+        self.engine = e.into();
+        self
+    }
+
+    /// Bytes per I/O; 0 is zcio's default (1 MiB for Direct I/O). For Direct I/O,
+    /// a multiple of the alignment ([`dio_alignment`](crate::dio_alignment)) and at
+    /// most 1 GiB; one larger than the file is cut to the file's size (at least
+    /// 64 KiB).
+    ///
+    /// ```
+    /// assert_eq!(zcio::Options::new().chunk_size(4 << 20).get_chunk_size(), 4 << 20);
+    /// ```
+    pub fn chunk_size(mut self, bytes: u64) -> Self {
+        self.chunk_size = bytes;
+        self
+    }
+
+    /// Called as bytes move, and once at the end.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// let show = |p: zcio::Progress| {
+    ///     eprintln!("{} of {:?}", p.done, p.total);
+    ///     ControlFlow::Continue(())
+    /// };
+    /// let o = zcio::Options::new().progress(&show);
+    /// assert!(format!("{o:?}").contains("progress: true"));
+    /// ```
+    pub fn progress(mut self, f: &'a ProgressFn<'a>) -> Self {
+        self.progress = Some(f);
+        self
+    }
+
+    /// The method asked for.
+    ///
+    /// ```
+    /// assert_eq!(zcio::Options::new().get_method(), zcio::Method::Auto);
+    /// ```
+    pub fn get_method(&self) -> Method {
+        self.method
+    }
+
+    /// The flags set.
+    ///
+    /// ```
+    /// assert!(zcio::Options::new().get_flags().is_empty());
+    /// ```
+    pub fn get_flags(&self) -> Flags {
+        self.flags
+    }
+
+    /// The Direct I/O engine asked for, if any.
+    ///
+    /// ```
+    /// assert_eq!(zcio::Options::new().get_engine(), None);
+    /// ```
+    pub fn get_engine(&self) -> Option<Engine> {
+        self.engine
+    }
+
+    /// The queue depth asked for (0: zcio's default).
+    ///
+    /// ```
+    /// assert_eq!(zcio::Options::new().get_queue_depth(), 0);
+    /// ```
+    pub fn get_queue_depth(&self) -> u32 {
+        self.queue_depth
+    }
+
+    /// The chunk size asked for (0: zcio's default).
+    ///
+    /// ```
+    /// assert_eq!(zcio::Options::new().get_chunk_size(), 0);
+    /// ```
+    pub fn get_chunk_size(&self) -> u64 {
+        self.chunk_size
+    }
+
+    /// Whether `f` is set.
+    pub(crate) fn has(&self, f: Flags) -> bool {
+        self.flags.contains(f)
     }
 }

@@ -2,30 +2,51 @@
 //! 2.41/2.42's wrapper miscounts above INT_MAX), in pieces under 2 GiB, with the
 //! fallback rules the big copy tools learned.
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::AsFd;
 
 use super::error::Result;
 use super::fdio::{self, End, Xfer};
-use super::options::Method;
+use super::options::FdFlags;
+use super::stats::Method;
 
-/// Copies up to `len` bytes (or to end of file) from `in_fd` to `out_fd`; the file
-/// system may share blocks instead of copying (a reflink).
+/// Copies up to `len` bytes (or to end of file: [`TO_EOF`](crate::TO_EOF)) from
+/// `in_fd` to `out_fd` with copy_file_range(2) and returns the bytes moved; the
+/// file system may share blocks instead of copying (a reflink).
 ///
 /// Offsets: `None` uses and advances the descriptor's own offset; `Some` is read,
-/// used and advanced by the bytes moved, leaving the descriptor's offset alone.
-/// Without `NO_FALLBACK`, a pair the kernel cannot copy between (across file
-/// systems, a file system without it, an O_APPEND destination, a seccomp filter)
-/// and a first 0 from a file that may lie about its size (/proc, /sys, FUSE)
-/// continue in a read/write loop from where it stopped.
+/// used and advanced by the bytes moved, leaving the descriptor's offset alone; one
+/// above `i64::MAX` is `EINVAL`, as in [`sendfile`](crate::sendfile).
+/// Without [`FdFlags::NO_FALLBACK`], a pair the kernel cannot copy between
+/// (across file systems, a file system without it, an O_APPEND destination, a
+/// seccomp filter) and a first 0 from a file that may lie about its size (/proc,
+/// /sys, FUSE) continue in a read/write loop from where it stopped. EIO, ENOSPC,
+/// EDQUOT or ENOMEM after data moved are failures.
+///
+/// ```no_run
+/// let src = std::fs::File::open("a")?;
+/// let dst = std::fs::File::create("b")?;
+/// let (mut i, mut o) = (4096, 0);
+/// let n = zcio::copy_file_range(&src, Some(&mut i), &dst, Some(&mut o), 1 << 20, zcio::FdFlags::empty())?;
+/// assert_eq!(o, n);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn copy_file_range(
-    in_fd: BorrowedFd<'_>,
-    in_off: Option<&mut i64>,
-    out_fd: BorrowedFd<'_>,
-    out_off: Option<&mut i64>,
+    in_fd: impl AsFd,
+    in_off: Option<&mut u64>,
+    out_fd: impl AsFd,
+    out_off: Option<&mut u64>,
     len: u64,
-    flags: u32,
+    flags: FdFlags,
 ) -> Result<u64> {
-    fdio::transfer(in_fd, in_off, out_fd, out_off, len, flags, run)
+    fdio::transfer(
+        in_fd.as_fd(),
+        in_off,
+        out_fd.as_fd(),
+        out_off,
+        len,
+        flags,
+        run,
+    )
 }
 
 /// Moves at most `piece` bytes of the transfer with copy_file_range, falling back

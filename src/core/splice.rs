@@ -9,9 +9,10 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::PollFlags;
 use nix::sys::stat::SFlag;
 
-use super::error::{Error, Result, Step};
+use super::error::{Error, Result};
 use super::fdio::{self, End, Pos, Xfer};
-use super::options::Method;
+use super::options::FdFlags;
+use super::stats::{Method, Step};
 
 /// A pipe zcio owns: empty whenever no call is using it.
 struct Pipe {
@@ -76,7 +77,7 @@ fn put_pipe(p: Pipe) {
 
 /// The capacity of this thread's splice pipe, making it if needed (for tests and
 /// diagnostics).
-pub fn thread_pipe_size() -> Result<usize> {
+pub(crate) fn thread_pipe_size() -> Result<usize> {
     let p = take_pipe()?;
     let n = p.size;
     put_pipe(p);
@@ -87,22 +88,43 @@ fn is_pipe(fd: BorrowedFd<'_>) -> Result<bool> {
     Ok(fdio::kind(fd)? == SFlag::S_IFIFO)
 }
 
-/// Splices up to `len` bytes (or to end of file) from `in_fd` to `out_fd`.
+/// Splices up to `len` bytes (or to end of file: [`TO_EOF`](crate::TO_EOF)) from
+/// `in_fd` to `out_fd` and returns the bytes moved.
 ///
-/// Offsets: `None` uses and advances the descriptor's own offset; `Some` is read,
-/// used and advanced by the bytes moved (a pipe has no offset: ESPIPE). Any two
-/// descriptors work: socket to file, file to socket, file to file. Without
-/// `NO_FALLBACK`, a file system without splice support continues in a
-/// read/write loop from where splice stopped.
+/// Any two descriptors work: when one is a pipe the data is spliced directly,
+/// otherwise through a pipe zcio keeps for the calling thread (socket to file,
+/// file to socket, file to file). After an error part-way that pipe is thrown
+/// away, so no later call delivers stale bytes. Offsets: `None` uses and advances
+/// the descriptor's own offset; `Some` is read, used and advanced by the bytes
+/// moved (a pipe has no offset: `ESPIPE`; one above `i64::MAX` is `EINVAL`). Non-blocking descriptors and the flags
+/// as for [`sendfile`](crate::sendfile); bytes already taken from the source are
+/// always delivered before the call returns.
+///
+/// ```no_run
+/// use std::net::TcpListener;
+/// let (sock, _) = TcpListener::bind("127.0.0.1:0")?.accept()?;
+/// let out = std::fs::File::create("received")?;
+/// let got = zcio::splice(&sock, None, &out, None, zcio::TO_EOF, zcio::FdFlags::empty())?;
+/// println!("{got} bytes");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn splice(
-    in_fd: BorrowedFd<'_>,
-    in_off: Option<&mut i64>,
-    out_fd: BorrowedFd<'_>,
-    out_off: Option<&mut i64>,
+    in_fd: impl AsFd,
+    in_off: Option<&mut u64>,
+    out_fd: impl AsFd,
+    out_off: Option<&mut u64>,
     len: u64,
-    flags: u32,
+    flags: FdFlags,
 ) -> Result<u64> {
-    fdio::transfer(in_fd, in_off, out_fd, out_off, len, flags, run)
+    fdio::transfer(
+        in_fd.as_fd(),
+        in_off,
+        out_fd.as_fd(),
+        out_off,
+        len,
+        flags,
+        run,
+    )
 }
 
 /// Moves at most `piece` bytes of the transfer with splice, falling back as above.

@@ -8,7 +8,8 @@ use std::ptr::NonNull;
 use nix::errno::Errno;
 use nix::sys::stat::{FileStat, SFlag};
 
-use super::error::{Error, Result, Step};
+use super::error::{Error, Result};
+use super::stats::Step;
 
 /// Runs `f` again while it fails with EINTR.
 pub(crate) fn retry<T>(mut f: impl FnMut() -> nix::Result<T>) -> nix::Result<T> {
@@ -297,6 +298,6 @@ mod tests {
     #[test]
     fn aligned_buf_refuses_bad_alignment() {
         let e = AlignedBuf::new(4096, 3).err().expect("must fail");
-        assert_eq!(e.errno(), libc::ENOMEM);
+        assert_eq!(e.raw_os_error(), libc::ENOMEM);
     }
 }

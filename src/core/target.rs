@@ -16,7 +16,9 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, RenameFlags};
 use nix::sys::stat::{FileStat, Mode, SFlag};
 
-use super::error::{At, Error, Result, Step};
+use super::error::{At, Error, Result};
+use super::meta::MetaReport;
+use super::stats::Step;
 use super::sys;
 
 /// Which kinds of source a copy accepts besides regular files.
@@ -110,13 +112,6 @@ pub(crate) struct Meta<'a> {
     pub times: bool,
     /// Copy extended attributes.
     pub xattrs: bool,
-}
-
-/// What `commit` did with the extended attributes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct MetaReport {
-    pub xattrs_copied: u32,
-    pub xattrs_skipped: u32,
 }
 
 enum Kind {
@@ -437,7 +432,7 @@ impl Target {
         }
         let mut report = MetaReport::default();
         if let (Some((fd, _)), true) = (meta.src, meta.xattrs) {
-            report = super::xattr::copy_all(fd, self.file.as_fd())?;
+            report = super::meta::copy_all(fd, self.file.as_fd())?;
         }
         if let (Some((_, st)), true) = (meta.src, meta.times) {
             let at = nix::sys::time::TimeSpec::new(st.st_atime, st.st_atime_nsec);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use zcio::{Engine, Flags, Method, Options, Stats, Step};
+use zcio::{Engine, Flags, Method, Options, Step};
 
 /// Free bytes of the file system holding `p`.
 fn free_bytes(p: &Path) -> u64 {
@@ -50,43 +50,30 @@ fn open_tmpfiles(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// One way of copying.
-#[derive(Clone, Copy, Debug)]
-pub struct Way {
-    pub method: Method,
-    pub flags: Flags,
-    pub engine: Engine,
-}
-
 /// Every method, reflink and copy_file_range both allowed and not, Direct I/O with
 /// each engine.
-pub fn every_way() -> Vec<Way> {
-    let w = |method, flags, engine| Way {
-        method,
-        flags,
-        engine,
-    };
+pub fn every_way() -> Vec<Options<'static>> {
     let mut v = vec![
-        w(Method::Auto, Flags::NONE, Engine::None),
-        w(Method::Auto, Flags::NO_REFLINK, Engine::None),
-        w(Method::CopyFileRange, Flags::NONE, Engine::None),
-        w(Method::Sendfile, Flags::NONE, Engine::None),
-        w(Method::Splice, Flags::NONE, Engine::None),
-        w(Method::Mmap, Flags::NONE, Engine::None),
-        w(Method::ReadWrite, Flags::NONE, Engine::None),
+        Options::new(),
+        Options::new().reflink(false),
+        Options::new().method(Method::CopyFileRange),
+        Options::new().method(Method::Sendfile),
+        Options::new().method(Method::Splice),
+        Options::new().method(Method::Mmap),
+        Options::new().method(Method::ReadWrite),
     ];
-    for e in [Engine::Sync, Engine::Threads, Engine::IoUring] {
-        v.push(w(Method::Direct, Flags::NONE, e));
+    for e in Engine::ALL {
+        v.push(Options::new().method(Method::Direct).engine(e));
     }
     v
 }
 
-/// Fills a new XFS image up to 24 MiB, then copies 64 MiB onto it each of `ways`
+/// Fills a new XFS image up to 24 MiB, then copies 64 MiB onto it with each of `ways`
 /// from the work disk (and once, without block sharing, from the XFS itself) onto
 /// no destination, an existing one, and none in place: each copy must fail with
 /// ENOSPC, leave the old destination byte for byte (or none at all), no temporary
 /// file (named or open), and every block it took free again.
-pub fn check_full_xfs(ways: &[Way]) {
+pub fn check_full_xfs(ways: &[Options<'_>]) {
     // 300 MiB is the smallest XFS that mkfs.xfs (6.1) makes.
     let Some(m) = Mount::image("xfs", 300, &["mkfs.xfs", "-q", "-f", "-m", "reflink=1"]) else {
         return;
@@ -118,28 +105,22 @@ pub fn check_full_xfs(ways: &[Way]) {
     drop(filler);
     let entries: &[&str] = &["same", "filler", "dst"];
 
-    for (src, way) in ways.iter().map(|w| (&outside, *w)).chain([(
-        &same,
-        Way {
-            method: Method::Auto,
-            flags: Flags::NO_REFLINK,
-            engine: Engine::None,
-        },
-    )]) {
+    for (src, way) in ways
+        .iter()
+        .map(|w| (&outside, *w))
+        .chain([(&same, Options::new().reflink(false))])
+    {
         for (existing, in_place) in [(true, false), (false, false), (false, true)] {
             let label = format!(
                 "{:?}{}{} from {}, {} destination{}",
-                way.method,
-                if way.flags.contains(Flags::NO_REFLINK) {
+                way.get_method(),
+                if way.get_flags().contains(Flags::NO_REFLINK) {
                     " (no reflink)"
                 } else {
                     ""
                 },
-                if way.engine == Engine::None {
-                    String::new()
-                } else {
-                    format!(", engine {:?}", way.engine)
-                },
+                way.get_engine()
+                    .map_or(String::new(), |e| format!(", engine {e:?}")),
                 if src == &same { "the same XFS" } else { "ext4" },
                 if existing { "an existing" } else { "no" },
                 if in_place { ", in place" } else { "" }
@@ -149,21 +130,9 @@ pub fn check_full_xfs(ways: &[Way]) {
                 write_file(&dst, &old);
             }
             let base = settled_free(&mp, None);
-            let o = Options {
-                method: way.method,
-                flags: way.flags
-                    | if in_place {
-                        Flags::IN_PLACE
-                    } else {
-                        Flags::NONE
-                    },
-                engine: way.engine,
-                ..Default::default()
-            };
-            let mut st = Stats::default();
-            let r = zcio::copy_file(src, &dst, &o, &mut st);
+            let (r, st) = outcome(way.in_place(in_place).copy_file(src, &dst));
             let e = r.expect_err(&label);
-            assert_eq!(e.errno(), libc::ENOSPC, "{label}: {e}");
+            assert_eq!(e.raw_os_error(), libc::ENOSPC, "{label}: {e}");
             assert!(
                 matches!(st.failed_step, Step::Write | Step::Size),
                 "{label}: {:?}",
@@ -210,8 +179,7 @@ pub fn check_full_xfs(ways: &[Way]) {
         }
     }
     // Auto from the same XFS clones: it needs no space, and succeeds.
-    let mut st = Stats::default();
-    zcio::copy_file(&same, &dst, &Options::default(), &mut st).expect("clone");
+    let st = zcio::copy_file(&same, &dst).expect("clone");
     assert_eq!(st.method, Method::Reflink);
     assert!(fs::read(&dst).expect("read") == bytes);
 }

@@ -1,12 +1,45 @@
-//! Helpers shared by the integration tests: scratch directories on real file
-//! systems, test data, page-cache residency, mounts made by the test.
+//! Helpers shared by the integration tests: zcio results taken apart, scratch
+//! directories on real file systems, test data, page-cache residency, mounts made
+//! by the test.
 #![allow(dead_code)]
 
 use std::fs;
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use zcio::{Error, Progress, Stats};
+
+/// A path copy's result split in two: whether it worked, and what it did (the
+/// statistics of a failed copy are the ones its error carries).
+pub fn outcome(r: zcio::Result<Stats>) -> (Result<(), Error>, Stats) {
+    match r {
+        Ok(st) => (Ok(()), st),
+        Err(e) => {
+            let st = *e
+                .stats()
+                .expect("a path copy's error carries its statistics");
+            (Err(e), st)
+        }
+    }
+}
+
+/// The errno of a failed zcio call, 0 when it worked.
+pub fn errno<T>(r: zcio::Result<T>) -> i32 {
+    r.err().map_or(0, |e| e.raw_os_error())
+}
+
+/// A progress callback that stops the copy once half the source is done (at the
+/// first report when the source's size is not known).
+pub fn stop_at_half(p: Progress) -> ControlFlow<()> {
+    if p.total.is_none_or(|t| p.done * 2 >= t) {
+        ControlFlow::Break(())
+    } else {
+        ControlFlow::Continue(())
+    }
+}
 
 /// A scratch directory on the work disk (ext4 here), under target/.
 pub fn disk_dir() -> tempfile::TempDir {

@@ -84,7 +84,10 @@ pub fn with_planter<R: Send>(
                 unsafe { OwnedFd::from_raw_fd(fd) }
             }
             Err(e) => {
-                eprintln!("skip: no seccomp user notification: {}", zcio::strerror(e));
+                eprintln!(
+                    "skip: no seccomp user notification: {}",
+                    std::io::Error::from_raw_os_error(e)
+                );
                 let _ = worker.join();
                 return None;
             }

@@ -11,7 +11,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::common::*;
-use zcio::{Flags, Method, Options, Stats};
+use zcio::{Method, Options, Progress};
 
 /// Who may read and write a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,31 +130,24 @@ pub fn check_never_wider(
                 write_file(&dst, b"old");
                 fs::set_permissions(&dst, fs::Permissions::from_mode(0o600)).expect("chmod");
             }
-            let seen: RefCell<Vec<(u64, u64, PathBuf, Perm)>> = RefCell::new(Vec::new());
-            let look = |done: u64, total: u64| {
+            let seen: RefCell<Vec<(Progress, PathBuf, Perm)>> = RefCell::new(Vec::new());
+            let look = |at: Progress| {
                 for p in find(dir, &dst, dest) {
                     if let Ok(m) = fs::metadata(&p) {
-                        seen.borrow_mut().push((done, total, p, Perm::of(&m)));
+                        seen.borrow_mut().push((at, p, Perm::of(&m)));
                     }
                 }
                 ControlFlow::Continue(())
             };
-            let o = Options {
-                method: meth.unwrap_or_default(),
-                flags: if dest == Dest::InPlaceNew {
-                    Flags::IN_PLACE
-                } else {
-                    Flags::NONE
-                },
-                progress: Some(&look),
-                ..Default::default()
-            };
-            let mut st = Stats::default();
+            let o = Options::new()
+                .method(meth.unwrap_or_default())
+                .in_place(dest == Dest::InPlaceNew)
+                .progress(&look);
             let r = match meth {
-                Some(_) => zcio::copy_file(&src, &dst, &o, &mut st),
-                None => zcio::directio_copy(&src, &dst, &o, &mut st),
+                Some(_) => o.copy_file(&src, &dst),
+                None => o.directio_copy(&src, &dst),
             };
-            r.unwrap_or_else(|e| panic!("{label}: {e}"));
+            let st = r.unwrap_or_else(|e| panic!("{label}: {e}"));
             assert!(fs::read(&dst).expect("read") == bytes, "{label}: contents");
             let fin = Perm::of(&fs::metadata(&dst).expect("stat"));
             let want = match (dest, meth) {
@@ -186,14 +179,17 @@ pub fn check_never_wider(
             );
             if st.method != Method::Reflink {
                 assert!(
-                    seen.iter().any(|(d, t, ..)| d < t),
+                    seen.iter()
+                        .any(|(at, ..)| at.total.is_some_and(|t| at.done < t)),
                     "{label}: no report while the data went in"
                 );
             }
-            for (done, total, p, perm) in &seen {
+            for (at, p, perm) in &seen {
                 if let Err(why) = no_wider(*perm, fin) {
                     panic!(
-                        "{label}: at {done} of {total} bytes, {}: {why}",
+                        "{label}: at {} of {:?} bytes, {}: {why}",
+                        at.done,
+                        at.total,
                         p.display()
                     );
                 }

@@ -1,11 +1,19 @@
-//! Copying extended attributes from one open file to another.
+//! The metadata a copy carries over besides mode, owner and times: extended
+//! attributes, and the report of how many went across.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::errno::Errno;
 
-use super::error::{Error, Result, Step};
-use super::target::MetaReport;
+use super::error::{Error, Result};
+use super::stats::Step;
+
+/// What a commit did with the extended attributes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MetaReport {
+    pub xattrs_copied: u32,
+    pub xattrs_skipped: u32,
+}
 
 /// Attributes not copied: the security label belongs to where the file is, not to
 /// what it holds.

@@ -2,18 +2,25 @@
 //! padded with zeros and cut off again, and a buffered copy that drops its pages from
 //! the cache where a file system refuses O_DIRECT.
 
-use std::ops::ControlFlow;
+mod buffered;
+mod chunk;
+mod sync;
+mod threads;
+mod uring;
+
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::Instant;
 
 use nix::errno::Errno;
 
+use self::chunk::{ChunkIo, Job, Stop};
 use super::align::{self, DioAlign};
-use super::engine::{self, ChunkIo, Job, Stop};
-use super::error::{At, Error, Result, Step};
-use super::options::{Engine, Flags, Method, Options, Stats};
-use super::sys::{self, AlignedBuf};
+use super::error::{At, Error, Result};
+use super::options::{Flags, Options};
+use super::progress::Reporter;
+use super::stats::{Engine, Method, Stats, Step};
+use super::sys;
 use super::target::{Meta, Source, SourceKinds, Target, TargetOpts};
 
 /// Bytes per I/O when the caller leaves `chunk_size` at 0. 4 MiB chunks were no
@@ -39,8 +46,9 @@ pub(crate) struct DirectJob {
     pub new_mode: Option<u32>,
 }
 
-/// Copies `src` to `dst` with Direct I/O. See the crate documentation for the rules.
-pub fn directio_copy(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<()> {
+/// Copies `src` to `dst` with Direct I/O; a new destination gets 0644 minus the
+/// umask.
+pub(crate) fn directio_copy(src: &Path, dst: &Path, opts: &Options<'_>) -> Result<Stats> {
     copy(
         src,
         dst,
@@ -48,25 +56,18 @@ pub fn directio_copy(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Sta
         DirectJob {
             new_mode: Some(NEW_FILE_MODE),
         },
-        stats,
     )
 }
 
-pub(crate) fn copy(
-    src: &Path,
-    dst: &Path,
-    opts: &Options<'_>,
-    job: DirectJob,
-    stats: &mut Stats,
-) -> Result<()> {
+pub(crate) fn copy(src: &Path, dst: &Path, opts: &Options<'_>, job: DirectJob) -> Result<Stats> {
     let start = Instant::now();
-    *stats = Stats::default();
-    let r = run(src, dst, opts, job, stats);
+    let mut stats = Stats::default();
+    let r = run(src, dst, opts, job, &mut stats);
     stats.elapsed = start.elapsed();
-    if let Err(e) = r {
-        stats.failed_step = e.step();
+    match r {
+        Ok(()) => Ok(stats),
+        Err(e) => Err(e.with_stats(stats)),
     }
-    r
 }
 
 fn check_options(opts: &Options<'_>) -> Result<()> {
@@ -100,6 +101,7 @@ fn run(
         },
     )?;
     let total = source.size();
+    let progress = Reporter::new(opts, Some(total));
 
     let plan = plan_direct(source.file.as_fd(), target.fd(), opts, total)?;
     target.begin()?;
@@ -126,22 +128,21 @@ fn run(
                         .unwrap_or(usize::MAX)
                         .saturating_add(1),
                 ),
-                total,
-                opts,
+                progress,
             };
-            match run_engines(&job, opts.engine, stats) {
+            match run_engines(&job, total, opts.engine, stats) {
                 // Nothing from a file that says it is empty proves nothing (/proc,
                 // /sys, FUSE): Direct I/O may stop at the reported size where a
                 // plain read goes on, so let the buffered copy look.
                 Ok(0) if total == 0 && !opts.has(Flags::NO_FALLBACK) => {
                     fall_back(source.file.as_fd(), target.fd(), 0, opts, stats)?;
-                    copy_buffered(source.file.as_fd(), target.fd(), chunk, total, opts, stats)?
+                    buffered::copy(source.file.as_fd(), target.fd(), chunk, progress, stats)?
                 }
                 Ok(n) => n,
                 Err(Stop::Refused(errno)) => {
                     // The first aligned I/O was refused: start again, buffered.
                     fall_back(source.file.as_fd(), target.fd(), errno, opts, stats)?;
-                    copy_buffered(source.file.as_fd(), target.fd(), chunk, total, opts, stats)?
+                    buffered::copy(source.file.as_fd(), target.fd(), chunk, progress, stats)?
                 }
                 Err(Stop::Unavailable(_)) => return Err(Error::new(libc::EOPNOTSUPP, Step::Args)),
                 Err(Stop::Failed(e)) => return Err(e),
@@ -155,17 +156,16 @@ fn run(
                 opts.chunk_size
             };
             let chunk = fit_chunk(chunk, total, 4096);
-            copy_buffered(
+            buffered::copy(
                 source.file.as_fd(),
                 target.fd(),
                 chunk as usize,
-                total,
-                opts,
+                progress,
                 stats,
             )?
         }
     };
-    report(opts, done, total.max(done))?;
+    progress.report(done)?;
     let r = target.commit(Meta {
         fsync: opts.has(Flags::FSYNC),
         src: Some((source.file.as_fd(), &source.stat)),
@@ -179,20 +179,30 @@ fn run(
 
 /// Runs the requested engine, or under `Engine::None` the first one that can run
 /// here: io_uring, then threads (the synchronous loop is the last resort).
-fn run_engines(job: &Job<'_, '_>, requested: Engine, stats: &mut Stats) -> engine::Outcome {
+fn run_engines(
+    job: &Job<'_>,
+    total: u64,
+    requested: Option<Engine>,
+    stats: &mut Stats,
+) -> chunk::Outcome {
     let order: &[Engine] = match requested {
         // One chunk cannot overlap with anything: setting up a ring or threads
         // would cost more than the copy.
-        Engine::None if job.total <= job.io.chunk as u64 => &[Engine::Sync],
-        Engine::None => &[Engine::IoUring, Engine::Threads, Engine::Sync],
-        Engine::IoUring => &[Engine::IoUring],
-        Engine::Threads => &[Engine::Threads],
-        Engine::Sync => &[Engine::Sync],
+        None if total <= job.io.chunk as u64 => &[Engine::Sync],
+        None => &[Engine::IoUring, Engine::Threads, Engine::Sync],
+        Some(Engine::IoUring) => &[Engine::IoUring],
+        Some(Engine::Threads) => &[Engine::Threads],
+        Some(Engine::Sync) => &[Engine::Sync],
     };
     let mut last = Stop::Unavailable(libc::EOPNOTSUPP);
     for &e in order {
-        stats.engine = e;
-        match engine::run(e, job, stats) {
+        stats.engine = Some(e);
+        let r = match e {
+            Engine::IoUring => uring::run(job, stats),
+            Engine::Threads => threads::run(job, stats),
+            Engine::Sync => sync::run(job, stats),
+        };
+        match r {
             Err(Stop::Unavailable(errno)) => last = Stop::Unavailable(errno),
             r => return r,
         }
@@ -240,7 +250,7 @@ fn plan_direct(
 ) -> Result<Plan> {
     let sa = align::dio_alignment(src)?;
     let da = align::dio_alignment(dst)?;
-    let (Some((sa, _)), Some((da, _))) = (sa, da) else {
+    let (Some(sa), Some(da)) = (sa, da) else {
         return Ok(Plan::Buffered {
             errno: libc::EINVAL,
         });
@@ -292,59 +302,21 @@ fn fall_back(
     }
     stats.fell_back(Method::Direct, errno);
     stats.method = Method::ReadWrite;
-    stats.engine = Engine::Sync;
+    stats.engine = Some(Engine::Sync);
     stats.alignment = 0;
     Ok(())
 }
 
-/// Calls the progress callback; a request to stop becomes ECANCELED.
-pub(crate) fn report(opts: &Options<'_>, done: u64, total: u64) -> Result<()> {
-    if let Some(p) = opts.progress
-        && let ControlFlow::Break(()) = p(done, total)
-    {
-        return Err(Error::new(libc::ECANCELED, Step::Cancel));
+impl Options<'_> {
+    /// Copies the file `src` to `dst` with Direct I/O and these options; see
+    /// [`directio_copy`](crate::directio_copy).
+    ///
+    /// ```no_run
+    /// let stats = zcio::Options::new().queue_depth(32).directio_copy("a", "b")?;
+    /// println!("engine {:?}", stats.engine);
+    /// # Ok::<(), zcio::Error>(())
+    /// ```
+    pub fn directio_copy(&self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<Stats> {
+        directio_copy(src.as_ref(), dst.as_ref(), self)
     }
-    Ok(())
-}
-
-/// The buffered copy for files that refuse O_DIRECT: reads and writes through the
-/// page cache, but drops each chunk from it once written, so the cache ends as it began.
-fn copy_buffered(
-    src: BorrowedFd<'_>,
-    dst: BorrowedFd<'_>,
-    chunk: usize,
-    total: u64,
-    opts: &Options<'_>,
-    stats: &mut Stats,
-) -> Result<u64> {
-    let mut buf = AlignedBuf::new(chunk, 4096)?;
-    sys::advise(src, 0, 0, libc::POSIX_FADV_SEQUENTIAL);
-    let mut off: u64 = 0;
-    let mut prev: Option<(u64, u64)> = None;
-    loop {
-        let n = sys::pread(src, buf.as_mut_slice(), off).at(Step::Read)?;
-        stats.io_calls += 1;
-        if n == 0 {
-            break;
-        }
-        sys::pwrite_all(dst, &buf.as_slice()[..n], off, &mut stats.io_calls).at(Step::Write)?;
-        sys::advise(src, off, n as u64, libc::POSIX_FADV_DONTNEED);
-        // Write-behind: start this chunk's writeback, wait for the previous one and
-        // drop it from the cache.
-        sys::start_writeback(dst, off, n as u64, false)?;
-        if let Some((po, pn)) = prev {
-            sys::start_writeback(dst, po, pn, true)?;
-            sys::advise(dst, po, pn, libc::POSIX_FADV_DONTNEED);
-        }
-        prev = Some((off, n as u64));
-        off += n as u64;
-        stats.bytes = off;
-        report(opts, off, total.max(off))?;
-    }
-    if let Some((po, pn)) = prev {
-        sys::start_writeback(dst, po, pn, true)?;
-        sys::advise(dst, po, pn, libc::POSIX_FADV_DONTNEED);
-    }
-    sys::retry(|| nix::unistd::ftruncate(dst, off as libc::off_t)).at(Step::Size)?;
-    Ok(off)
 }

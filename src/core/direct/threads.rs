@@ -1,0 +1,139 @@
+//! The threaded engine: `depth` workers, each with one chunk in flight.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::chunk::{ChunkIo, Job, Outcome, Stop, read_chunk};
+use crate::core::error::Error;
+use crate::core::signals::Blocked;
+use crate::core::stats::{Stats, Step};
+use crate::core::sys;
+
+/// State shared by the worker threads.
+struct Shared {
+    /// The next chunk's offset to hand out.
+    next: AtomicU64,
+    /// End of file, once a worker found it (u64::MAX before).
+    eof: AtomicU64,
+    /// Bytes written so far.
+    done: AtomicU64,
+    calls: AtomicU64,
+    stop: AtomicBool,
+    /// The first failure, which every other worker stops for.
+    failure: Mutex<Option<Stop>>,
+    running: AtomicU64,
+}
+
+impl Shared {
+    fn fail(&self, s: Stop) {
+        let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            *f = Some(s);
+        }
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies chunks until the file ends or another worker fails; `after` runs after
+/// each chunk (the calling thread reports progress there).
+fn worker(job: &ChunkIo<'_>, sh: &Shared, buf: &mut [u8], after: &mut dyn FnMut(&Shared)) {
+    let chunk = job.chunk as u64;
+    while !sh.stop.load(Ordering::SeqCst) {
+        let base = sh.next.fetch_add(chunk, Ordering::SeqCst);
+        if base >= sh.eof.load(Ordering::SeqCst) {
+            break;
+        }
+        let mut calls = 0;
+        let (n, eof) = match read_chunk(job, buf, base, &mut calls) {
+            Ok(r) => r,
+            Err(e) => {
+                sh.fail(job.classify(e, Step::Read, sh.done.load(Ordering::SeqCst)));
+                break;
+            }
+        };
+        if eof {
+            sh.eof.fetch_min(base + n as u64, Ordering::SeqCst);
+        }
+        if n > 0 {
+            let len = job.pad(buf, n);
+            if let Err(e) = sys::pwrite_all(job.dst, &buf[..len], base, &mut calls) {
+                sh.fail(job.classify(e, Step::Write, sh.done.load(Ordering::SeqCst)));
+                break;
+            }
+            sh.done.fetch_add(n as u64, Ordering::SeqCst);
+        }
+        sh.calls.fetch_add(calls, Ordering::SeqCst);
+        after(sh);
+        if eof {
+            break;
+        }
+    }
+    sh.running.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// The threaded engine: `depth` workers, one of them the calling thread, which
+/// also reports progress after each of its chunks (so that the callback runs where
+/// the caller expects it, and no thread only waits).
+pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
+    let depth = job.depth.max(1);
+    // One region for all workers: it is mapped in huge pages (see AlignedBuf).
+    let (mut mem, stride) = job.io.buffers(depth)?;
+    let mut bufs: Vec<&mut [u8]> = mem
+        .as_mut_slice()
+        .chunks_mut(stride)
+        .map(|b| &mut b[..job.io.chunk])
+        .collect();
+    let sh = Shared {
+        next: AtomicU64::new(0),
+        eof: AtomicU64::new(u64::MAX),
+        done: AtomicU64::new(0),
+        calls: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        failure: Mutex::new(None),
+        running: AtomicU64::new(depth as u64),
+    };
+    let mut last = u64::MAX;
+    // Once the copy stops (cancelled, or failed), the callback hears nothing more.
+    let mut tell = |sh: &Shared| {
+        let done = sh.done.load(Ordering::SeqCst);
+        if done != last && !sh.stop.load(Ordering::SeqCst) {
+            last = done;
+            if let Err(e) = job.progress.report(done) {
+                sh.fail(Stop::Failed(e));
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        let mine = bufs.pop();
+        let blocked = Blocked::all();
+        for buf in bufs {
+            let (io, sh) = (&job.io, &sh);
+            let spawned = std::thread::Builder::new()
+                .name("zcio-dio".into())
+                .spawn_scoped(s, move || worker(io, sh, buf, &mut |_| {}));
+            if spawned.is_err() {
+                sh.running.fetch_sub(1, Ordering::SeqCst);
+                sh.fail(Stop::Failed(Error::new(libc::EAGAIN, Step::Resource)));
+            }
+        }
+        drop(blocked);
+        if let Some(buf) = mine {
+            worker(&job.io, &sh, buf, &mut tell);
+        }
+        // The others finish their last chunk; keep reporting meanwhile.
+        while sh.running.load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(Duration::from_millis(2));
+            tell(&sh);
+        }
+    });
+    tell(&sh);
+    stats.io_calls += sh.calls.load(Ordering::SeqCst);
+    stats.bytes = sh.done.load(Ordering::SeqCst);
+    if let Some(f) = sh.failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(f);
+    }
+    let eof = sh.eof.load(Ordering::SeqCst);
+    job.io.finish(eof)?;
+    Ok(eof)
+}

@@ -1,0 +1,97 @@
+//! Signal masks: zcio's own threads take none of the host program's signals, and
+//! a SIGPIPE raised by a write to a gone reader never reaches the host program.
+
+/// A signal set.
+fn set_of(signals: Option<&[libc::c_int]>) -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigfillset/sigaddset initialise the set they are given.
+    unsafe {
+        let mut s = std::mem::zeroed::<libc::sigset_t>();
+        match signals {
+            None => {
+                libc::sigfillset(&mut s);
+            }
+            Some(list) => {
+                libc::sigemptyset(&mut s);
+                for &sig in list {
+                    libc::sigaddset(&mut s, sig);
+                }
+            }
+        }
+        s
+    }
+}
+
+/// Blocks a set of signals on the calling thread until dropped, then restores the
+/// mask it found.
+pub(crate) struct Blocked {
+    old: libc::sigset_t,
+}
+
+impl Blocked {
+    fn new(set: &libc::sigset_t) -> Blocked {
+        // SAFETY: pthread_sigmask changes only this thread's mask and stores the old
+        // one in `old`.
+        unsafe {
+            let mut old = std::mem::zeroed::<libc::sigset_t>();
+            libc::pthread_sigmask(libc::SIG_BLOCK, set, &mut old);
+            Blocked { old }
+        }
+    }
+
+    /// Every signal blocked. A new thread starts with its creator's mask, so a
+    /// thread that spawns workers under this guard gives them no signals at all
+    /// (a worker that blocked signals itself would be open to them until then).
+    pub(crate) fn all() -> Blocked {
+        Blocked::new(&set_of(None))
+    }
+}
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `new` on this same thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+fn sigpipe_pending() -> bool {
+    // SAFETY: sigpending fills the set it is given.
+    unsafe {
+        let mut p = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigpending(&mut p) == 0 && libc::sigismember(&p, libc::SIGPIPE) == 1
+    }
+}
+
+/// Keeps SIGPIPE from the host program for the life of a call that may write to a
+/// socket or pipe whose reader has gone: the signal is blocked on this thread, and
+/// one that the call itself raised is consumed before the old mask comes back.
+pub(crate) struct SigpipeGuard {
+    // Dropped after `drop` below has consumed the call's own SIGPIPE.
+    _blocked: Blocked,
+    pending_before: bool,
+}
+
+impl SigpipeGuard {
+    pub(crate) fn new() -> SigpipeGuard {
+        let pending_before = sigpipe_pending();
+        SigpipeGuard {
+            _blocked: Blocked::new(&set_of(Some(&[libc::SIGPIPE]))),
+            pending_before,
+        }
+    }
+}
+
+impl Drop for SigpipeGuard {
+    fn drop(&mut self) {
+        if !self.pending_before && sigpipe_pending() {
+            let set = set_of(Some(&[libc::SIGPIPE]));
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: SIGPIPE is blocked, so sigtimedwait takes it off the pending set.
+            unsafe {
+                libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
+            }
+        }
+    }
+}
