@@ -412,16 +412,15 @@ int main(int argc, char **argv) {
                 return 2;
             }
             break;
-        case OPT_ENGINE:
-            if (!strcmp(optarg, "auto")) j.opts.engine = ZC_ENGINE_AUTO;
-            else if (!strcmp(optarg, "io_uring")) j.opts.engine = ZC_ENGINE_IO_URING;
-            else if (!strcmp(optarg, "threads")) j.opts.engine = ZC_ENGINE_THREADS;
-            else if (!strcmp(optarg, "sync")) j.opts.engine = ZC_ENGINE_SYNC;
-            else {
+        case OPT_ENGINE: {
+            int e = engine_arg(optarg);
+            if (e < 0) {
                 fprintf(stderr, "zcp: --engine takes auto, io_uring, threads or sync\n");
                 return 2;
             }
+            j.opts.engine = (uint32_t)e;
             break;
+        }
         case OPT_QUEUE_DEPTH:
         case OPT_CHUNK_SIZE: {
             char *end = NULL;
