@@ -34,11 +34,11 @@ TEST_DIRS := $(abspath $(BUILD)/tmp) /dev/shm
 
 C_TESTS := test_directio test_zerocopy test_engines test_hardening
 C_TEST_BINS := $(foreach t,$(C_TESTS),$(BUILD)/$(t)-static $(BUILD)/$(t)-shared $(BUILD)/$(t)-asan)
-HEADER_BINS := $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_header-cxx17
+HEADER_BINS := $(BUILD)/test_header-c89 $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_header-cxx17
 EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BUILD)/zcp
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
-	examples example-test zcp-test fault-test fiu-test tsan-lib tsan-test fuzz fuzz-smoke reliability install uninstall install-test demo test clean bench
+	examples example-test zcp-test fault-test fiu-test tsan-lib tsan-test fuzz fuzz-smoke reliability install uninstall install-test docs demo test clean bench
 
 all: lib header $(BUILD)/zcp
 
@@ -81,7 +81,9 @@ $(BUILD)/%-shared: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/z
 $(BUILD)/%-asan: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h lib
 	$(CC) $(TEST_CFLAGS) $(SAN) -o $@ $< c-tests/ref_directio.c $(STAGE)/libzcio.a $(STATIC_LIBS)
 
-# The header on its own, included twice, as C99, C11 and C++17.
+# The header on its own, included twice, as C89, C99, C11 and C++17.
+$(BUILD)/test_header-c89: c-tests/test_header.c include/zcio.h lib
+	$(CC) -std=c89 -pedantic $(CWARN) -Iinclude -o $@ $< $(SHARED_LINK)
 $(BUILD)/test_header-c99: c-tests/test_header.c include/zcio.h lib
 	$(CC) -std=c99 -pedantic $(CWARN) -Iinclude -o $@ $< $(SHARED_LINK)
 $(BUILD)/test_header-c11: c-tests/test_header.c include/zcio.h lib
@@ -267,6 +269,14 @@ install-test:
 	! ldd $$st/dropin-static | grep -q libzcio; \
 	echo "PASS: make install (soname $(SONAME), zcio.pc $(VERSION)); pkg-config builds, shared and static, copy correctly"
 
+# Doxygen's HTML of the header in $(BUILD)/docs/html. Fails on any Doxygen
+# warning (Doxyfile) and when a function of the header is missing from its output.
+docs:
+	@rm -rf $(BUILD)/docs && mkdir -p $(BUILD)/docs
+	ZCIO_VERSION=$(VERSION) doxygen Doxyfile || { cat $(BUILD)/docs/warnings.log; exit 1; }
+	@python3 tools/check_docs.py include/zcio.h $(BUILD)/docs
+	@echo "PASS: make docs: every function of include/zcio.h documented, no Doxygen warning ($(BUILD)/docs/html/index.html)"
+
 demo: lib $(BUILD)/demo $(BUILD)/zcp
 	@mkdir -p $(BUILD)/tmp
 	$(BUILD)/demo $(abspath $(BUILD)/zcp) $(abspath $(BUILD)/tmp)
@@ -308,6 +318,7 @@ REPORT := $(abspath $(BUILD))/reliability.tsv
 test:
 	$(MAKE) check-header
 	$(MAKE) lint
+	$(MAKE) docs
 	@mkdir -p $(BUILD) && rm -f $(REPORT)
 	ZCIO_REPORT=$(REPORT) $(MAKE) rust-test
 	$(MAKE) abi
