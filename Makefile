@@ -52,7 +52,7 @@ EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BU
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
 	examples example-test zcp-test fault-test fiu-test tsan-lib tsan-test fuzz fuzz-smoke reliability \
-	install uninstall install-test man-test docs demo test clean bench
+	install uninstall install-test man-test docs package-test demo test clean bench
 
 all: lib $(BUILD)/zcp $(BUILD)/dist/zcp
 
@@ -338,6 +338,12 @@ docs:
 	@python3 tools/check_docs.py include/zcio.h $(BUILD)/docs
 	@echo "PASS: make docs: every function of include/zcio.h documented, no Doxygen warning ($(BUILD)/docs/html/index.html)"
 
+# What `cargo publish` would upload: complete metadata, the licence and changelog
+# files, a changelog section for this version, and a package that builds with no
+# warning.
+package-test:
+	@tools/check_package.sh $(VERSION)
+
 demo: lib $(BUILD)/demo $(BUILD)/zcp
 	@mkdir -p $(BUILD)/tmp
 	$(BUILD)/demo $(abspath $(BUILD)/zcp) $(abspath $(BUILD)/tmp)
@@ -381,6 +387,7 @@ test:
 	$(MAKE) lint
 	$(MAKE) docs
 	$(MAKE) man-test
+	$(MAKE) package-test
 	@mkdir -p $(BUILD) && rm -f $(REPORT)
 	ZCIO_REPORT=$(REPORT) $(MAKE) rust-test
 	$(MAKE) abi
