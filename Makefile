@@ -1,26 +1,39 @@
-# zcio: `make` builds libzcio.a, libzcio.so and include/zcio.h; `make test` runs
-# every test; `make demo` shows a copy; `make install` installs.
+# zcio: `make` builds libzcio.a, libzcio.so and zcp (include/zcio.h is committed:
+# `make header` regenerates it); `make test` runs every test; `make demo` shows a
+# copy; `make install` installs; `make docs` runs Doxygen on the header.
 
 CARGO ?= cargo
 CC ?= cc
 CXX ?= c++
 VALGRIND ?= valgrind
+STRIP ?= strip
+LDCONFIG ?= ldconfig
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
+# Non-empty: install the libraries and zcp with their debug info (else stripped).
+KEEP_DEBUG ?=
 
-# The version lives in Cargo.toml only; the soname follows its major number.
+# The version lives in Cargo.toml only. Cargo's semver makes every 0.MINOR (from
+# 1.0 on, every MAJOR) a breaking release, so that is the ABI: it names the soname
+# (libzcio.so.0.1) and the symbol version (ZCIO_0.1).
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR := $(word 1,$(subst ., ,$(VERSION)))
-SONAME := libzcio.so.$(MAJOR)
+MINOR := $(word 2,$(subst ., ,$(VERSION)))
+ABI := $(if $(filter 0,$(MAJOR)),0.$(MINOR),$(MAJOR))
+SONAME := libzcio.so.$(ABI)
 REALNAME := libzcio.so.$(VERSION)
+SYMVER := ZCIO_$(ABI)
 
 BUILD := build
 STAGE := $(BUILD)/lib
 ABS_STAGE := $(abspath $(STAGE))
-# What a static libzcio.a needs besides itself (rustc --print native-static-libs).
-STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# What libzcio.a needs besides itself, as rustc reports it (written by `lib`).
+NATIVE_LIBS := $(BUILD)/native-static-libs
+STATIC_LIBS = $$(cat $(NATIVE_LIBS))
 
 CWARN := -Wall -Wextra -Werror
 TEST_CFLAGS := -std=c11 $(CWARN) -g -O1 -Iinclude -Ic-tests
@@ -34,22 +47,36 @@ TEST_DIRS := $(abspath $(BUILD)/tmp) /dev/shm
 
 C_TESTS := test_directio test_zerocopy test_engines test_hardening
 C_TEST_BINS := $(foreach t,$(C_TESTS),$(BUILD)/$(t)-static $(BUILD)/$(t)-shared $(BUILD)/$(t)-asan)
-HEADER_BINS := $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_header-cxx17
+HEADER_BINS := $(BUILD)/test_header-c89 $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_header-cxx17
 EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BUILD)/zcp
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
-	examples example-test zcp-test fault-test fiu-test tsan-lib tsan-test fuzz fuzz-smoke reliability install uninstall install-test demo test clean bench
+	examples example-test zcp-test fault-test fiu-test tsan-lib tsan-test fuzz fuzz-smoke reliability \
+	install uninstall install-test man-test docs package-test demo test clean bench
 
-all: lib header $(BUILD)/zcp
+all: lib $(BUILD)/zcp $(BUILD)/dist/zcp
 
 # The release libraries, staged as they are installed: the real file, the soname
-# link and the development link.
+# link and the development link; debug info is kept here for the tests.
+# libzcio.so is linked here from libzcio.a, not by cargo: rustc gives a cdylib its
+# own version script, which wins over a second one (rust-lld) or refuses it (GNU
+# ld), so libzcio.map.in could not version the symbols.
 lib:
-	$(CARGO) build --release --lib
 	@mkdir -p $(STAGE)
+	@# cargo rustc, to hear rustc's native-static-libs note; the output is shown
+	@# as it comes, so the exit status goes through a file.
+	@{ $(CARGO) rustc --release --lib -- --print native-static-libs 2>&1; echo $$? >$(BUILD)/.cargo-rc; } \
+		| tee $(BUILD)/cargo-lib.log | sed -e '/^note: link against the following/d' -e '/^note: native-static-libs/d'
+	@test "$$(cat $(BUILD)/.cargo-rc)" = 0
+	@sed -n 's/^note: native-static-libs: //p' $(BUILD)/cargo-lib.log | tail -n 1 >$(NATIVE_LIBS)
+	@test -s $(NATIVE_LIBS) || { echo "lib: rustc reported no native-static-libs" >&2; exit 1; }
+	@sed 's/@SYMVER@/$(SYMVER)/' libzcio.map.in >$(BUILD)/libzcio.map
 	@# Copied under a new name and renamed: a program running from the old copy keeps it.
 	@cp target/release/libzcio.a $(STAGE)/.libzcio.a.new && mv -f $(STAGE)/.libzcio.a.new $(STAGE)/libzcio.a
-	@cp target/release/libzcio.so $(STAGE)/.$(REALNAME).new && mv -f $(STAGE)/.$(REALNAME).new $(STAGE)/$(REALNAME)
+	$(CC) -shared -o $(STAGE)/.$(REALNAME).new -Wl,-soname,$(SONAME) -Wl,--version-script=$(BUILD)/libzcio.map \
+		-Wl,--whole-archive $(STAGE)/libzcio.a -Wl,--no-whole-archive -Wl,--gc-sections -Wl,--no-undefined \
+		-Wl,-z,relro,-z,now -Wl,-z,noexecstack $(STATIC_LIBS)
+	@mv -f $(STAGE)/.$(REALNAME).new $(STAGE)/$(REALNAME)
 	@ln -sf $(REALNAME) $(STAGE)/$(SONAME)
 	@ln -sf $(SONAME) $(STAGE)/libzcio.so
 
@@ -87,7 +114,9 @@ $(BUILD)/%-shared: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/z
 $(BUILD)/%-asan: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h lib
 	$(CC) $(TEST_CFLAGS) $(SAN) -o $@ $< c-tests/ref_directio.c $(STAGE)/libzcio.a $(STATIC_LIBS)
 
-# The header on its own, included twice, as C99, C11 and C++17.
+# The header on its own, included twice, as C89, C99, C11 and C++17.
+$(BUILD)/test_header-c89: c-tests/test_header.c include/zcio.h lib
+	$(CC) -std=c89 -pedantic $(CWARN) -Iinclude -o $@ $< $(SHARED_LINK)
 $(BUILD)/test_header-c99: c-tests/test_header.c include/zcio.h lib
 	$(CC) -std=c99 -pedantic $(CWARN) -Iinclude -o $@ $< $(SHARED_LINK)
 $(BUILD)/test_header-c11: c-tests/test_header.c include/zcio.h lib
@@ -169,7 +198,7 @@ tsan-lib:
 	RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer" \
 		$(CARGO) build --release --lib --target $(HOST) --target-dir target/tsan
 
-$(BUILD)/%-tsan: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h tsan-lib
+$(BUILD)/%-tsan: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h tsan-lib lib
 	$(CC) $(TEST_CFLAGS) -fsanitize=thread -c -o $@.o $<
 	$(CC) $(TEST_CFLAGS) -fsanitize=thread -c -o $@-ref.o c-tests/ref_directio.c
 	$(CC) -o $@ $@.o $@-ref.o $(TSAN_LIB) -Wl,--whole-archive $(TSAN_RT) -Wl,--no-whole-archive \
@@ -238,40 +267,88 @@ example-test: examples
 	@TMPDIR=$(abspath $(BUILD)/tmp) python3 examples-py/copy.py --lib $(STAGE)/$(SONAME) && \
 	echo "PASS: examples-py/copy.py (zc_copy_file, zc_sendfile, -errno as OSError)"
 
-install: lib
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+# zcp as installed: linked to libzcio.so with no RUNPATH into the build tree; it
+# finds the library from where it is installed ($ORIGIN/../lib for the default
+# layout). ZCP_RUNPATH= links it without one, for a LIBDIR the loader searches.
+ZCP_RUNPATH ?= $$ORIGIN/$(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))
+
+$(BUILD)/dist/zcp: examples-c/zcp.c include/zcio.h lib
+	@mkdir -p $(BUILD)/dist
+	$(CC) -std=c11 $(CWARN) -O2 -g -pthread -Iinclude -o $@ $< -L$(STAGE) -lzcio \
+		$(if $(ZCP_RUNPATH),-Xlinker -rpath -Xlinker '$(ZCP_RUNPATH)')
+
+MAN_PAGES := $(sort $(wildcard man/man[1-8]/*.[1-8]))
+# -lgcc_s is libgcc's shared unwinder: the compiler driver links an unwinder by
+# itself (libgcc_s, or libgcc_eh under -static), and `cc -static` fails on -lgcc_s.
+PC_LIBS = $$(sed 's/-lgcc_s *//' $(NATIVE_LIBS))
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	-e 's|@VERSION@|$(VERSION)|' -e "s|@STATIC_LIBS@|$(PC_LIBS)|"
+
+# Libraries, header, zcio.pc and zcio-static.pc, zcp, and the man pages with a
+# link for each other name in a page's NAME line (man/links.sh). Installed copies
+# are stripped unless KEEP_DEBUG is set. It installs what `make` built and builds
+# nothing itself, so `sudo make install` needs no cargo in root's PATH; a zcp
+# linked for another BINDIR/LIBDIR layout is refused.
+install:
+	@for f in $(STAGE)/libzcio.a $(STAGE)/$(REALNAME) $(NATIVE_LIBS) $(BUILD)/dist/zcp; do \
+		[ -f $$f ] || { echo "make install: $$f is missing: run make first" >&2; exit 1; }; done
+	@rp=$$(readelf -d $(BUILD)/dist/zcp | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p'); \
+	[ "$$rp" = '$(ZCP_RUNPATH)' ] || { printf "make install: $(BUILD)/dist/zcp has RUNPATH '%s', not '%s': %s\n" \
+		"$$rp" '$(ZCP_RUNPATH)' "run make with the same BINDIR, LIBDIR and ZCP_RUNPATH first" >&2; exit 1; }
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
+		$(sort $(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/$(notdir $(patsubst %/,%,$(dir $(p))))))
 	install -m 644 $(STAGE)/libzcio.a $(DESTDIR)$(LIBDIR)/libzcio.a
 	install -m 755 $(STAGE)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	install -m 755 $(BUILD)/dist/zcp $(DESTDIR)$(BINDIR)/zcp
+	$(if $(KEEP_DEBUG),,$(STRIP) --strip-debug $(DESTDIR)$(LIBDIR)/libzcio.a)
+	$(if $(KEEP_DEBUG),,$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(BINDIR)/zcp)
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libzcio.so
 	install -m 644 include/zcio.h $(DESTDIR)$(INCLUDEDIR)/zcio.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-		-e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' zcio.pc.in \
-		> $(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc
-	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc
+	$(PC_SED) zcio.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc
+	$(PC_SED) zcio-static.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/zcio-static.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc $(DESTDIR)$(LIBDIR)/pkgconfig/zcio-static.pc
+	@for p in $(MAN_PAGES); do echo "install -m 644 $$p $(DESTDIR)$(MANDIR)/$${p#man/}"; \
+		install -m 644 $$p $(DESTDIR)$(MANDIR)/$${p#man/} || exit 1; done
+	@man/links.sh $(MAN_PAGES) | while read -r dir page name; do \
+		echo "ln -sf $$page $(DESTDIR)$(MANDIR)/$$dir/$$name"; \
+		ln -sf $$page $(DESTDIR)$(MANDIR)/$$dir/$$name || exit 1; done
+	@# The loader's cache, for a LIBDIR it searches (as zlib does); not into a DESTDIR.
+	@if [ -z "$(DESTDIR)" ]; then $(LDCONFIG) 2>/dev/null || true; fi
 
+# Removes what `make install` put there, given the same variables.
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libzcio.a $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) \
-		$(DESTDIR)$(LIBDIR)/libzcio.so $(DESTDIR)$(INCLUDEDIR)/zcio.h $(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc
+		$(DESTDIR)$(LIBDIR)/libzcio.so $(DESTDIR)$(INCLUDEDIR)/zcio.h $(DESTDIR)$(BINDIR)/zcp \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc $(DESTDIR)$(LIBDIR)/pkgconfig/zcio-static.pc
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/%,$(MAN_PAGES))
+	@man/links.sh $(MAN_PAGES) | while read -r dir page name; do \
+		echo "rm -f $(DESTDIR)$(MANDIR)/$$dir/$$name"; rm -f $(DESTDIR)$(MANDIR)/$$dir/$$name; done
 
-# Installs into a scratch directory and builds the drop-in example against it
-# through pkg-config, shared and static; checks the soname.
-install-test:
-	@set -e; st=$$(mktemp -d); trap 'rm -rf $$st' EXIT; \
-	$(MAKE) -s install DESTDIR=$$st PREFIX=/usr >/dev/null; \
-	test -L $$st/usr/lib/$(SONAME) -a -L $$st/usr/lib/libzcio.so -a -f $$st/usr/lib/$(REALNAME); \
-	readelf -d $$st/usr/lib/$(REALNAME) | grep -q 'SONAME.*\[$(SONAME)\]'; \
-	export PKG_CONFIG_PATH=$$st/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$st; \
-	test "$$(pkg-config --modversion zcio)" = "$(VERSION)"; \
-	$(CXX) -std=c++17 $(CWARN) $$(pkg-config --cflags zcio) -o $$st/dropin examples-c/dropin.cpp $$(pkg-config --libs zcio); \
-	$(CXX) -std=c++17 $(CWARN) $$(pkg-config --cflags zcio) -o $$st/dropin-static examples-c/dropin.cpp \
-		$$(pkg-config --static --libs zcio | sed 's/-lzcio /-l:libzcio.a /'); \
-	head -c 1048583 /dev/urandom > $$st/src; \
-	LD_LIBRARY_PATH=$$st/usr/lib $$st/dropin $$st/src $$st/dst >/dev/null; cmp $$st/src $$st/dst; \
-	LD_LIBRARY_PATH=$$st/usr/lib ldd $$st/dropin | grep -q "$(SONAME) => $$st/usr/lib/$(SONAME)"; \
-	$$st/dropin-static $$st/src $$st/dst2 >/dev/null; cmp $$st/src $$st/dst2; \
-	! ldd $$st/dropin-static | grep -q libzcio; \
-	echo "PASS: make install (soname $(SONAME), zcio.pc $(VERSION)); pkg-config builds, shared and static, copy correctly"
+# Installs into a scratch DESTDIR as a user would and checks the result with a
+# program of its own (c-tests/install/prog.c), then uninstalls: see the script.
+install-test: lib $(BUILD)/dist/zcp
+	@MAKE="$(MAKE)" CC="$(CC)" VERSION=$(VERSION) SONAME=$(SONAME) REALNAME=$(REALNAME) SYMVER=$(SYMVER) \
+		c-tests/install/test_install.sh
+
+# The man pages: mandoc's lint and man's rendering clean, a page for every
+# function in the header, every zcp option in zcp.1.
+man-test: $(BUILD)/zcp
+	@man/check.sh include/zcio.h $(BUILD)/zcp $(MAN_PAGES)
+
+# Doxygen's HTML of the header in $(BUILD)/docs/html. Fails on any Doxygen
+# warning (Doxyfile) and when a function of the header is missing from its output.
+docs:
+	@rm -rf $(BUILD)/docs && mkdir -p $(BUILD)/docs
+	ZCIO_VERSION=$(VERSION) doxygen Doxyfile || { cat $(BUILD)/docs/warnings.log; exit 1; }
+	@python3 tools/check_docs.py include/zcio.h $(BUILD)/docs
+	@echo "PASS: make docs: every function of include/zcio.h documented, no Doxygen warning ($(BUILD)/docs/html/index.html)"
+
+# What `cargo publish` would upload: complete metadata, the licence and changelog
+# files, a changelog section for this version, and a package that builds with no
+# warning.
+package-test:
+	@tools/check_package.sh $(VERSION)
 
 demo: lib $(BUILD)/demo $(BUILD)/zcp
 	@mkdir -p $(BUILD)/tmp
@@ -314,6 +391,9 @@ REPORT := $(abspath $(BUILD))/reliability.tsv
 test:
 	$(MAKE) check-header
 	$(MAKE) lint
+	$(MAKE) docs
+	$(MAKE) man-test
+	$(MAKE) package-test
 	@mkdir -p $(BUILD) && rm -f $(REPORT)
 	ZCIO_REPORT=$(REPORT) $(MAKE) rust-test
 	$(MAKE) abi

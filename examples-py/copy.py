@@ -9,7 +9,7 @@ Shows three things, one line per step:
       other end;
   (c) zcio's convention of returning -errno, turned into OSError by check().
 
-The library is --lib PATH, else $ZCIO_LIB, else build/lib/libzcio.so.0 in the
+The library is --lib PATH, else $ZCIO_LIB, else build/lib/libzcio.so in the
 repository. Exits 0 when every step checked out, non-zero otherwise.
 """
 
@@ -192,8 +192,8 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description="zcio from Python through ctypes")
     ap.add_argument("--lib", default=os.environ.get("ZCIO_LIB")
-                    or os.path.join(root, "build", "lib", "libzcio.so.0"),
-                    help="path of libzcio.so (default: $ZCIO_LIB, else build/lib/libzcio.so.0)")
+                    or os.path.join(root, "build", "lib", "libzcio.so"),
+                    help="path of libzcio.so (default: $ZCIO_LIB, else build/lib/libzcio.so)")
     args = ap.parse_args()
     try:
         load(args.lib)

@@ -68,17 +68,17 @@ pub(crate) fn dio_alignment_of(fd: BorrowedFd<'_>, st: &FileStat) -> Result<Opti
     if !sys::is_reg(st) && !sys::is_blk(st) {
         return Err(Error::new(libc::EINVAL, Step::Args));
     }
-    if let Ok(sx) = sys::statx_fd(fd, libc::STATX_DIOALIGN) {
-        if sx.mask & libc::STATX_DIOALIGN != 0 {
-            if sx.dio_offset_align == 0 {
-                return Ok(None);
-            }
-            return Ok(Some(DioAlign {
-                mem: sx.dio_mem_align.max(1),
-                offset: sx.dio_offset_align,
-                source: AlignSource::Statx,
-            }));
+    if let Ok(sx) = sys::statx_fd(fd, libc::STATX_DIOALIGN)
+        && sx.mask & libc::STATX_DIOALIGN != 0
+    {
+        if sx.dio_offset_align == 0 {
+            return Ok(None);
         }
+        return Ok(Some(DioAlign {
+            mem: sx.dio_mem_align.max(1),
+            offset: sx.dio_offset_align,
+            source: AlignSource::Statx,
+        }));
     }
     let dev = if sys::is_blk(st) {
         st.st_rdev

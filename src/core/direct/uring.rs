@@ -144,7 +144,7 @@ impl Slot {
             State::Idle => Next::Rest,
             State::Reading { base, filled } => {
                 let filled = filled + n;
-                let ended = n == 0 || n % f.align != 0;
+                let ended = n == 0 || !n.is_multiple_of(f.align);
                 if ended {
                     *eof = (*eof).min(base + filled as u64);
                 }
