@@ -149,6 +149,20 @@ extern "C" {
 #define ZC_F_NOFOLLOW (1 << 9)
 
 /**
+ * Give the copy the source's exact permission bits, the umask ignored (as `cp -p`);
+ * set-user-ID and set-group-ID are kept only where the copy has the source's owner
+ * and group.
+ */
+#define ZC_F_PRESERVE_MODE (1 << 10)
+
+/**
+ * Give the copy the source's owner and group where allowed (as root; otherwise a
+ * group the caller is in); failures to do so are not errors. Without this flag a new
+ * file belongs to the caller, whoever owns the source.
+ */
+#define ZC_F_PRESERVE_OWNER (1 << 11)
+
+/**
  * `zc_stats.engine`: no Direct I/O engine ran.
  */
 #define ZC_ENGINE_NONE 0
@@ -377,7 +391,10 @@ typedef struct zc_stats {
  * `ZC_F_NO_FALLBACK` is set.
  *
  * Honoured flags: `ZC_F_FSYNC`, `ZC_F_NO_FALLBACK`, `ZC_F_EXCL`, `ZC_F_IN_PLACE`,
- * `ZC_F_PRESERVE_TIMES`, `ZC_F_PRESERVE_XATTRS`; the others change nothing here.
+ * `ZC_F_PRESERVE_TIMES`, `ZC_F_PRESERVE_XATTRS`, `ZC_F_PRESERVE_MODE`,
+ * `ZC_F_PRESERVE_OWNER`, `ZC_F_NOFOLLOW`; the others change nothing here. A new
+ * destination belongs to the caller unless `ZC_F_PRESERVE_OWNER` is set, even when
+ * root copies another user's file.
  * `opts->method` must be `ZC_METHOD_AUTO` or `ZC_METHOD_DIRECT`.
  *
  * Returns 0 on success, `-errno` on failure; `errno` itself is left alone.

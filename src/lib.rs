@@ -55,7 +55,10 @@ pub use crate::core::options::{FdFlags, Flags, Options, Progress, ProgressFn};
 pub use crate::core::range::copy_file_range;
 pub use crate::core::sendfile::sendfile;
 pub use crate::core::splice::splice;
-pub use crate::core::stats::{Engine, Method, Stats, Step};
+pub use crate::core::stats::{Engine, Method, Stats, Step, TreeStats};
+pub use crate::core::tree::{
+    Existing, Follow, Preserve, TreeError, TreeErrorFn, TreeOptions, TreeProgress, TreeProgressFn,
+};
 
 /// Copies the file `src` to `dst` by the fastest safe path, with default
 /// [`Options`], and returns what happened.
@@ -108,6 +111,29 @@ pub fn directio_copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<Sta
 /// ```
 pub fn splice_file(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<Stats> {
     Options::new().splice_file(src, dst)
+}
+
+/// Copies the tree at `src` to `dst` as `cp -r` does, with default
+/// [`TreeOptions`] ([`TreeOptions::archive`] for `cp -a`), and returns what it did.
+///
+/// Every kind of entry is copied: regular files through the same per-file copy as
+/// [`copy_file`] (reflink, holes, atomic replace), directories (their metadata set
+/// after their contents), symlinks as symlinks, FIFOs, sockets and devices
+/// recreated. `dst` is the copy's root: made when missing, merged into when it is a
+/// directory already. A destination inside `src` is refused with `EINVAL` before
+/// anything is written. The walk works relative to directory descriptors and
+/// never follows a symlink it did not mean to, so a tree changing under the copy
+/// cannot make it read outside `src` or write outside `dst`. Entries that fail are
+/// skipped (see [`TreeOptions::on_error`]) and the first error is returned, with
+/// [`Error::tree_stats`]. `src` may also be a single file or symlink.
+///
+/// ```no_run
+/// let stats = zcio::copy_tree("project", "project.bak")?;
+/// println!("{} files, {} dirs, {} bytes", stats.files, stats.dirs, stats.bytes);
+/// # Ok::<(), zcio::Error>(())
+/// ```
+pub fn copy_tree(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<TreeStats> {
+    TreeOptions::new().copy_tree(src, dst)
 }
 
 /// Switches for tests that must reach paths this machine would not take by itself.

@@ -20,7 +20,10 @@ use crate::Options;
 /// `ZC_F_NO_FALLBACK` is set.
 ///
 /// Honoured flags: `ZC_F_FSYNC`, `ZC_F_NO_FALLBACK`, `ZC_F_EXCL`, `ZC_F_IN_PLACE`,
-/// `ZC_F_PRESERVE_TIMES`, `ZC_F_PRESERVE_XATTRS`; the others change nothing here.
+/// `ZC_F_PRESERVE_TIMES`, `ZC_F_PRESERVE_XATTRS`, `ZC_F_PRESERVE_MODE`,
+/// `ZC_F_PRESERVE_OWNER`, `ZC_F_NOFOLLOW`; the others change nothing here. A new
+/// destination belongs to the caller unless `ZC_F_PRESERVE_OWNER` is set, even when
+/// root copies another user's file.
 /// `opts->method` must be `ZC_METHOD_AUTO` or `ZC_METHOD_DIRECT`.
 ///
 /// Returns 0 on success, `-errno` on failure; `errno` itself is left alone.

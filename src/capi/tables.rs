@@ -86,6 +86,8 @@ const _: () = {
     assert!(ZC_F_PRESERVE_TIMES == Flags::PRESERVE_TIMES.bits());
     assert!(ZC_F_PRESERVE_XATTRS == Flags::PRESERVE_XATTRS.bits());
     assert!(ZC_F_NOFOLLOW == Flags::NOFOLLOW.bits());
+    assert!(ZC_F_PRESERVE_MODE == Flags::PRESERVE_MODE.bits());
+    assert!(ZC_F_PRESERVE_OWNER == Flags::PRESERVE_OWNER.bits());
     assert!(ZC_F_NONBLOCK == FdFlags::NONBLOCK.bits());
     assert!(ZC_F_NO_FALLBACK == FdFlags::NO_FALLBACK.bits());
     let c_all = ZC_F_FSYNC
@@ -97,7 +99,9 @@ const _: () = {
         | ZC_F_PRESERVE_TIMES
         | ZC_F_PRESERVE_XATTRS
         | ZC_F_NONBLOCK
-        | ZC_F_NOFOLLOW;
+        | ZC_F_NOFOLLOW
+        | ZC_F_PRESERVE_MODE
+        | ZC_F_PRESERVE_OWNER;
     assert!(c_all == Flags::all().bits() | FdFlags::all().bits());
 };
 

@@ -117,6 +117,14 @@ pub const ZC_F_PRESERVE_XATTRS: u32 = 1 << 7;
 pub const ZC_F_NONBLOCK: u32 = 1 << 8;
 /// Refuse a destination that is a symlink with `-ELOOP` instead of writing through it.
 pub const ZC_F_NOFOLLOW: u32 = 1 << 9;
+/// Give the copy the source's exact permission bits, the umask ignored (as `cp -p`);
+/// set-user-ID and set-group-ID are kept only where the copy has the source's owner
+/// and group.
+pub const ZC_F_PRESERVE_MODE: u32 = 1 << 10;
+/// Give the copy the source's owner and group where allowed (as root; otherwise a
+/// group the caller is in); failures to do so are not errors. Without this flag a new
+/// file belongs to the caller, whoever owns the source.
+pub const ZC_F_PRESERVE_OWNER: u32 = 1 << 11;
 
 /// `zc_stats.engine`: no Direct I/O engine ran.
 pub const ZC_ENGINE_NONE: u32 = 0;

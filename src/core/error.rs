@@ -5,7 +5,7 @@ use std::ffi::CStr;
 use std::fmt;
 use std::io;
 
-use super::stats::{Stats, Step};
+use super::stats::{Stats, Step, TreeStats};
 
 /// A failed zcio operation: a positive errno value, the [`Step`] it failed in and,
 /// for the path-based copies, the [`Stats`] of what had been done by then.
@@ -21,11 +21,12 @@ use super::stats::{Stats, Step};
 /// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 /// assert_eq!(zcio::Error::from(io).step(), zcio::Step::OpenSrc);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     errno: i32,
     step: Step,
     stats: Option<Stats>,
+    tree: Option<Box<TreeStats>>,
 }
 
 /// `std::result::Result` with zcio's [`Error`].
@@ -52,6 +53,7 @@ impl Error {
             errno: if errno == 0 { libc::EIO } else { errno },
             step,
             stats: None,
+            tree: None,
         }
     }
 
@@ -103,6 +105,26 @@ impl Error {
         self.stats.as_ref()
     }
 
+    /// What a tree copy had done when it failed; `None` for other calls.
+    ///
+    /// ```no_run
+    /// if let Err(e) = zcio::copy_tree("src", "dst") {
+    ///     let s = e.tree_stats().expect("a tree copy's error");
+    ///     eprintln!("{} entries failed; {} files were copied", s.errors, s.files);
+    /// }
+    /// ```
+    pub fn tree_stats(&self) -> Option<&TreeStats> {
+        self.tree.as_deref()
+    }
+
+    /// This error with the statistics of the tree copy that ended in it.
+    pub(crate) fn with_tree_stats(self, stats: TreeStats) -> Error {
+        Error {
+            tree: Some(Box::new(stats)),
+            ..self
+        }
+    }
+
     /// This error with the statistics of the copy that ended in it.
     pub(crate) fn with_stats(self, mut stats: Stats) -> Error {
         stats.failed_step = self.step;
@@ -138,7 +160,7 @@ impl From<Error> for io::Error {
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
         if let Some(z) = e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
-            return *z;
+            return z.clone();
         }
         Error::new(e.raw_os_error().unwrap_or(libc::EIO), Step::None)
     }

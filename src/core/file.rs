@@ -27,7 +27,7 @@ use super::{clone, mmap, range, sendfile, splice, sys};
 /// `NO_FALLBACK`; a reflink never falls back). Holes in the source stay holes unless
 /// `NO_SPARSE`.
 pub(crate) fn copy_file(src: &Path, dst: &Path, opts: &Options<'_>) -> Result<Stats> {
-    if opts.method == Method::Direct {
+    if opts.get_method() == Method::Direct {
         return direct::copy(src, dst, opts, DirectJob { new_mode: None });
     }
     let start = Instant::now();
@@ -42,7 +42,7 @@ pub(crate) fn copy_file(src: &Path, dst: &Path, opts: &Options<'_>) -> Result<St
 
 /// Copies the file `src` to `dst` through splice.
 pub(crate) fn splice_file(src: &Path, dst: &Path, opts: &Options<'_>) -> Result<Stats> {
-    if !matches!(opts.method, Method::Auto | Method::Splice) {
+    if !matches!(opts.get_method(), Method::Auto | Method::Splice) {
         return Err(Error::invalid().with_stats(Stats::default()));
     }
     copy_file(src, dst, &opts.method(Method::Splice))
@@ -76,23 +76,28 @@ impl Options<'_> {
 
 fn run(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<()> {
     let source = Source::open(src, SourceKinds { streams: true })?;
-    let mut target = Target::open(
-        dst,
-        &source.stat,
-        TargetOpts {
-            excl: opts.has(Flags::EXCL),
-            in_place: opts.has(Flags::IN_PLACE),
-            new_mode: source.stat.st_mode & 0o777,
-            special: true,
-            nofollow: opts.has(Flags::NOFOLLOW),
-        },
-    )?;
+    let target = Target::open(dst, &source.stat, target_opts(opts, &source, true))?;
+    copy_opened(source, target, opts, stats)
+}
+
+/// The destination rules of a whole-file copy of `source`.
+pub(crate) fn target_opts(opts: &Options<'_>, source: &Source, special: bool) -> TargetOpts {
+    TargetOpts::new(opts, source.stat.st_mode & 0o777, special)
+}
+
+/// Copies an open source into an open target and commits it.
+pub(crate) fn copy_opened(
+    source: Source,
+    mut target: Target<'_>,
+    opts: &Options<'_>,
+    stats: &mut Stats,
+) -> Result<()> {
     target.begin()?;
     // A stream has no size to go by.
     let total = sys::is_reg(&source.stat).then(|| source.size());
     let mut pace = Pacer::new(Reporter::new(opts, total));
     let src_fd = source.file.as_fd();
-    match opts.method {
+    match opts.get_method() {
         Method::Auto => auto(src_fd, &source, &target, opts, stats, &mut pace)?,
         Method::Reflink => {
             stats.method = Method::Reflink;
@@ -104,12 +109,7 @@ fn run(src: &Path, dst: &Path, opts: &Options<'_>, stats: &mut Stats) -> Result<
     }
     // Holes count as done: a sparse copy ends at the file's size, not its data.
     pace.finish(total.map_or(stats.bytes, |t| t.max(stats.bytes)))?;
-    let r = target.commit(Meta {
-        fsync: opts.has(Flags::FSYNC),
-        src: Some((src_fd, &source.stat)),
-        times: opts.has(Flags::PRESERVE_TIMES),
-        xattrs: opts.has(Flags::PRESERVE_XATTRS),
-    })?;
+    let r = target.commit(Meta::new(opts, (src_fd, &source.stat)))?;
     stats.xattrs_copied = r.xattrs_copied;
     stats.xattrs_skipped = r.xattrs_skipped;
     Ok(())
@@ -129,7 +129,7 @@ struct Segment {
 fn segments(
     src: BorrowedFd<'_>,
     source: &Source,
-    target: &Target,
+    target: &Target<'_>,
     opts: &Options<'_>,
 ) -> Vec<Segment> {
     let whole = vec![Segment {
@@ -184,7 +184,7 @@ struct Ends<'a> {
 }
 
 impl<'a> Ends<'a> {
-    fn new(src: BorrowedFd<'a>, source: &Source, target: &'a Target, flags: FdFlags) -> Self {
+    fn new(src: BorrowedFd<'a>, source: &Source, target: &'a Target<'_>, flags: FdFlags) -> Self {
         Ends {
             src,
             seekable: sys::is_reg(&source.stat),
@@ -250,7 +250,7 @@ fn copy_segment(
 }
 
 /// Sets the destination's final size: a trailing hole is not written, only sized.
-fn set_size(target: &Target, size: u64, stats: &Stats) -> Result<()> {
+fn set_size(target: &Target<'_>, size: u64, stats: &Stats) -> Result<()> {
     if target.is_regular() && stats.bytes <= size {
         sys::retry(|| nix::unistd::ftruncate(target.fd(), size as i64)).at(Step::Size)?;
     }
@@ -260,7 +260,7 @@ fn set_size(target: &Target, size: u64, stats: &Stats) -> Result<()> {
 fn forced(
     src: BorrowedFd<'_>,
     source: &Source,
-    target: &Target,
+    target: &Target<'_>,
     method: Method,
     opts: &Options<'_>,
     stats: &mut Stats,
@@ -295,7 +295,7 @@ fn forced(
 fn auto(
     src: BorrowedFd<'_>,
     source: &Source,
-    target: &Target,
+    target: &Target<'_>,
     opts: &Options<'_>,
     stats: &mut Stats,
     pace: &mut Pacer<'_>,

@@ -1,7 +1,9 @@
 //! The metadata a copy carries over besides mode, owner and times: extended
 //! attributes, and the report of how many went across.
 
+use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
 
@@ -18,6 +20,44 @@ pub(crate) struct MetaReport {
 /// Attributes not copied: the security label belongs to where the file is, not to
 /// what it holds.
 const SKIP: &[&[u8]] = &[b"security.selinux"];
+
+/// Gives the open file `fd`, now owned by `now`, the owner and group `want`. Only
+/// root may give a file away; anyone may give it a group they are in: where the
+/// pair is refused (EPERM), the group alone is tried. Returns the owner it has
+/// after; a refusal is not an error (as `cp -p` does), anything else is.
+pub(crate) fn give_owner(
+    fd: BorrowedFd<'_>,
+    now: (u32, u32),
+    want: (u32, u32),
+) -> Result<(u32, u32)> {
+    use nix::unistd::{Gid, Uid, fchown};
+    if now == want {
+        return Ok(now);
+    }
+    match fchown(fd, Some(Uid::from_raw(want.0)), Some(Gid::from_raw(want.1))) {
+        Ok(()) => return Ok(want),
+        Err(Errno::EPERM | Errno::EINVAL) => {}
+        Err(e) => return Err(Error::new(e as i32, Step::Metadata)),
+    }
+    if now.1 != want.1 && fchown(fd, None, Some(Gid::from_raw(want.1))).is_ok() {
+        return Ok((now.0, want.1));
+    }
+    Ok(now)
+}
+
+/// The source's permission bits as `cp -p` gives them to a copy with owner
+/// `owner`: set-user-ID only where the copy has the source's owner, set-group-ID
+/// only where it has its group.
+pub(crate) fn exact_mode(src: &nix::sys::stat::FileStat, owner: (u32, u32)) -> u32 {
+    let mut mode = src.st_mode & 0o7777;
+    if owner.0 != src.st_uid {
+        mode &= !libc::S_ISUID;
+    }
+    if owner.1 != src.st_gid {
+        mode &= !libc::S_ISGID;
+    }
+    mode
+}
 
 /// Calls a size-query-then-fill xattr function until the buffer is large enough.
 fn fetch(mut call: impl FnMut(&mut [u8]) -> isize) -> std::result::Result<Vec<u8>, Errno> {
@@ -42,15 +82,77 @@ fn fetch(mut call: impl FnMut(&mut [u8]) -> isize) -> std::result::Result<Vec<u8
     }
 }
 
+/// Where extended attributes are read or written: an open file, or a symlink
+/// itself, named through /proc/self/fd (the l*xattr calls take paths).
+pub(crate) enum XattrAt<'a> {
+    Fd(BorrowedFd<'a>),
+    Link(CString),
+}
+
+impl XattrAt<'_> {
+    /// The symlink `name` in the directory `dir` itself.
+    pub(crate) fn link(dir: BorrowedFd<'_>, name: &OsStr) -> Option<XattrAt<'static>> {
+        let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+        p.extend_from_slice(name.as_bytes());
+        CString::new(p).ok().map(XattrAt::Link)
+    }
+
+    fn list(&self, b: &mut [u8]) -> isize {
+        match self {
+            // SAFETY: the buffer and its length are valid; a 0 length asks for the size.
+            XattrAt::Fd(fd) => unsafe {
+                libc::flistxattr(fd.as_raw_fd(), b.as_mut_ptr().cast(), b.len())
+            },
+            // SAFETY: as above, with a NUL-terminated path.
+            XattrAt::Link(p) => unsafe {
+                libc::llistxattr(p.as_ptr(), b.as_mut_ptr().cast(), b.len())
+            },
+        }
+    }
+
+    fn get(&self, name: &CStr, b: &mut [u8]) -> isize {
+        match self {
+            // SAFETY: NUL-terminated name; valid buffer and length.
+            XattrAt::Fd(fd) => unsafe {
+                libc::fgetxattr(
+                    fd.as_raw_fd(),
+                    name.as_ptr(),
+                    b.as_mut_ptr().cast(),
+                    b.len(),
+                )
+            },
+            // SAFETY: as above, with a NUL-terminated path.
+            XattrAt::Link(p) => unsafe {
+                libc::lgetxattr(p.as_ptr(), name.as_ptr(), b.as_mut_ptr().cast(), b.len())
+            },
+        }
+    }
+
+    fn set(&self, name: &CStr, v: &[u8]) -> std::result::Result<(), Errno> {
+        let r = match self {
+            // SAFETY: NUL-terminated name; valid value buffer and length.
+            XattrAt::Fd(fd) => unsafe {
+                libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), v.as_ptr().cast(), v.len(), 0)
+            },
+            // SAFETY: as above, with a NUL-terminated path.
+            XattrAt::Link(p) => unsafe {
+                libc::lsetxattr(p.as_ptr(), name.as_ptr(), v.as_ptr().cast(), v.len(), 0)
+            },
+        };
+        if r == 0 { Ok(()) } else { Err(Errno::last()) }
+    }
+}
+
 /// Copies every extended attribute of `src` that `dst` accepts. One that cannot be
 /// read or set (not supported there, not permitted, a trusted.* name without
 /// privilege) is counted as skipped; running out of space or an I/O error fails.
 pub(crate) fn copy_all(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<MetaReport> {
-    let (s, d) = (src.as_raw_fd(), dst.as_raw_fd());
-    let names = match fetch(|b| {
-        // SAFETY: the buffer and its length are valid; a 0 length asks for the size.
-        unsafe { libc::flistxattr(s, b.as_mut_ptr().cast(), b.len()) }
-    }) {
+    copy_between(&XattrAt::Fd(src), &XattrAt::Fd(dst))
+}
+
+/// [`copy_all`] between any two places.
+pub(crate) fn copy_between(src: &XattrAt<'_>, dst: &XattrAt<'_>) -> Result<MetaReport> {
+    let names = match fetch(|b| src.list(b)) {
         Ok(n) => n,
         // The source's file system has no extended attributes: nothing to copy.
         Err(Errno::ENOTSUP) => return Ok(MetaReport::default()),
@@ -61,18 +163,10 @@ pub(crate) fn copy_all(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<MetaR
         if SKIP.contains(&name) {
             continue;
         }
-        let mut cname = name.to_vec();
-        cname.push(0);
-        let value = fetch(|b| {
-            // SAFETY: NUL-terminated name; valid buffer and length.
-            unsafe { libc::fgetxattr(s, cname.as_ptr().cast(), b.as_mut_ptr().cast(), b.len()) }
-        });
-        let set = value.and_then(|v| {
-            // SAFETY: NUL-terminated name; valid value buffer and length.
-            let r =
-                unsafe { libc::fsetxattr(d, cname.as_ptr().cast(), v.as_ptr().cast(), v.len(), 0) };
-            if r == 0 { Ok(()) } else { Err(Errno::last()) }
-        });
+        let Ok(cname) = CString::new(name) else {
+            continue;
+        };
+        let set = fetch(|b| src.get(&cname, b)).and_then(|v| dst.set(&cname, &v));
         match set {
             Ok(()) => report.xattrs_copied += 1,
             Err(e @ (Errno::ENOSPC | Errno::EDQUOT | Errno::EIO)) => {

@@ -18,3 +18,4 @@ pub(crate) mod splice;
 pub(crate) mod stats;
 pub(crate) mod sys;
 pub(crate) mod target;
+pub(crate) mod tree;

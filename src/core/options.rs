@@ -36,6 +36,12 @@ bitflags::bitflags! {
         const PRESERVE_XATTRS = 1 << 7;
         /// Refuse a destination that is a symlink (ELOOP) instead of writing through it.
         const NOFOLLOW = 1 << 9;
+        /// Give the copy the source's exact permission bits, umask ignored; set-user-ID
+        /// and set-group-ID only where the copy has the source's owner and group.
+        const PRESERVE_MODE = 1 << 10;
+        /// Give the copy the source's owner and group where allowed (root; else only
+        /// a group the caller is in). Without it a new file is the caller's.
+        const PRESERVE_OWNER = 1 << 11;
     }
 }
 
@@ -142,22 +148,38 @@ pub type ProgressFn<'a> = dyn Fn(Progress) -> ControlFlow<()> + 'a;
 /// ```
 #[derive(Clone, Copy, Default)]
 pub struct Options<'a> {
-    pub(crate) method: Method,
-    pub(crate) flags: Flags,
-    pub(crate) queue_depth: u32,
-    pub(crate) engine: Option<Engine>,
-    pub(crate) chunk_size: u64,
+    pub(crate) s: Settings,
     pub(crate) progress: Option<&'a ProgressFn<'a>>,
+}
+
+/// Everything of [`Options`] but the callback: plain data, shared by threads.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Settings {
+    pub method: Method,
+    pub flags: Flags,
+    pub queue_depth: u32,
+    pub engine: Option<Engine>,
+    pub chunk_size: u64,
+}
+
+impl Settings {
+    /// Options with these settings and no callback.
+    pub(crate) fn options<'a>(self) -> Options<'a> {
+        Options {
+            s: self,
+            progress: None,
+        }
+    }
 }
 
 impl fmt::Debug for Options<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
-            .field("method", &self.method)
-            .field("flags", &self.flags)
-            .field("queue_depth", &self.queue_depth)
-            .field("engine", &self.engine)
-            .field("chunk_size", &self.chunk_size)
+            .field("method", &self.s.method)
+            .field("flags", &self.s.flags)
+            .field("queue_depth", &self.s.queue_depth)
+            .field("engine", &self.s.engine)
+            .field("chunk_size", &self.s.chunk_size)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -182,7 +204,7 @@ impl<'a> Options<'a> {
     /// assert_eq!(o.get_method(), zcio::Method::Sendfile);
     /// ```
     pub fn method(mut self, m: Method) -> Self {
-        self.method = m;
+        self.s.method = m;
         self
     }
 
@@ -194,12 +216,12 @@ impl<'a> Options<'a> {
     /// assert_eq!(o.get_flags(), Flags::FSYNC | Flags::EXCL);
     /// ```
     pub fn flags(mut self, f: Flags) -> Self {
-        self.flags = f;
+        self.s.flags = f;
         self
     }
 
     fn flag(mut self, f: Flags, on: bool) -> Self {
-        self.flags.set(f, on);
+        self.s.flags.set(f, on);
         self
     }
 
@@ -284,6 +306,28 @@ impl<'a> Options<'a> {
         self.flag(Flags::PRESERVE_XATTRS, on)
     }
 
+    /// Give the copy the source's exact permission bits, the umask ignored, as
+    /// `cp -p` does ([`Flags::PRESERVE_MODE`]).
+    ///
+    /// ```
+    /// let o = zcio::Options::new().preserve_mode(true);
+    /// assert!(o.get_flags().contains(zcio::Flags::PRESERVE_MODE));
+    /// ```
+    pub fn preserve_mode(self, on: bool) -> Self {
+        self.flag(Flags::PRESERVE_MODE, on)
+    }
+
+    /// Give the copy the source's owner and group where allowed
+    /// ([`Flags::PRESERVE_OWNER`]); without it a new file belongs to the caller.
+    ///
+    /// ```
+    /// let o = zcio::Options::new().preserve_owner(true);
+    /// assert!(o.get_flags().contains(zcio::Flags::PRESERVE_OWNER));
+    /// ```
+    pub fn preserve_owner(self, on: bool) -> Self {
+        self.flag(Flags::PRESERVE_OWNER, on)
+    }
+
     /// Refuse a destination that is a symlink with `ELOOP` instead of writing
     /// through it ([`Flags::NOFOLLOW`]).
     ///
@@ -300,7 +344,7 @@ impl<'a> Options<'a> {
     /// assert_eq!(zcio::Options::new().queue_depth(8).get_queue_depth(), 8);
     /// ```
     pub fn queue_depth(mut self, n: u32) -> Self {
-        self.queue_depth = n;
+        self.s.queue_depth = n;
         self
     }
 
@@ -313,7 +357,7 @@ impl<'a> Options<'a> {
     /// assert_eq!(o.engine(None).get_engine(), None);
     /// ```
     pub fn engine(mut self, e: impl Into<Option<Engine>>) -> Self {
-        self.engine = e.into();
+        self.s.engine = e.into();
         self
     }
 
@@ -326,7 +370,7 @@ impl<'a> Options<'a> {
     /// assert_eq!(zcio::Options::new().chunk_size(4 << 20).get_chunk_size(), 4 << 20);
     /// ```
     pub fn chunk_size(mut self, bytes: u64) -> Self {
-        self.chunk_size = bytes;
+        self.s.chunk_size = bytes;
         self
     }
 
@@ -352,7 +396,7 @@ impl<'a> Options<'a> {
     /// assert_eq!(zcio::Options::new().get_method(), zcio::Method::Auto);
     /// ```
     pub fn get_method(&self) -> Method {
-        self.method
+        self.s.method
     }
 
     /// The flags set.
@@ -361,7 +405,7 @@ impl<'a> Options<'a> {
     /// assert!(zcio::Options::new().get_flags().is_empty());
     /// ```
     pub fn get_flags(&self) -> Flags {
-        self.flags
+        self.s.flags
     }
 
     /// The Direct I/O engine asked for, if any.
@@ -370,7 +414,7 @@ impl<'a> Options<'a> {
     /// assert_eq!(zcio::Options::new().get_engine(), None);
     /// ```
     pub fn get_engine(&self) -> Option<Engine> {
-        self.engine
+        self.s.engine
     }
 
     /// The queue depth asked for (0: zcio's default).
@@ -379,7 +423,7 @@ impl<'a> Options<'a> {
     /// assert_eq!(zcio::Options::new().get_queue_depth(), 0);
     /// ```
     pub fn get_queue_depth(&self) -> u32 {
-        self.queue_depth
+        self.s.queue_depth
     }
 
     /// The chunk size asked for (0: zcio's default).
@@ -388,11 +432,11 @@ impl<'a> Options<'a> {
     /// assert_eq!(zcio::Options::new().get_chunk_size(), 0);
     /// ```
     pub fn get_chunk_size(&self) -> u64 {
-        self.chunk_size
+        self.s.chunk_size
     }
 
     /// Whether `f` is set.
     pub(crate) fn has(&self, f: Flags) -> bool {
-        self.flags.contains(f)
+        self.s.flags.contains(f)
     }
 }

@@ -313,3 +313,51 @@ impl Stats {
         (self.fallback_bits & m.bit() != 0).then(|| self.fallback_errno[m as usize])
     }
 }
+
+/// What a tree copy did; returned on success, and kept in the error on failure.
+///
+/// ```no_run
+/// let s = zcio::copy_tree("src", "dst")?;
+/// println!("{} files, {} bytes, {} reflinked", s.files, s.bytes, s.bytes_reflinked);
+/// # Ok::<(), zcio::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TreeStats {
+    /// Regular files copied (hard links made instead count in `hardlinks`).
+    pub files: u64,
+    /// Directories created or merged into.
+    pub dirs: u64,
+    /// Symlinks recreated.
+    pub symlinks: u64,
+    /// Hard links made to a file already copied.
+    pub hardlinks: u64,
+    /// FIFOs, sockets and devices recreated.
+    pub specials: u64,
+    /// Bytes written into regular files.
+    pub bytes: u64,
+    /// Bytes shared with the source by a reflink instead of written.
+    pub bytes_reflinked: u64,
+    /// Bytes of holes kept as holes.
+    pub bytes_in_holes: u64,
+    /// Entries left as they were (kept under [`Existing::Keep`](crate::Existing::Keep), not newer under
+    /// [`Existing::Newer`](crate::Existing::Newer), other file systems under `one_file_system`).
+    pub skipped: u64,
+    /// Entries that failed.
+    pub errors: u64,
+    /// For each [`Method`], the regular files it moved.
+    pub files_by_method: [u64; 8],
+    /// Wall time of the whole copy.
+    pub elapsed: Duration,
+}
+
+impl TreeStats {
+    /// The regular files method `m` moved.
+    ///
+    /// ```
+    /// assert_eq!(zcio::TreeStats::default().files_by(zcio::Method::Reflink), 0);
+    /// ```
+    pub fn files_by(&self, m: Method) -> u64 {
+        self.files_by_method[m as usize]
+    }
+}

@@ -18,6 +18,7 @@ use nix::sys::stat::{FileStat, Mode, SFlag};
 
 use super::error::{At, Error, Result};
 use super::meta::MetaReport;
+use super::options::{Flags, Options};
 use super::stats::Step;
 use super::sys;
 
@@ -38,17 +39,31 @@ impl Source {
     /// Opens `path` for reading without blocking on a FIFO and without becoming a
     /// controlling terminal, then checks its type.
     pub(crate) fn open(path: &Path, kinds: SourceKinds) -> Result<Source> {
+        Source::open_at(nix::fcntl::AT_FDCWD, path, kinds, false)
+    }
+
+    /// As [`open`](Self::open), `path` taken relative to the directory `dir`;
+    /// under `nofollow` a symlink is refused (ELOOP) instead of followed.
+    pub(crate) fn open_at(
+        dir: BorrowedFd<'_>,
+        path: &Path,
+        kinds: SourceKinds,
+        nofollow: bool,
+    ) -> Result<Source> {
         if path.as_os_str().is_empty() {
             return Err(Error::new(libc::ENOENT, Step::OpenSrc));
         }
-        let file = sys::retry(|| {
-            nix::fcntl::open(
-                path,
-                OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK,
-                Mode::empty(),
-            )
-        })
-        .at(Step::OpenSrc)?;
+        let base = OFlag::O_RDONLY
+            | OFlag::O_CLOEXEC
+            | OFlag::O_NOCTTY
+            | if nofollow {
+                OFlag::O_NOFOLLOW
+            } else {
+                OFlag::empty()
+            };
+        let file =
+            sys::retry(|| nix::fcntl::openat(dir, path, base | OFlag::O_NONBLOCK, Mode::empty()))
+                .at(Step::OpenSrc)?;
         let stat = sys::fstat(file.as_fd(), Step::OpenSrc)?;
         match sys::file_type(&stat) {
             SFlag::S_IFREG => {}
@@ -57,14 +72,8 @@ impl Source {
             SFlag::S_IFIFO if kinds.streams => {
                 // Opened without blocking, a FIFO with no writer yet reads as empty.
                 // Wait for the writer as cp does, then check it is the same FIFO.
-                let again = sys::retry(|| {
-                    nix::fcntl::open(
-                        path,
-                        OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
-                        Mode::empty(),
-                    )
-                })
-                .at(Step::OpenSrc)?;
+                let again = sys::retry(|| nix::fcntl::openat(dir, path, base, Mode::empty()))
+                    .at(Step::OpenSrc)?;
                 let st = sys::fstat(again.as_fd(), Step::OpenSrc)?;
                 if (st.st_dev, st.st_ino) != (stat.st_dev, stat.st_ino) {
                     return Err(Error::new(libc::EAGAIN, Step::OpenSrc));
@@ -97,8 +106,57 @@ pub(crate) struct TargetOpts {
     /// Write into an existing FIFO, character or block device as it is, as cp does,
     /// instead of refusing it.
     pub special: bool,
-    /// Refuse a destination that is a symlink (ELOOP).
-    pub nofollow: bool,
+    /// What to do with a destination that is a symlink.
+    pub links: Links,
+    /// The copy is to get the source's owner at commit.
+    pub owner: bool,
+}
+
+impl TargetOpts {
+    /// The destination rules `opts` asks for; `new_mode` is a new file's mode
+    /// before the umask, `special` whether an existing FIFO or device is written as
+    /// it is.
+    pub(crate) fn new(opts: &Options<'_>, new_mode: u32, special: bool) -> TargetOpts {
+        TargetOpts {
+            excl: opts.has(Flags::EXCL),
+            in_place: opts.has(Flags::IN_PLACE),
+            new_mode,
+            special,
+            links: if opts.has(Flags::NOFOLLOW) {
+                Links::Refuse
+            } else {
+                Links::Follow
+            },
+            owner: opts.has(Flags::PRESERVE_OWNER),
+        }
+    }
+}
+
+/// What a copy does with a destination that is a symlink (or, under `Replace`, any
+/// other entry that is not a regular file or a directory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Links {
+    /// Write into the file it names, as cp does (a dangling one is ENOENT).
+    Follow,
+    /// ELOOP.
+    Refuse,
+    /// Put the copy in its place: a tree copy never writes outside its destination.
+    Replace,
+}
+
+/// A directory a copy works in: one it opened, or one it was given.
+pub(crate) enum DirFd<'a> {
+    Owned(OwnedFd),
+    Borrowed(BorrowedFd<'a>),
+}
+
+impl AsFd for DirFd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            DirFd::Owned(fd) => fd.as_fd(),
+            DirFd::Borrowed(fd) => *fd,
+        }
+    }
 }
 
 /// What `commit` gives the new file besides its data.
@@ -112,6 +170,24 @@ pub(crate) struct Meta<'a> {
     pub times: bool,
     /// Copy extended attributes.
     pub xattrs: bool,
+    /// Give the copy the source's exact mode.
+    pub mode: bool,
+    /// Give the copy the source's owner and group.
+    pub owner: bool,
+}
+
+impl<'a> Meta<'a> {
+    /// The metadata `opts` asks to carry over from the open source `src`.
+    pub(crate) fn new(opts: &Options<'_>, src: (BorrowedFd<'a>, &'a FileStat)) -> Meta<'a> {
+        Meta {
+            fsync: opts.has(Flags::FSYNC),
+            src: Some(src),
+            times: opts.has(Flags::PRESERVE_TIMES),
+            xattrs: opts.has(Flags::PRESERVE_XATTRS),
+            mode: opts.has(Flags::PRESERVE_MODE),
+            owner: opts.has(Flags::PRESERVE_OWNER),
+        }
+    }
 }
 
 enum Kind {
@@ -126,8 +202,8 @@ enum Kind {
 }
 
 /// The destination of a copy, open for writing.
-pub(crate) struct Target {
-    dir: OwnedFd,
+pub(crate) struct Target<'d> {
+    dir: DirFd<'d>,
     name: OsString,
     file: OwnedFd,
     kind: Kind,
@@ -177,7 +253,7 @@ fn same_file(a: &FileStat, b: &FileStat) -> bool {
 
 /// A name for a temporary file that no other zcio call in this or any other process
 /// will pick: random bits from the kernel, mixed with a counter.
-fn temp_name() -> OsString {
+pub(crate) fn temp_name() -> OsString {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut rnd = [0u8; 8];
     // SAFETY: getrandom writes at most rnd.len() bytes into rnd.
@@ -220,37 +296,92 @@ fn can_link_unnamed() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-impl Target {
+impl Target<'static> {
     /// Opens the destination `dst` for a copy of `src`.
     ///
     /// Refuses a destination that is the source itself (EINVAL), a directory (EISDIR),
     /// a dangling symlink (ENOENT), an existing file under `excl` (EEXIST), and
     /// anything but a regular file (EINVAL). Nothing visible changes until `commit`,
     /// except under `in_place`, and there not before `begin`.
-    pub(crate) fn open(dst: &Path, src: &FileStat, opts: TargetOpts) -> Result<Target> {
-        let (mut dir_path, mut name) = split(dst)?;
-        let mut dir = open_dir(&dir_path)?;
-        let mut existing =
-            match nix::sys::stat::fstatat(&dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Ok(st) => Some(st),
-                Err(Errno::ENOENT) => None,
-                Err(e) => return Err(Error::new(e as i32, Step::OpenDst)),
-            };
+    pub(crate) fn open(dst: &Path, src: &FileStat, opts: TargetOpts) -> Result<Target<'static>> {
+        let (dir_path, name) = split(dst)?;
+        let dir = open_dir(&dir_path)?;
+        let existing = stat_entry(&dir, &name)?;
         if let Some(st) = existing
             && sys::file_type(&st) == SFlag::S_IFLNK
+            && opts.links == Links::Follow
         {
-            if opts.nofollow {
-                return Err(Error::new(libc::ELOOP, Step::OpenDst));
-            }
             // Write through the link into the file it names, as cp does; a dangling
             // link is refused rather than followed into a new file.
             let real = std::fs::canonicalize(dst).at(Step::OpenDst)?;
-            (dir_path, name) = split(&real)?;
-            dir = open_dir(&dir_path)?;
-            existing = Some(
-                nix::sys::stat::fstatat(&dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .at(Step::OpenDst)?,
-            );
+            let (dir_path, name) = split(&real)?;
+            let dir = open_dir(&dir_path)?;
+            let existing =
+                Some(stat_entry(&dir, &name)?.ok_or(Error::new(libc::ENOENT, Step::OpenDst))?);
+            return Target::open_in(DirFd::Owned(dir), name, existing, src, opts);
+        }
+        Target::open_in(DirFd::Owned(dir), name, existing, src, opts)
+    }
+}
+
+/// What is at `name` in `dir` now, without following a symlink.
+fn stat_entry(dir: &impl AsFd, name: &OsStr) -> Result<Option<FileStat>> {
+    match nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(Error::new(e as i32, Step::OpenDst)),
+    }
+}
+
+impl<'d> Target<'d> {
+    /// As [`open`](Target::open), for the entry `name` of the directory `dir`. A
+    /// symlink there is never followed: refused, or under `Links::Replace`
+    /// replaced (as is any other entry that is neither a regular file nor a
+    /// directory).
+    pub(crate) fn open_at(
+        dir: BorrowedFd<'d>,
+        name: &OsStr,
+        src: &FileStat,
+        opts: TargetOpts,
+    ) -> Result<Target<'d>> {
+        let existing = stat_entry(&dir, name)?;
+        let opts = TargetOpts {
+            links: if opts.links == Links::Follow {
+                Links::Refuse
+            } else {
+                opts.links
+            },
+            ..opts
+        };
+        Target::open_in(
+            DirFd::Borrowed(dir),
+            name.to_os_string(),
+            existing,
+            src,
+            opts,
+        )
+    }
+
+    fn open_in(
+        dir: DirFd<'d>,
+        name: OsString,
+        mut existing: Option<FileStat>,
+        src: &FileStat,
+        opts: TargetOpts,
+    ) -> Result<Target<'d>> {
+        if let Some(st) = existing
+            && !sys::is_reg(&st)
+            && !sys::is_dir(&st)
+        {
+            match opts.links {
+                Links::Refuse if sys::file_type(&st) == SFlag::S_IFLNK => {
+                    return Err(Error::new(libc::ELOOP, Step::OpenDst));
+                }
+                Links::Replace if opts.excl => return Err(Error::new(libc::EEXIST, Step::OpenDst)),
+                // Renamed over at commit; nothing of it is kept.
+                Links::Replace if !opts.in_place => existing = None,
+                _ => {}
+            }
         }
         if let Some(st) = &existing {
             if same_file(st, src) {
@@ -311,18 +442,18 @@ impl Target {
         if !sys::is_reg(&now) && !matches!(t.kind, Kind::Special) {
             return Err(Error::new(libc::EINVAL, Step::OpenDst));
         }
-        // As root, a new file goes to the source's owner only at commit. Until then
-        // it is root's, in root's group: with the source's group or other bits it
-        // would let users read data the copy keeps from them. Keep it owner-only
-        // while the data goes in (as cp does); commit puts the mode back after the
-        // chown. (The mode the kernel gave is kept as it is, umask and default ACL
-        // included.)
+        // A new file given to the source's owner only at commit is root's, in root's
+        // group, until then: with the source's group or other bits it would let users
+        // read data the copy keeps from them. Keep it owner-only while the data goes
+        // in (as cp does); commit puts the mode back after the chown. (The mode the
+        // kernel gave is kept as it is, umask and default ACL included.)
         let new_file = match t.kind {
             Kind::Unnamed | Kind::Named(_) => t.existing.is_none(),
             Kind::InPlace { created } => created,
             Kind::Special => false,
         };
         if new_file
+            && opts.owner
             && now.st_mode & 0o077 != 0
             && (now.st_uid, now.st_gid) != (src.st_uid, src.st_gid)
             && nix::unistd::geteuid().is_root()
@@ -402,31 +533,33 @@ impl Target {
 
     /// Owner and mode, extended attributes, times, in that order: chown clears
     /// set-id bits, and the times must come after every other change.
+    ///
+    /// The owner is the source's under `meta.owner`; else a replaced file keeps the
+    /// old file's (where allowed) and a new one stays the caller's. The mode is the
+    /// source's exact mode under `meta.mode`; else a replaced file keeps the old
+    /// file's, and a new one the mode it was created with.
     fn apply_meta(&self, meta: Meta<'_>, new_file: bool) -> Result<MetaReport> {
-        if let (Some(ex), false) = (self.existing, matches!(self.kind, Kind::InPlace { .. })) {
-            // A replacement keeps the old file's owner (where allowed) and mode.
-            if (ex.st_uid, ex.st_gid) != self.owner {
-                let _ = nix::unistd::fchown(
-                    &self.file,
-                    Some(nix::unistd::Uid::from_raw(ex.st_uid)),
-                    Some(nix::unistd::Gid::from_raw(ex.st_gid)),
-                );
-            }
-            nix::sys::stat::fchmod(&self.file, Mode::from_bits_truncate(ex.st_mode & 0o7777))
-                .at(Step::Metadata)?;
-        } else if let (Some((_, st)), true) = (meta.src, new_file)
-            && (st.st_uid, st.st_gid) != self.owner
-            && nix::unistd::geteuid().is_root()
+        let src = meta.src.map(|(_, st)| st);
+        let replaced = match self.kind {
+            Kind::InPlace { .. } => None,
+            _ => self.existing,
+        };
+        let mut owner = self.owner;
+        if let (true, Some(st)) = (meta.owner, src) {
+            owner = super::meta::give_owner(self.file.as_fd(), self.owner, (st.st_uid, st.st_gid))?;
+        } else if let Some(ex) = replaced
+            && (ex.st_uid, ex.st_gid) != self.owner
         {
-            // As root, a new file belongs to the source's owner, as with cp -p.
-            nix::unistd::fchown(
-                &self.file,
-                Some(nix::unistd::Uid::from_raw(st.st_uid)),
-                Some(nix::unistd::Gid::from_raw(st.st_gid)),
-            )
-            .at(Step::Metadata)?;
+            // Where not allowed, the copy stays the caller's.
+            owner = super::meta::give_owner(self.file.as_fd(), self.owner, (ex.st_uid, ex.st_gid))
+                .unwrap_or(self.owner);
         }
-        if let Some(mode) = self.mode_after_chown {
+        let mode = match (meta.mode, src, replaced) {
+            (true, Some(st), _) => Some(super::meta::exact_mode(st, owner)),
+            (_, _, Some(ex)) => Some(ex.st_mode & 0o7777),
+            _ => self.mode_after_chown.filter(|_| new_file),
+        };
+        if let Some(mode) = mode {
             nix::sys::stat::fchmod(&self.file, Mode::from_bits_truncate(mode))
                 .at(Step::Metadata)?;
         }
@@ -544,7 +677,7 @@ impl Target {
     }
 }
 
-impl Drop for Target {
+impl Drop for Target<'_> {
     fn drop(&mut self) {
         if self.done {
             return;
@@ -597,7 +730,7 @@ fn open_dir(path: &Path) -> Result<OwnedFd> {
     .at(Step::OpenDst)
 }
 
-fn open_in_place(dir: &OwnedFd, name: &OsStr, opts: TargetOpts) -> Result<(OwnedFd, Kind)> {
+fn open_in_place(dir: &impl AsFd, name: &OsStr, opts: TargetOpts) -> Result<(OwnedFd, Kind)> {
     let base = OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NOFOLLOW;
     let mode = Mode::from_bits_truncate(opts.new_mode & 0o777);
     match sys::retry(|| nix::fcntl::openat(dir, name, base | OFlag::O_CREAT | OFlag::O_EXCL, mode))
@@ -612,7 +745,7 @@ fn open_in_place(dir: &OwnedFd, name: &OsStr, opts: TargetOpts) -> Result<(Owned
 
 /// Creates the file the data goes to: an O_TMPFILE where the file system has it,
 /// else a new uniquely named file (O_EXCL, so a planted name or symlink is refused).
-fn open_temp(dir: &OwnedFd, mode: u32) -> Result<(OwnedFd, Kind)> {
+fn open_temp(dir: &impl AsFd, mode: u32) -> Result<(OwnedFd, Kind)> {
     let mode = Mode::from_bits_truncate(mode);
     if can_link_unnamed() {
         match sys::retry(|| {

@@ -71,10 +71,10 @@ pub(crate) fn copy(src: &Path, dst: &Path, opts: &Options<'_>, job: DirectJob) -
 }
 
 fn check_options(opts: &Options<'_>) -> Result<()> {
-    if !matches!(opts.method, Method::Auto | Method::Direct) {
+    if !matches!(opts.get_method(), Method::Auto | Method::Direct) {
         return Err(Error::invalid());
     }
-    if opts.chunk_size > MAX_CHUNK {
+    if opts.get_chunk_size() > MAX_CHUNK {
         return Err(Error::invalid());
     }
     Ok(())
@@ -89,17 +89,19 @@ fn run(
 ) -> Result<()> {
     check_options(opts)?;
     let source = Source::open(src, SourceKinds::default())?;
-    let mut target = Target::open(
-        dst,
-        &source.stat,
-        TargetOpts {
-            excl: opts.has(Flags::EXCL),
-            in_place: opts.has(Flags::IN_PLACE),
-            new_mode: job.new_mode.unwrap_or(source.stat.st_mode & 0o777),
-            special: false,
-            nofollow: opts.has(Flags::NOFOLLOW),
-        },
-    )?;
+    let new_mode = job.new_mode.unwrap_or(source.stat.st_mode & 0o777);
+    let target = Target::open(dst, &source.stat, TargetOpts::new(opts, new_mode, false))?;
+    copy_opened(source, target, opts, stats)
+}
+
+/// Copies an open source into an open target with Direct I/O and commits it.
+pub(crate) fn copy_opened(
+    source: Source,
+    mut target: Target<'_>,
+    opts: &Options<'_>,
+    stats: &mut Stats,
+) -> Result<()> {
+    check_options(opts)?;
     let total = source.size();
     let progress = Reporter::new(opts, Some(total));
 
@@ -118,10 +120,10 @@ fn run(
                     chunk,
                 },
                 // No more buffers than the file has chunks (and one to find its end).
-                depth: if opts.queue_depth == 0 {
+                depth: if opts.get_queue_depth() == 0 {
                     DEFAULT_DEPTH
                 } else {
-                    opts.queue_depth as usize
+                    opts.get_queue_depth() as usize
                 }
                 .min(
                     usize::try_from(total.div_ceil(chunk as u64))
@@ -130,7 +132,7 @@ fn run(
                 ),
                 progress,
             };
-            match run_engines(&job, total, opts.engine, stats) {
+            match run_engines(&job, total, opts.get_engine(), stats) {
                 // Nothing from a file that says it is empty proves nothing (/proc,
                 // /sys, FUSE): Direct I/O may stop at the reported size where a
                 // plain read goes on, so let the buffered copy look.
@@ -150,10 +152,10 @@ fn run(
         }
         Plan::Buffered { errno } => {
             fall_back(source.file.as_fd(), target.fd(), errno, opts, stats)?;
-            let chunk = if opts.chunk_size == 0 {
+            let chunk = if opts.get_chunk_size() == 0 {
                 DEFAULT_CHUNK
             } else {
-                opts.chunk_size
+                opts.get_chunk_size()
             };
             let chunk = fit_chunk(chunk, total, 4096);
             buffered::copy(
@@ -166,12 +168,7 @@ fn run(
         }
     };
     progress.report(done)?;
-    let r = target.commit(Meta {
-        fsync: opts.has(Flags::FSYNC),
-        src: Some((source.file.as_fd(), &source.stat)),
-        times: opts.has(Flags::PRESERVE_TIMES),
-        xattrs: opts.has(Flags::PRESERVE_XATTRS),
-    })?;
+    let r = target.commit(Meta::new(opts, (source.file.as_fd(), &source.stat)))?;
     stats.xattrs_copied = r.xattrs_copied;
     stats.xattrs_skipped = r.xattrs_skipped;
     Ok(())
@@ -256,10 +253,10 @@ fn plan_direct(
         });
     };
     let align = align::combine(sa, da);
-    let chunk = if opts.chunk_size == 0 {
+    let chunk = if opts.get_chunk_size() == 0 {
         DEFAULT_CHUNK.max(u64::from(align.offset))
     } else {
-        opts.chunk_size
+        opts.get_chunk_size()
     };
     if chunk % u64::from(align.offset) != 0 {
         return Err(Error::invalid());

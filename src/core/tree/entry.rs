@@ -1,0 +1,636 @@
+//! One entry of a tree copy: a regular file (through the per-file copy), a hard
+//! link to a file copied already, a symlink, a FIFO, socket or device; the root;
+//! and a directory's own metadata once its entries are in.
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{FileStat, Mode, SFlag};
+use nix::sys::time::TimeSpec;
+
+use super::dirs::{DirNode, DirSpec, Side, open_dir_at};
+use super::walk::{Entry, LinkSlot, LinkState, Shared};
+use super::{Existing, Follow, Preserve, TreeOptions};
+use crate::core::error::{At, Error, Result};
+use crate::core::meta::{self, XattrAt};
+use crate::core::stats::{Method, Stats, Step};
+use crate::core::target::{Links, Source, SourceKinds, Target, TargetOpts, temp_name};
+use crate::core::{direct, file, sys};
+
+/// The type of an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Char,
+    Block,
+    Socket,
+    /// The directory did not say: opening it tells.
+    Unknown,
+}
+
+impl Kind {
+    pub(super) fn from_dir_type(t: nix::dir::Type) -> Kind {
+        use nix::dir::Type;
+        match t {
+            Type::File => Kind::File,
+            Type::Directory => Kind::Dir,
+            Type::Symlink => Kind::Symlink,
+            Type::Fifo => Kind::Fifo,
+            Type::CharacterDevice => Kind::Char,
+            Type::BlockDevice => Kind::Block,
+            Type::Socket => Kind::Socket,
+        }
+    }
+
+    pub(super) fn of(st: &FileStat) -> Kind {
+        match sys::file_type(st) {
+            SFlag::S_IFREG => Kind::File,
+            SFlag::S_IFDIR => Kind::Dir,
+            SFlag::S_IFLNK => Kind::Symlink,
+            SFlag::S_IFIFO => Kind::Fifo,
+            SFlag::S_IFCHR => Kind::Char,
+            SFlag::S_IFBLK => Kind::Block,
+            SFlag::S_IFSOCK => Kind::Socket,
+            _ => Kind::Unknown,
+        }
+    }
+}
+
+/// Where a tree copy starts.
+pub(super) struct Root {
+    /// The root directory's node; for a root that is not a directory, the node of
+    /// the two parents.
+    pub node: Arc<DirNode>,
+    pub src_dev: u64,
+    /// A root that is not a directory: the one entry to copy.
+    pub single: Option<Entry>,
+}
+
+/// Splits a path into the directory it is in and its last component.
+fn split(p: &Path) -> Result<(PathBuf, OsString)> {
+    let name = match p.components().next_back() {
+        Some(Component::Normal(n)) => n.to_os_string(),
+        _ => return Err(Error::new(libc::EINVAL, Step::Args)),
+    };
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((dir, name))
+}
+
+fn open_path_dir(p: &Path, step: Step) -> Result<OwnedFd> {
+    sys::retry(|| {
+        nix::fcntl::open(
+            p,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    })
+    .at(step)
+}
+
+fn id(st: &FileStat) -> (u64, u64) {
+    (st.st_dev, st.st_ino)
+}
+
+impl Root {
+    pub(super) fn open(src: &Path, dst: &Path, opts: &TreeOptions<'_>) -> Result<Root> {
+        if src.as_os_str().is_empty() || dst.as_os_str().is_empty() {
+            return Err(Error::new(libc::ENOENT, Step::Args));
+        }
+        let follow_top = opts.follow != Follow::Never;
+        let flags = if follow_top {
+            AtFlags::empty()
+        } else {
+            AtFlags::AT_SYMLINK_NOFOLLOW
+        };
+        let st = nix::sys::stat::fstatat(nix::fcntl::AT_FDCWD, src, flags).at(Step::OpenSrc)?;
+        let (dst_dir_path, dst_name) = split(dst)?;
+        let dst_parent = open_path_dir(&dst_dir_path, Step::OpenDst)?;
+        if !sys::is_dir(&st) {
+            // One entry: copied from its directory into the destination's.
+            let (src_dir_path, src_name) = split(src)?;
+            let src_parent = open_path_dir(&src_dir_path, Step::OpenSrc)?;
+            let pst = sys::fstat(src_parent.as_fd(), Step::OpenSrc)?;
+            let dpst = sys::fstat(dst_parent.as_fd(), Step::OpenDst)?;
+            let node = DirNode::new(DirSpec {
+                parent: None,
+                name: dst_name.clone(),
+                rel: PathBuf::new(),
+                src_stat: pst,
+                dst_id: id(&dpst),
+                followed: false,
+                created: false,
+                final_mode: 0,
+                src: Arc::new(super::dirs::HeldFd::plain(src_parent)),
+                dst: Arc::new(super::dirs::HeldFd::plain(dst_parent)),
+            });
+            return Ok(Root {
+                node: Arc::new(node),
+                src_dev: st.st_dev,
+                single: Some(Entry {
+                    name: src_name,
+                    rename: Some(dst_name),
+                    ino: st.st_ino,
+                    kind: if follow_top && sys::is_reg(&st) {
+                        Kind::File
+                    } else {
+                        Kind::of(&st)
+                    },
+                }),
+            });
+        }
+        let src_fd = open_path_dir(src, Step::OpenSrc)?;
+        let st = sys::fstat(src_fd.as_fd(), Step::OpenSrc)?;
+        refuse_into_itself(&st, dst_parent.as_fd(), &dst_name)?;
+        let want = st.st_mode & 0o777;
+        let created = match nix::sys::stat::mkdirat(
+            &dst_parent,
+            dst_name.as_os_str(),
+            Mode::from_bits_truncate(want | 0o700),
+        ) {
+            Ok(()) => true,
+            Err(Errno::EEXIST) if !opts.no_merge => false,
+            Err(e) => return Err(Error::new(e as i32, Step::OpenDst)),
+        };
+        // The root the caller named may be a symlink to a directory: followed, as
+        // cp does with a destination directory.
+        let dst_fd = sys::retry(|| {
+            nix::fcntl::openat(
+                &dst_parent,
+                dst_name.as_os_str(),
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+        })
+        .at(Step::OpenDst)?;
+        let dst_st = sys::fstat(dst_fd.as_fd(), Step::OpenDst)?;
+        if id(&dst_st) == id(&st) {
+            return Err(Error::new(libc::EINVAL, Step::OpenDst));
+        }
+        let umask = super::walk::current_umask();
+        let node = DirNode::new(DirSpec {
+            parent: None,
+            name: dst_name,
+            rel: PathBuf::new(),
+            src_stat: st,
+            dst_id: id(&dst_st),
+            followed: follow_top,
+            created,
+            final_mode: want & !umask,
+            src: Arc::new(super::dirs::HeldFd::plain(src_fd)),
+            dst: Arc::new(super::dirs::HeldFd::plain(dst_fd)),
+        });
+        Ok(Root {
+            node: Arc::new(node),
+            src_dev: st.st_dev,
+            single: None,
+        })
+    }
+}
+
+/// Refuses a destination inside the source directory `src` (or the source
+/// itself): `name` in `parent`, or any directory above it, being `src`.
+fn refuse_into_itself(src: &FileStat, parent: BorrowedFd<'_>, name: &OsStr) -> Result<()> {
+    if let Ok(st) = nix::sys::stat::fstatat(parent, name, AtFlags::empty())
+        && id(&st) == id(src)
+    {
+        return Err(Error::new(libc::EINVAL, Step::OpenDst));
+    }
+    let mut fd = nix::unistd::dup(parent).at(Step::OpenDst)?;
+    for _ in 0..4096 {
+        let st = sys::fstat(fd.as_fd(), Step::OpenDst)?;
+        if id(&st) == id(src) {
+            return Err(Error::new(libc::EINVAL, Step::OpenDst));
+        }
+        let up = open_dir_at(fd.as_fd(), OsStr::new(".."), true, Side::Dst)?;
+        let ust = sys::fstat(up.as_fd(), Step::OpenDst)?;
+        if id(&ust) == id(&st) {
+            return Ok(()); // the root of the file system
+        }
+        fd = up;
+    }
+    Ok(())
+}
+
+/// Whether the source `s` is newer than the destination `d` (`cp -u`).
+fn newer(s: &FileStat, d: &FileStat) -> bool {
+    (s.st_mtime, s.st_mtime_nsec) > (d.st_mtime, d.st_mtime_nsec)
+}
+
+/// What is at `name` in `dir`, without following a symlink.
+fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> Result<Option<FileStat>> {
+    match nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(Error::new(e as i32, Step::OpenDst)),
+    }
+}
+
+/// How an entry ended when it did not fail.
+enum Done {
+    Copied,
+    Skipped,
+}
+
+/// Copies one entry of `node`; a failure is reported with its path.
+pub(super) fn copy_entry(sh: &Shared<'_>, node: &Arc<DirNode>, e: &Entry) {
+    let rel = node.rel.join(e.rename.as_deref().unwrap_or(&e.name));
+    match copy_one(sh, node, e, &rel) {
+        Ok(Done::Copied) => {}
+        Ok(Done::Skipped) => {
+            sh.counters.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(err) => {
+            let path = if e.rename.is_some() {
+                sh.src_path(Path::new(""))
+            } else {
+                sh.src_path(&node.rel.join(&e.name))
+            };
+            sh.failed(&path, err);
+        }
+    }
+}
+
+fn copy_one(sh: &Shared<'_>, node: &Arc<DirNode>, e: &Entry, rel: &Path) -> Result<Done> {
+    let src = node.fd(Side::Src, &sh.budget)?;
+    let dst = node.fd(Side::Dst, &sh.budget)?;
+    let at = At2 {
+        src: src.fd(),
+        dst: dst.fd(),
+        name: &e.name,
+        dst_name: e.rename.as_deref().unwrap_or(&e.name),
+    };
+    match e.kind {
+        Kind::File | Kind::Unknown => copy_regular(sh, at, e, rel),
+        Kind::Symlink if sh.opts.follow == Follow::All => copy_regular(sh, at, e, rel),
+        Kind::Symlink => copy_symlink(sh, at),
+        Kind::Fifo | Kind::Char | Kind::Block | Kind::Socket => copy_special(sh, at),
+        Kind::Dir => Err(Error::new(libc::EISDIR, Step::OpenSrc)),
+    }
+}
+
+/// An entry's two directories and its names there.
+#[derive(Clone, Copy)]
+struct At2<'a> {
+    src: BorrowedFd<'a>,
+    dst: BorrowedFd<'a>,
+    name: &'a OsStr,
+    dst_name: &'a OsStr,
+}
+
+/// Whether an existing destination entry stays as it is; a directory there is an
+/// error (a file does not replace a directory).
+fn keep_existing(sh: &Shared<'_>, at: At2<'_>, src: &FileStat) -> Result<bool> {
+    let Some(d) = lstat_at(at.dst, at.dst_name)? else {
+        return Ok(false);
+    };
+    if sys::is_dir(&d) {
+        return Err(Error::new(libc::EISDIR, Step::OpenDst));
+    }
+    Ok(match sh.opts.existing {
+        Existing::Keep => true,
+        Existing::Newer => !newer(src, &d),
+        Existing::Replace => false,
+    })
+}
+
+fn copy_regular(sh: &Shared<'_>, at: At2<'_>, e: &Entry, rel: &Path) -> Result<Done> {
+    let follow =
+        sh.opts.follow == Follow::All || (e.rename.is_some() && sh.opts.follow == Follow::Top);
+    let source = Source::open_at(at.src, Path::new(at.name), SourceKinds::default(), !follow)?;
+    let st = source.stat;
+    if sh.opts.existing == Existing::Newer && keep_existing(sh, at, &st)? {
+        return Ok(Done::Skipped);
+    }
+    let size = source.size();
+    // A file with other names: the first name copies it, the others link to it.
+    let link = (sh.opts.preserve.contains(Preserve::LINKS) && st.st_nlink > 1)
+        .then(|| claim_link(sh, &st));
+    if let Some((slot, false)) = &link {
+        let first = wait_link(slot);
+        if let Some(first) = first {
+            let r = make_link(sh, &first, at);
+            if r.is_ok() {
+                sh.counters.hardlinks.fetch_add(1, Ordering::Relaxed);
+                sh.counters.bytes_done.fetch_add(size, Ordering::Relaxed);
+            }
+            return r;
+        }
+        // The first copy failed: this name is copied on its own.
+    }
+    let r = copy_data(sh, source, at, size);
+    if let Some((slot, true)) = link {
+        let mut state = slot.state.lock().unwrap_or_else(|p| p.into_inner());
+        *state = match r {
+            Ok(Done::Copied) => LinkState::Done(rel.to_path_buf()),
+            _ => LinkState::Failed,
+        };
+        slot.cv.notify_all();
+    }
+    r
+}
+
+/// The link slot of the file `st`, and whether this caller is the first name.
+fn claim_link(sh: &Shared<'_>, st: &FileStat) -> (Arc<LinkSlot>, bool) {
+    let mut map = sh.links.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(s) = map.get(&id(st)) {
+        return (Arc::clone(s), false);
+    }
+    let s = Arc::new(LinkSlot {
+        state: Mutex::new(LinkState::Copying),
+        cv: Condvar::new(),
+    });
+    map.insert(id(st), Arc::clone(&s));
+    (s, true)
+}
+
+/// Waits for the first name's copy: its path below the destination, or `None`
+/// when it failed.
+fn wait_link(slot: &LinkSlot) -> Option<PathBuf> {
+    let mut state = slot.state.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        match &*state {
+            LinkState::Copying => {
+                state = slot.cv.wait(state).unwrap_or_else(|p| p.into_inner());
+            }
+            LinkState::Done(p) => return Some(p.clone()),
+            LinkState::Failed => return None,
+        }
+    }
+}
+
+/// Links `at.dst_name` to the copy already made at `first` below the destination
+/// root, reached without following any symlink. An existing entry is replaced
+/// atomically.
+fn make_link(sh: &Shared<'_>, first: &Path, at: At2<'_>) -> Result<Done> {
+    let root = sh.dst_root.fd(Side::Dst, &sh.budget)?;
+    let mut dir: Option<OwnedFd> = None;
+    let parent = first.parent().unwrap_or(Path::new(""));
+    for c in parent.components() {
+        let Component::Normal(c) = c else {
+            return Err(Error::new(libc::EINVAL, Step::Commit));
+        };
+        let base = dir.as_ref().map_or(root.fd(), |d| d.as_fd());
+        let next = sys::retry(|| {
+            nix::fcntl::openat(
+                base,
+                c,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+        })
+        .at(Step::Commit)?;
+        dir = Some(next);
+    }
+    let from_dir = dir.as_ref().map_or(root.fd(), |d| d.as_fd());
+    let from = first
+        .file_name()
+        .ok_or(Error::new(libc::EINVAL, Step::Commit))?;
+    place(at, |name| {
+        nix::unistd::linkat(from_dir, from, at.dst, name, AtFlags::empty())
+    })
+}
+
+/// Makes a new entry with `make(name)`: under its own name when nothing is
+/// there, else under a temporary name renamed over the old entry, so that the
+/// old one is replaced whole or not at all.
+fn place(at: At2<'_>, make: impl Fn(&OsStr) -> nix::Result<()>) -> Result<Done> {
+    match sys::retry(|| make(at.dst_name)) {
+        Ok(()) => return Ok(Done::Copied),
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(Error::new(e as i32, Step::Commit)),
+    }
+    if lstat_at(at.dst, at.dst_name)?.is_some_and(|d| sys::is_dir(&d)) {
+        return Err(Error::new(libc::EISDIR, Step::Commit));
+    }
+    for _ in 0..16 {
+        let tmp = temp_name();
+        match sys::retry(|| make(&tmp)) {
+            Ok(()) => {}
+            Err(Errno::EEXIST) => continue,
+            Err(e) => return Err(Error::new(e as i32, Step::Commit)),
+        }
+        if let Err(e) =
+            sys::retry(|| nix::fcntl::renameat(at.dst, tmp.as_os_str(), at.dst, at.dst_name))
+        {
+            let _ = nix::unistd::unlinkat(
+                at.dst,
+                tmp.as_os_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+            return Err(Error::new(e as i32, Step::Commit));
+        }
+        return Ok(Done::Copied);
+    }
+    Err(Error::new(libc::EEXIST, Step::Commit))
+}
+
+/// Copies an open regular file's data through the per-file copy.
+fn copy_data(sh: &Shared<'_>, source: Source, at: At2<'_>, size: u64) -> Result<Done> {
+    let o = sh.file.options();
+    let topts = TargetOpts {
+        links: Links::Replace,
+        ..TargetOpts::new(&o, source.stat.st_mode & 0o777, false)
+    };
+    let target = match Target::open_at(at.dst, at.dst_name, &source.stat, topts) {
+        Ok(t) => t,
+        Err(e) if e.raw_os_error() == libc::EEXIST && sh.opts.existing == Existing::Keep => {
+            return Ok(Done::Skipped);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut st = Stats::default();
+    let last = AtomicU64::new(0);
+    let report = sh.file_progress(&last);
+    let o = if sh.opts.progress.is_some() {
+        o.progress(&report)
+    } else {
+        o
+    };
+    let r = if o.get_method() == Method::Direct {
+        direct::copy_opened(source, target, &o, &mut st)
+    } else {
+        file::copy_opened(source, target, &o, &mut st)
+    };
+    match r {
+        Ok(()) => {
+            sh.counters.add_file(&st, size);
+            let moved = last.load(Ordering::Relaxed);
+            sh.counters
+                .bytes_done
+                .fetch_add(size.saturating_sub(moved), Ordering::Relaxed);
+            Ok(Done::Copied)
+        }
+        Err(e) if e.raw_os_error() == libc::EEXIST && sh.opts.existing == Existing::Keep => {
+            Ok(Done::Skipped)
+        }
+        Err(e) if e.step() == Step::Cancel && sh.stopping() => Ok(Done::Skipped),
+        Err(e) => Err(e),
+    }
+}
+
+fn copy_symlink(sh: &Shared<'_>, at: At2<'_>) -> Result<Done> {
+    let st =
+        nix::sys::stat::fstatat(at.src, at.name, AtFlags::AT_SYMLINK_NOFOLLOW).at(Step::OpenSrc)?;
+    let target = nix::fcntl::readlinkat(at.src, at.name).at(Step::Read)?;
+    if keep_existing(sh, at, &st)? {
+        return Ok(Done::Skipped);
+    }
+    place(at, |name| {
+        nix::unistd::symlinkat(target.as_os_str(), at.dst, name)
+    })?;
+    set_meta_at(sh, at, &st, true)?;
+    sh.counters.symlinks.fetch_add(1, Ordering::Relaxed);
+    Ok(Done::Copied)
+}
+
+fn copy_special(sh: &Shared<'_>, at: At2<'_>) -> Result<Done> {
+    let st =
+        nix::sys::stat::fstatat(at.src, at.name, AtFlags::AT_SYMLINK_NOFOLLOW).at(Step::OpenSrc)?;
+    if keep_existing(sh, at, &st)? {
+        return Ok(Done::Skipped);
+    }
+    let kind = sys::file_type(&st);
+    let perm = Mode::from_bits_truncate(st.st_mode & 0o777);
+    place(at, |name| {
+        nix::sys::stat::mknodat(at.dst, name, kind, perm, st.st_rdev)
+    })?;
+    set_meta_at(sh, at, &st, false)?;
+    sh.counters.specials.fetch_add(1, Ordering::Relaxed);
+    Ok(Done::Copied)
+}
+
+/// Owner, mode (not for a symlink: it has none), extended attributes and times of
+/// an entry made by name, as the tree's preserve flags ask. A refused owner, and
+/// attributes the destination does not take, are not errors.
+fn set_meta_at(sh: &Shared<'_>, at: At2<'_>, st: &FileStat, link: bool) -> Result<()> {
+    let p = sh.opts.preserve;
+    let nofollow = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
+    let now = nix::sys::stat::fstatat(at.dst, at.dst_name, nofollow).at(Step::Metadata)?;
+    let mut owner = (now.st_uid, now.st_gid);
+    if p.contains(Preserve::OWNERSHIP) && owner != (st.st_uid, st.st_gid) {
+        use nix::unistd::{Gid, Uid, fchownat};
+        let want = (st.st_uid, st.st_gid);
+        match fchownat(
+            at.dst,
+            at.dst_name,
+            Some(Uid::from_raw(want.0)),
+            Some(Gid::from_raw(want.1)),
+            nofollow,
+        ) {
+            Ok(()) => owner = want,
+            Err(Errno::EPERM | Errno::EINVAL) => {
+                if fchownat(
+                    at.dst,
+                    at.dst_name,
+                    None,
+                    Some(Gid::from_raw(want.1)),
+                    nofollow,
+                )
+                .is_ok()
+                {
+                    owner.1 = want.1;
+                }
+            }
+            Err(e) => return Err(Error::new(e as i32, Step::Metadata)),
+        }
+    }
+    if !link && p.contains(Preserve::MODE) {
+        let mode = Mode::from_bits_truncate(meta::exact_mode(st, owner));
+        nix::sys::stat::fchmodat(
+            at.dst,
+            at.dst_name,
+            mode,
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .at(Step::Metadata)?;
+    }
+    if p.contains(Preserve::XATTRS)
+        && let (Some(s), Some(d)) = (
+            XattrAt::link(at.src, at.name),
+            XattrAt::link(at.dst, at.dst_name),
+        )
+    {
+        meta::copy_between(&s, &d)?;
+    }
+    if p.contains(Preserve::TIMESTAMPS) {
+        let a = TimeSpec::new(st.st_atime, st.st_atime_nsec);
+        let m = TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
+        nix::sys::stat::utimensat(
+            at.dst,
+            at.dst_name,
+            &a,
+            &m,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .at(Step::Metadata)?;
+    }
+    Ok(())
+}
+
+/// A directory's own metadata, once everything in it is done: owner, extended
+/// attributes, mode (the one it was made writable without, or the source's),
+/// times last.
+pub(super) fn finish_dir(sh: &Shared<'_>, node: &Arc<DirNode>) -> Result<()> {
+    let p = sh.opts.preserve;
+    let st = &node.src_stat;
+    let dst = node.fd(Side::Dst, &sh.budget)?;
+    let fd = dst.fd();
+    let now = sys::fstat(fd, Step::Metadata)?;
+    let mut owner = (now.st_uid, now.st_gid);
+    if p.contains(Preserve::OWNERSHIP) {
+        owner = meta::give_owner(fd, owner, (st.st_uid, st.st_gid))?;
+    }
+    if p.contains(Preserve::XATTRS) {
+        let src = node.fd(Side::Src, &sh.budget)?;
+        meta::copy_all(src.fd(), fd)?;
+    }
+    let mode = if p.contains(Preserve::MODE) {
+        Some(meta::exact_mode(st, owner))
+    } else {
+        node.created.then_some(node.final_mode)
+    };
+    if let Some(m) = mode
+        && m != now.st_mode & 0o7777
+    {
+        nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(m)).at(Step::Metadata)?;
+    }
+    if p.contains(Preserve::TIMESTAMPS) {
+        let a = TimeSpec::new(st.st_atime, st.st_atime_nsec);
+        let m = TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
+        nix::sys::stat::futimens(fd, &a, &m).at(Step::Metadata)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_takes_the_last_component() {
+        assert_eq!(
+            split(Path::new("a/b")).ok(),
+            Some((PathBuf::from("a"), OsString::from("b")))
+        );
+        assert_eq!(
+            split(Path::new("b")).ok(),
+            Some((PathBuf::from("."), OsString::from("b")))
+        );
+        assert_eq!(
+            split(Path::new("a/b/")).ok(),
+            Some((PathBuf::from("a"), OsString::from("b")))
+        );
+        assert!(split(Path::new("/")).is_err());
+    }
+}

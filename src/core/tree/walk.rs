@@ -1,0 +1,628 @@
+//! The scheduler of a tree copy: a stack of tasks shared by `jobs` threads (the
+//! caller's among them). A task opens and lists a directory, or copies a batch of
+//! its entries; the stack is last in, first out, so the copy goes depth first and
+//! what is waiting stays small. A directory gets its metadata once every entry
+//! under it is finished (post-order), then tells its parent.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::ops::ControlFlow;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::stat::{FileStat, Mode};
+
+use super::dirs::{DirNode, DirSpec, FdBudget, Side, open_dir_at};
+use super::entry::{self, Kind};
+use super::{Existing, Follow, Preserve, TreeError, TreeOptions, TreeProgress};
+use crate::core::error::{At, Error, Result};
+use crate::core::options::{Flags, Progress, Settings};
+use crate::core::signals::Blocked;
+use crate::core::stats::{Method, Stats, Step, TreeStats};
+use crate::core::sys;
+
+/// Entries per copy task: enough to spread a flat directory over every thread,
+/// few enough that one task is soon done.
+const BATCH: usize = 16;
+/// Threads when the caller leaves `jobs` at 0: a small file's copy mostly waits
+/// for the disk, and waits overlap.
+const DEFAULT_JOBS: usize = 8;
+/// The most threads a tree copy starts.
+const MAX_JOBS: usize = 256;
+/// Descriptors one thread may hold at once besides directories: the source, the
+/// destination, a splice pipe's two ends, one to make a hard link.
+const FDS_PER_JOB: usize = 5;
+/// How often the progress callback hears of the copy.
+const REPORT_EVERY: Duration = Duration::from_millis(100);
+
+/// One entry of a directory, as listing it tells.
+pub(super) struct Entry {
+    pub name: OsString,
+    /// Its name in the destination, when not `name` (only a root that is not a
+    /// directory has one).
+    pub rename: Option<OsString>,
+    pub ino: u64,
+    /// The type the directory gave, or what a stat said when it gave none.
+    pub kind: Kind,
+}
+
+enum Task {
+    /// Open, create and list the subdirectory `entry` of `parent`.
+    Dir(Arc<DirNode>, Entry),
+    /// Copy these entries of the directory.
+    Entries(Arc<DirNode>, Vec<Entry>),
+}
+
+/// What a hard link to a file already being copied waits for.
+pub(super) enum LinkState {
+    Copying,
+    /// Copied to this path below the destination root.
+    Done(PathBuf),
+    Failed,
+}
+
+pub(super) struct LinkSlot {
+    pub state: Mutex<LinkState>,
+    pub cv: Condvar,
+}
+
+/// Counts kept while the copy runs.
+#[derive(Default)]
+pub(super) struct Counters {
+    pub files: AtomicU64,
+    pub dirs: AtomicU64,
+    pub symlinks: AtomicU64,
+    pub hardlinks: AtomicU64,
+    pub specials: AtomicU64,
+    pub bytes: AtomicU64,
+    pub bytes_reflinked: AtomicU64,
+    pub bytes_in_holes: AtomicU64,
+    pub skipped: AtomicU64,
+    pub errors: AtomicU64,
+    pub by_method: [AtomicU64; 8],
+    pub entries_done: AtomicU64,
+    pub entries_known: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub bytes_known: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self, elapsed: Duration) -> TreeStats {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut s = TreeStats {
+            files: g(&self.files),
+            dirs: g(&self.dirs),
+            symlinks: g(&self.symlinks),
+            hardlinks: g(&self.hardlinks),
+            specials: g(&self.specials),
+            bytes: g(&self.bytes),
+            bytes_reflinked: g(&self.bytes_reflinked),
+            bytes_in_holes: g(&self.bytes_in_holes),
+            skipped: g(&self.skipped),
+            errors: g(&self.errors),
+            elapsed,
+            ..TreeStats::default()
+        };
+        for (d, a) in s.files_by_method.iter_mut().zip(&self.by_method) {
+            *d = g(a);
+        }
+        s
+    }
+
+    /// Adds what one regular file's copy did.
+    pub(super) fn add_file(&self, st: &Stats, size: u64) {
+        self.files.fetch_add(1, Ordering::Relaxed);
+        self.by_method[st.method as usize].fetch_add(1, Ordering::Relaxed);
+        if st.method == Method::Reflink {
+            self.bytes_reflinked.fetch_add(size, Ordering::Relaxed);
+        } else {
+            self.bytes.fetch_add(st.bytes, Ordering::Relaxed);
+            self.bytes_in_holes
+                .fetch_add(size.saturating_sub(st.bytes), Ordering::Relaxed);
+        }
+    }
+}
+
+/// What every thread of one tree copy shares.
+pub(super) struct Shared<'o> {
+    pub opts: &'o TreeOptions<'o>,
+    /// The options of each regular file's copy, preserve flags set.
+    pub file: Settings,
+    /// The source root as given, for messages.
+    pub src_root: PathBuf,
+    pub dst_root: Arc<DirNode>,
+    /// The source root's device, for `one_file_system`.
+    pub root_dev: u64,
+    pub budget: FdBudget,
+    pub counters: Counters,
+    pub links: Mutex<HashMap<(u64, u64), Arc<LinkSlot>>>,
+    /// The caller's umask, which new entries get without `Preserve::MODE`.
+    pub umask: u32,
+    stack: Mutex<Vec<Task>>,
+    cv: Condvar,
+    /// Set once the root directory is finished, or nothing more will run.
+    done: AtomicBool,
+    /// Set to stop: cancelled, or told to by the error callback.
+    pub stop: AtomicBool,
+    cancelled: AtomicBool,
+    first_error: Mutex<Option<Error>>,
+    last_report: Mutex<Instant>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared<'_> {
+    /// Records a failed entry and asks the error callback whether to go on.
+    pub(super) fn failed(&self, path: &Path, e: Error) {
+        self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        lock(&self.first_error).get_or_insert_with(|| e.clone());
+        if let Some(f) = self.opts.on_error {
+            let _one_at_a_time = lock(&self.last_report);
+            if f(&TreeError::new(path, e)).is_break() {
+                self.stop.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// The source path of `rel`, for messages.
+    pub(super) fn src_path(&self, rel: &Path) -> PathBuf {
+        if rel.as_os_str().is_empty() {
+            self.src_root.clone()
+        } else {
+            self.src_root.join(rel)
+        }
+    }
+
+    fn progress(&self, walk_done: bool) -> TreeProgress {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let c = &self.counters;
+        TreeProgress {
+            entries_done: g(&c.entries_done),
+            entries_known: g(&c.entries_known),
+            bytes_done: g(&c.bytes_done),
+            bytes_known: g(&c.bytes_known),
+            walk_done,
+        }
+    }
+
+    /// Calls the progress callback if its time has come (or `now`); one thread at
+    /// a time. A request to stop cancels the copy.
+    pub(super) fn report(&self, now: bool) {
+        let Some(f) = self.opts.progress else { return };
+        let mut last = if now {
+            lock(&self.last_report)
+        } else {
+            match self.last_report.try_lock() {
+                Ok(g) => g,
+                Err(_) => return,
+            }
+        };
+        if !now && last.elapsed() < REPORT_EVERY {
+            return;
+        }
+        *last = Instant::now();
+        if f(self.progress(now && self.done.load(Ordering::SeqCst))).is_break() {
+            self.cancelled.store(true, Ordering::SeqCst);
+            self.stop.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub(super) fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn push(&self, tasks: Vec<Task>) {
+        if tasks.is_empty() {
+            return;
+        }
+        let n = tasks.len();
+        lock(&self.stack).extend(tasks);
+        if n == 1 {
+            self.cv.notify_one();
+        } else {
+            self.cv.notify_all();
+        }
+    }
+
+    /// The next task, waiting for one; `None` once the copy is over.
+    fn next(&self) -> Option<Task> {
+        let mut stack = lock(&self.stack);
+        loop {
+            if let Some(t) = stack.pop() {
+                return Some(t);
+            }
+            if self.done.load(Ordering::SeqCst) {
+                return None;
+            }
+            stack = self.cv.wait(stack).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// One of a directory's entries is finished: at the last one the directory
+    /// gets its metadata, and its parent hears of it in turn.
+    fn finished(&self, node: &Arc<DirNode>) {
+        let mut node = Arc::clone(node);
+        loop {
+            if node.pending.fetch_sub(1, Ordering::AcqRel) != 1 {
+                return;
+            }
+            if !self.stopping()
+                && let Err(e) = entry::finish_dir(self, &node)
+            {
+                self.failed(&self.src_path(&node.rel), e);
+            }
+            node.close();
+            let Some(parent) = node.parent.clone() else {
+                // The root: the copy is over.
+                self.done.store(true, Ordering::SeqCst);
+                let _g = lock(&self.stack);
+                self.cv.notify_all();
+                return;
+            };
+            self.counters.entries_done.fetch_add(1, Ordering::Relaxed);
+            node = parent;
+        }
+    }
+
+    fn run_task(&self, task: Task) {
+        match task {
+            Task::Dir(parent, e) => {
+                if !self.stopping() {
+                    match open_subdir(self, &parent, &e) {
+                        // The new directory stands for this task in its parent
+                        // until everything in it is finished.
+                        Ok(Some(node)) => return self.list(node),
+                        Ok(None) => {}
+                        Err(err) => {
+                            let path = self.src_path(&parent.rel.join(&e.name));
+                            self.failed(&path, err);
+                        }
+                    }
+                }
+                self.counters.entries_done.fetch_add(1, Ordering::Relaxed);
+                self.finished(&parent);
+            }
+            Task::Entries(node, entries) => {
+                for e in &entries {
+                    if !self.stopping() {
+                        entry::copy_entry(self, &node, e);
+                    }
+                    self.counters.entries_done.fetch_add(1, Ordering::Relaxed);
+                    self.report(false);
+                }
+                self.finished(&node);
+            }
+        }
+    }
+
+    /// Lists `node` and queues its entries; the listing's own count is given back
+    /// at the end.
+    fn list(&self, node: Arc<DirNode>) {
+        match read_entries(self, &node) {
+            Ok(entries) => {
+                self.counters
+                    .entries_known
+                    .fetch_add(entries.len() as u64, Ordering::Relaxed);
+                let mut tasks = Vec::new();
+                let mut batch = Vec::new();
+                for e in entries {
+                    if e.kind == Kind::Dir {
+                        tasks.push(Task::Dir(Arc::clone(&node), e));
+                    } else {
+                        batch.push(e);
+                        if batch.len() == BATCH {
+                            tasks
+                                .push(Task::Entries(Arc::clone(&node), std::mem::take(&mut batch)));
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    tasks.push(Task::Entries(Arc::clone(&node), batch));
+                }
+                // Pushed so that the first entries come off the stack first.
+                tasks.reverse();
+                node.pending.fetch_add(tasks.len(), Ordering::AcqRel);
+                self.push(tasks);
+            }
+            Err(e) => self.failed(&self.src_path(&node.rel), e),
+        }
+        self.finished(&node);
+    }
+}
+
+/// Reads every entry of the directory `node`, sorted by inode number (the order
+/// that reads a directory's inodes with the fewest seeks).
+fn read_entries(sh: &Shared<'_>, node: &Arc<DirNode>) -> Result<Vec<Entry>> {
+    let src = node.fd(Side::Src, &sh.budget)?;
+    // The stream gets a descriptor of its own: the directory's stays for openat.
+    let dup = nix::unistd::dup(src.fd()).at(Step::Read)?;
+    let mut dir = nix::dir::Dir::from_fd(dup).at(Step::Read)?;
+    let want_size = sh.opts.progress.is_some();
+    let mut v = Vec::new();
+    for ent in dir.iter() {
+        let ent = ent.at(Step::Read)?;
+        let name = ent.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let name = OsStr::from_bytes(name).to_os_string();
+        let mut kind = ent
+            .file_type()
+            .map(Kind::from_dir_type)
+            .unwrap_or(Kind::Unknown);
+        let mut size = 0;
+        let follow_links = sh.opts.follow == Follow::All;
+        if kind == Kind::Unknown
+            || (want_size && kind == Kind::File)
+            || (follow_links && kind == Kind::Symlink)
+        {
+            let flags = if follow_links {
+                nix::fcntl::AtFlags::empty()
+            } else {
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW
+            };
+            match nix::sys::stat::fstatat(src.fd(), name.as_os_str(), flags) {
+                Ok(st) => {
+                    kind = Kind::of(&st);
+                    size = if kind == Kind::File {
+                        st.st_size.max(0) as u64
+                    } else {
+                        0
+                    };
+                }
+                // Gone already, or a dangling link: the copy of the entry says so.
+                Err(_) if kind != Kind::Unknown => {}
+                Err(Errno::ENOENT) => continue,
+                Err(_) => {}
+            }
+        }
+        sh.counters.bytes_known.fetch_add(size, Ordering::Relaxed);
+        v.push(Entry {
+            name,
+            rename: None,
+            ino: ent.ino(),
+            kind,
+        });
+    }
+    v.sort_unstable_by_key(|e| e.ino);
+    Ok(v)
+}
+
+/// Opens the source subdirectory `e` of `parent`, makes (or, merging, opens) its
+/// copy, and returns its node; `None` when it is skipped.
+fn open_subdir(sh: &Shared<'_>, parent: &Arc<DirNode>, e: &Entry) -> Result<Option<Arc<DirNode>>> {
+    let follow = sh.opts.follow == Follow::All;
+    let psrc = parent.fd(Side::Src, &sh.budget)?;
+    let src = open_dir_at(psrc.fd(), &e.name, !follow, Side::Src)?;
+    drop(psrc);
+    let st = sys::fstat(src.as_fd(), Step::OpenSrc)?;
+    if follow {
+        // A link to a directory above it would copy forever.
+        let mut a = Some(Arc::clone(parent));
+        while let Some(n) = a {
+            if (n.src_stat.st_dev, n.src_stat.st_ino) == (st.st_dev, st.st_ino) {
+                return Err(Error::new(libc::ELOOP, Step::OpenSrc));
+            }
+            a = n.parent.clone();
+        }
+    }
+    let pdst = parent.fd(Side::Dst, &sh.budget)?;
+    let (dst, created, final_mode) = make_dir(sh, pdst.fd(), &e.name, &st)?;
+    drop(pdst);
+    let dst_st = sys::fstat(dst.as_fd(), Step::OpenDst)?;
+    sh.counters.dirs.fetch_add(1, Ordering::Relaxed);
+    let node = Arc::new(DirNode::new(DirSpec {
+        parent: Some(Arc::clone(parent)),
+        name: e.name.clone(),
+        rel: parent.rel.join(&e.name),
+        src_stat: st,
+        dst_id: (dst_st.st_dev, dst_st.st_ino),
+        followed: follow,
+        created,
+        final_mode,
+        src: sh.budget.hold(src),
+        dst: sh.budget.hold(dst),
+    }));
+    node.register(&sh.budget);
+    if sh.opts.one_file_system && st.st_dev != sh.root_dev {
+        // Another file system: its mount point is copied, empty.
+        sh.counters.skipped.fetch_add(1, Ordering::Relaxed);
+        sh.finished_skip(&node);
+        return Ok(None);
+    }
+    Ok(Some(node))
+}
+
+impl Shared<'_> {
+    /// A directory whose contents are not copied: only its own metadata is set.
+    fn finished_skip(&self, node: &Arc<DirNode>) {
+        if let Err(e) = entry::finish_dir(self, node) {
+            self.failed(&self.src_path(&node.rel), e);
+        }
+        node.close();
+        node.pending.store(0, Ordering::Release);
+    }
+}
+
+/// Makes the copy of the source directory `st` as `name` in `dst`: writable by
+/// the copy until its entries are in (its own mode is set at the end). An
+/// existing directory is merged into unless told not to. Returns it open, whether
+/// it was made, and the mode it is to end with when nothing is preserved.
+fn make_dir(
+    sh: &Shared<'_>,
+    dst: BorrowedFd<'_>,
+    name: &OsStr,
+    st: &FileStat,
+) -> Result<(std::os::fd::OwnedFd, bool, u32)> {
+    let want = st.st_mode & 0o777;
+    let created = match nix::sys::stat::mkdirat(dst, name, Mode::from_bits_truncate(want | 0o700)) {
+        Ok(()) => true,
+        Err(Errno::EEXIST) if !sh.opts.no_merge => false,
+        Err(e) => return Err(Error::new(e as i32, Step::OpenDst)),
+    };
+    // Never through a symlink: an existing one there is not a directory to merge.
+    let fd = open_dir_at(dst, name, true, Side::Dst).map_err(|e| {
+        if e.raw_os_error() == libc::ELOOP {
+            Error::new(libc::ENOTDIR, Step::OpenDst)
+        } else {
+            e
+        }
+    })?;
+    Ok((fd, created, want & !sh.umask))
+}
+
+/// The caller's umask, without changing it (umask(2) would, for every thread).
+pub(super) fn current_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+/// How many threads and directory descriptors the copy may use under the
+/// descriptor limit.
+fn plan_fds(jobs: usize) -> (usize, usize) {
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024)
+        .min(1 << 20) as usize;
+    let open = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(16);
+    let avail = limit.saturating_sub(open + 8).max(8);
+    let jobs = jobs.clamp(1, (avail / 2 / FDS_PER_JOB).max(1));
+    (jobs, avail - jobs * FDS_PER_JOB)
+}
+
+/// The per-file options: the caller's, with the preserve flags of the tree.
+fn file_options(opts: &TreeOptions<'_>) -> Settings {
+    let p = opts.preserve;
+    let mut f = opts.file.flags;
+    f.set(Flags::PRESERVE_MODE, p.contains(Preserve::MODE));
+    f.set(Flags::PRESERVE_OWNER, p.contains(Preserve::OWNERSHIP));
+    f.set(Flags::PRESERVE_TIMES, p.contains(Preserve::TIMESTAMPS));
+    f.set(Flags::PRESERVE_XATTRS, p.contains(Preserve::XATTRS));
+    f.set(Flags::EXCL, opts.existing == Existing::Keep);
+    f.remove(Flags::NOFOLLOW);
+    Settings {
+        flags: f,
+        ..opts.file
+    }
+}
+
+/// Copies the tree at `src` to `dst`.
+pub(super) fn copy_tree(src: &Path, dst: &Path, opts: &TreeOptions<'_>) -> Result<TreeStats> {
+    let start = Instant::now();
+    let mut stats = TreeStats::default();
+    let r = run(src, dst, opts, &mut stats);
+    stats.elapsed = start.elapsed();
+    match r {
+        Ok(()) => Ok(stats),
+        Err(e) => Err(e.with_tree_stats(stats)),
+    }
+}
+
+fn run(src: &Path, dst: &Path, opts: &TreeOptions<'_>, stats: &mut TreeStats) -> Result<()> {
+    let requested = if opts.jobs == 0 {
+        DEFAULT_JOBS
+    } else {
+        opts.jobs as usize
+    };
+    let (jobs, dir_fds) = plan_fds(requested.min(MAX_JOBS));
+    let entry::Root {
+        node,
+        src_dev,
+        single,
+    } = entry::Root::open(src, dst, opts)?;
+    let sh = Shared {
+        opts,
+        file: file_options(opts),
+        src_root: src.to_path_buf(),
+        dst_root: Arc::clone(&node),
+        root_dev: src_dev,
+        budget: FdBudget::new(dir_fds),
+        counters: Counters::default(),
+        links: Mutex::new(HashMap::new()),
+        umask: current_umask(),
+        stack: Mutex::new(Vec::new()),
+        cv: Condvar::new(),
+        done: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
+        cancelled: AtomicBool::new(false),
+        first_error: Mutex::new(None),
+        last_report: Mutex::new(Instant::now() - REPORT_EVERY),
+    };
+    if let Some(e) = single {
+        // The root is not a directory: copy that one entry.
+        sh.counters.entries_known.store(1, Ordering::Relaxed);
+        entry::copy_entry(&sh, &node, &e);
+        sh.counters.entries_done.store(1, Ordering::Relaxed);
+        sh.done.store(true, Ordering::SeqCst);
+    } else {
+        sh.counters.dirs.fetch_add(1, Ordering::Relaxed);
+        sh.list(node);
+        std::thread::scope(|s| {
+            let blocked = Blocked::all();
+            for _ in 1..jobs {
+                let sh = &sh;
+                let spawned = std::thread::Builder::new()
+                    .name("zcio-tree".into())
+                    .spawn_scoped(s, move || sh.work());
+                if spawned.is_err() {
+                    break; // fewer threads, same copy
+                }
+            }
+            drop(blocked);
+            sh.work();
+        });
+    }
+    sh.report(true);
+    *stats = sh.counters.snapshot(Duration::ZERO);
+    if sh.cancelled.load(Ordering::SeqCst) {
+        return Err(Error::new(libc::ECANCELED, Step::Cancel));
+    }
+    match lock(&sh.first_error).take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+impl Shared<'_> {
+    /// A thread's loop: tasks until the copy is over.
+    fn work(&self) {
+        while let Some(t) = self.next() {
+            self.run_task(t);
+        }
+    }
+
+    /// Per-file progress: how many bytes of the file are done, for the tree's
+    /// count and its callback; the copy stops when the tree does.
+    pub(super) fn file_progress<'a>(
+        &'a self,
+        last: &'a AtomicU64,
+    ) -> impl Fn(Progress) -> ControlFlow<()> + 'a {
+        move |p: Progress| {
+            let before = last.swap(p.done, Ordering::Relaxed);
+            self.counters
+                .bytes_done
+                .fetch_add(p.done.saturating_sub(before), Ordering::Relaxed);
+            self.report(false);
+            if self.stopping() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+    }
+}
