@@ -268,6 +268,82 @@ extern "C" {
 #define DIRECTIO_ON 1
 
 /**
+ * `zc_tree_options.flags`: stay on the source's file system (`cp -x`): a
+ * directory on another one is copied empty and counted as skipped.
+ */
+#define ZC_TREE_ONE_FILE_SYSTEM (1 << 0)
+
+/**
+ * `zc_tree_options.flags`: refuse an existing destination directory with
+ * `-EEXIST` instead of merging into it.
+ */
+#define ZC_TREE_NO_MERGE (1 << 1)
+
+/**
+ * `zc_tree_options.preserve`: the exact permission bits (set-user-ID and
+ * set-group-ID only where the owner is kept too); without it new entries get the
+ * source's bits minus the umask.
+ */
+#define ZC_PRESERVE_MODE (1 << 0)
+
+/**
+ * `zc_tree_options.preserve`: owner and group, where allowed.
+ */
+#define ZC_PRESERVE_OWNERSHIP (1 << 1)
+
+/**
+ * `zc_tree_options.preserve`: access and modification times, to the nanosecond.
+ */
+#define ZC_PRESERVE_TIMESTAMPS (1 << 2)
+
+/**
+ * `zc_tree_options.preserve`: hard links stay hard links.
+ */
+#define ZC_PRESERVE_LINKS (1 << 3)
+
+/**
+ * `zc_tree_options.preserve`: extended attributes, ACLs included (never the
+ * SELinux label).
+ */
+#define ZC_PRESERVE_XATTRS (1 << 4)
+
+/**
+ * `zc_tree_options.preserve`: everything, as `cp -a`.
+ */
+#define ZC_PRESERVE_ALL ((1 << 5) - 1)
+
+/**
+ * `zc_tree_options.existing`: replace an existing entry atomically (a directory
+ * is merged into, never replaced).
+ */
+#define ZC_EXISTING_REPLACE 0
+
+/**
+ * `zc_tree_options.existing`: keep it (`cp -n`).
+ */
+#define ZC_EXISTING_KEEP 1
+
+/**
+ * `zc_tree_options.existing`: replace it only when the source is newer (`cp -u`).
+ */
+#define ZC_EXISTING_NEWER 2
+
+/**
+ * `zc_tree_options.follow`: copy every symlink as a symlink (`cp -P`).
+ */
+#define ZC_FOLLOW_NEVER 0
+
+/**
+ * `zc_tree_options.follow`: follow `src` itself when it is a symlink (`cp -H`).
+ */
+#define ZC_FOLLOW_TOP 1
+
+/**
+ * `zc_tree_options.follow`: follow every symlink (`cp -L`).
+ */
+#define ZC_FOLLOW_ALL 2
+
+/**
  * Progress callback: `done` bytes of `total` have been copied (`total` is the
  * source's size when the copy started, 0 when unknown). Return 0 to go on, anything
  * else to stop the copy, which then fails with `-ECANCELED` and leaves the
@@ -374,7 +450,177 @@ typedef struct zc_stats {
    * permitted); the copy still succeeds.
    */
   uint32_t xattrs_skipped;
+  /**
+   * The size of the copy: `bytes` plus the holes kept as holes, or the size a
+   * reflink shared (where `bytes` says what was written).
+   */
+  uint64_t file_size;
 } zc_stats;
+
+/**
+ * How far a tree copy has got, as its progress callback is told. zcio owns it;
+ * fields may be added at its end (`size` says how many bytes it has).
+ */
+typedef struct zc_tree_progress {
+  /**
+   * `sizeof(zc_tree_progress)` of the library that calls.
+   */
+  uint32_t size;
+  /**
+   * 1 once every entry has been found: the `_known` fields are then totals.
+   */
+  uint32_t walk_done;
+  /**
+   * Entries finished (copied, skipped or failed).
+   */
+  uint64_t entries_done;
+  /**
+   * Entries found so far.
+   */
+  uint64_t entries_known;
+  /**
+   * Bytes of regular files dealt with so far.
+   */
+  uint64_t bytes_done;
+  /**
+   * Bytes of the regular files found so far.
+   */
+  uint64_t bytes_known;
+} zc_tree_progress;
+
+/**
+ * A tree copy's progress callback: return 0 to go on, anything else to stop the
+ * copy (it then fails with `-ECANCELED`; every file is complete or untouched).
+ * Called at most every 100 ms and once at the end, from any of the copy's
+ * threads, never two at once.
+ */
+typedef int (*zc_tree_progress_fn)(const struct zc_tree_progress *progress, void *arg);
+
+/**
+ * A tree copy's error callback, for an entry that could not be copied: `path` is
+ * the source entry (NUL-terminated bytes, valid during the call), `err` the
+ * positive errno, `step` one of `ZC_STEP_*`. Return 0 to go on with the other
+ * entries, anything else to stop. Called from any of the copy's threads, never
+ * two at once.
+ */
+typedef int (*zc_tree_error_fn)(const char *path, int err, uint32_t step, void *arg);
+
+/**
+ * Options of a tree copy. Fill with `zc_tree_options_init()`, then change what
+ * you need; a NULL `zc_tree_options *` means the defaults of `cp -r`.
+ */
+typedef struct zc_tree_options {
+  /**
+   * `sizeof(zc_tree_options)` as the caller knows it.
+   */
+  uint32_t size;
+  /**
+   * `ZC_TREE_*` bits.
+   */
+  uint32_t flags;
+  /**
+   * `ZC_PRESERVE_*` bits: what to carry over besides the data.
+   */
+  uint32_t preserve;
+  /**
+   * One of `ZC_EXISTING_*`: what to do with destination entries that exist.
+   */
+  uint32_t existing;
+  /**
+   * One of `ZC_FOLLOW_*`: which symlinks to follow.
+   */
+  uint32_t follow;
+  /**
+   * Entries copied at once; 0 = zcio's default.
+   */
+  uint32_t jobs;
+  /**
+   * The options of each regular file's copy (method, flags, Direct I/O sizes);
+   * NULL for the defaults. Its progress callback is not used, and its
+   * `ZC_F_PRESERVE_*` and `ZC_F_EXCL` bits come from `preserve` and `existing`.
+   */
+  const struct zc_options *file;
+  /**
+   * Called as the copy goes; NULL for none.
+   */
+  zc_tree_progress_fn progress;
+  /**
+   * Passed to `progress` unchanged.
+   */
+  void *progress_arg;
+  /**
+   * Called for each entry that fails; NULL: go on, and return the first error.
+   */
+  zc_tree_error_fn on_error;
+  /**
+   * Passed to `on_error` unchanged.
+   */
+  void *error_arg;
+} zc_tree_options;
+
+/**
+ * What a tree copy did; filled on success and on failure. Set `size` with
+ * `zc_tree_stats_init()`.
+ */
+typedef struct zc_tree_stats {
+  /**
+   * `sizeof(zc_tree_stats)` as the caller knows it.
+   */
+  uint32_t size;
+  /**
+   * The step of the first error (`ZC_STEP_NONE` when none).
+   */
+  uint32_t failed_step;
+  /**
+   * Regular files copied (hard links made instead count in `hardlinks`).
+   */
+  uint64_t files;
+  /**
+   * Directories created or merged into.
+   */
+  uint64_t dirs;
+  /**
+   * Symlinks recreated.
+   */
+  uint64_t symlinks;
+  /**
+   * Hard links made to a file copied already.
+   */
+  uint64_t hardlinks;
+  /**
+   * FIFOs, sockets and devices recreated.
+   */
+  uint64_t specials;
+  /**
+   * Bytes written into regular files.
+   */
+  uint64_t bytes;
+  /**
+   * Bytes shared with the source by reflinks instead of written.
+   */
+  uint64_t bytes_reflinked;
+  /**
+   * Bytes of holes kept as holes.
+   */
+  uint64_t bytes_in_holes;
+  /**
+   * Entries left as they were (`ZC_EXISTING_KEEP`, `ZC_EXISTING_NEWER`, other
+   * file systems under `ZC_TREE_ONE_FILE_SYSTEM`).
+   */
+  uint64_t skipped;
+  /**
+   * Entries that failed.
+   */
+  uint64_t errors;
+  /**
+   * For each `ZC_METHOD_*`, the regular files that method moved.
+   */
+  uint64_t files_by_method[8];
+  /**
+   * Wall time of the call, in nanoseconds.
+   */
+  uint64_t elapsed_ns;
+} zc_tree_stats;
 
 /**
  * Copies the file `src` to `dst` with Direct I/O (O_DIRECT on both files, buffers and
@@ -742,6 +988,76 @@ const char *zc_engine_name(uint32_t engine);
 const char *zc_step_name(uint32_t step);
 
 /**
+ * Copies the tree at `src` to `dst` as `cp -r` does (as `cp -a` with
+ * `opts->preserve = ZC_PRESERVE_ALL`): regular files through the same per-file copy
+ * as `zc_copy_file()` (reflink, copy_file_range, holes kept, a temporary file that
+ * replaces the destination only when complete), directories made first and given
+ * their mode, owner, extended attributes and times after their contents,
+ * symlinks recreated as symlinks, hard links kept as hard links (under
+ * `ZC_PRESERVE_LINKS`), FIFOs, sockets and devices recreated (devices need the
+ * privilege to make them: otherwise that entry fails with `-EPERM`). Several
+ * entries are copied at once (`opts->jobs`).
+ *
+ * `dst` is the copy's root: made when missing, merged into when it is a directory
+ * already (unless `ZC_TREE_NO_MERGE`). `src` may also be a single file, symlink or
+ * special file. A `dst` inside `src` (or `src` itself) is refused with `-EINVAL`
+ * before anything is written. The walk opens every entry relative to its
+ * directory's descriptor and never follows a symlink it was not told to, so a
+ * tree changing under the copy can make it read nothing outside `src` and write
+ * nothing outside `dst`; a directory swapped during the copy is an error for that
+ * entry (`-ESTALE`, `-ELOOP` or `-ENOTDIR`). An existing symlink in the
+ * destination is replaced, never written through.
+ *
+ * An entry that fails is reported to `opts->on_error` (which may stop the copy)
+ * and the copy goes on; the call then returns the first error. Memory stays small
+ * whatever the tree's size (only files with several links are remembered), and
+ * descriptors stay within `RLIMIT_NOFILE`.
+ *
+ * Returns 0, or `-errno`: `-EINVAL` (NULL path, bad options, `dst` inside `src`),
+ * `-ENOENT`, `-EEXIST` (`ZC_TREE_NO_MERGE` and `dst` exists, or `dst` is not a
+ * directory where a directory is copied), `-ECANCELED` (the progress callback
+ * stopped the copy), `-E2BIG` (a larger struct with unknown non-zero fields), or
+ * the first entry's error. `*stats_out` is filled in either case.
+ *
+ * NULL: `opts` NULL means defaults; `stats_out` NULL means no statistics.
+ *
+ * Thread safety: safe; the callbacks may be called from any of the copy's threads,
+ * one at a time.
+ *
+ * # Safety
+ * `src` and `dst` are NULL or NUL-terminated strings; `opts` and `stats_out` are
+ * NULL or point to structs set up by `zc_tree_options_init()`/`zc_tree_stats_init()`.
+ */
+int zc_copy_tree(const char *src,
+                 const char *dst,
+                 const struct zc_tree_options *opts,
+                 struct zc_tree_stats *stats_out);
+
+/**
+ * Fills `*opts` with the defaults of `cp -r` (nothing preserved, existing files
+ * replaced, destination directories merged into, no symlink followed, zcio's
+ * number of parallel copies) and sets `opts->size`. The header's
+ * `zc_tree_options_init(opts)` macro passes the caller's `sizeof`.
+ *
+ * NULL: does nothing. Thread safety: safe.
+ *
+ * # Safety
+ * `opts` is NULL or points to `size` writable bytes.
+ */
+void zc_tree_options_init_sized(struct zc_tree_options *opts, size_t size);
+
+/**
+ * Fills `*stats` with zeros and sets `stats->size`; the header's
+ * `zc_tree_stats_init(stats)` macro passes the caller's `sizeof`.
+ *
+ * NULL: does nothing. Thread safety: safe.
+ *
+ * # Safety
+ * `stats` is NULL or points to `size` writable bytes.
+ */
+void zc_tree_stats_init_sized(struct zc_tree_stats *stats, size_t size);
+
+/**
  * The version of the loaded library, "MAJOR.MINOR.PATCH", as in Cargo.toml. Compare
  * with the `ZCIO_VERSION_*` macros to see whether header and library agree.
  *
@@ -766,5 +1082,15 @@ const char *zc_version(void);
  * zc_options_init() does.
  */
 #define zc_stats_init(stats) zc_stats_init_sized((stats), sizeof *(stats))
+/**
+ * @def zc_tree_options_init(opts)
+ * Calls zc_tree_options_init_sized() with the caller's `sizeof *(opts)`.
+ */
+#define zc_tree_options_init(opts) zc_tree_options_init_sized((opts), sizeof *(opts))
+/**
+ * @def zc_tree_stats_init(stats)
+ * Calls zc_tree_stats_init_sized() with the caller's `sizeof *(stats)`.
+ */
+#define zc_tree_stats_init(stats) zc_tree_stats_init_sized((stats), sizeof *(stats))
 
 #endif /* ZCIO_H */

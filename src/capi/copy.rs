@@ -152,7 +152,7 @@ pub unsafe extern "C" fn zc_stats_init_sized(stats: *mut zc_stats, size: usize) 
 ///
 /// # Safety
 /// `p` is NULL or points to `size` writable bytes.
-unsafe fn init_sized(p: *mut u8, size: usize) {
+pub(crate) unsafe fn init_sized(p: *mut u8, size: usize) {
     if p.is_null() {
         return;
     }

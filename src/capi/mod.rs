@@ -7,6 +7,7 @@ pub mod directio;
 pub mod error;
 pub mod fd;
 pub mod tables;
+pub mod tree;
 pub mod types;
 pub mod version;
 
@@ -16,6 +17,7 @@ use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use crate::core::options::Settings;
 use crate::{Error, Options, Progress, Stats, Step};
 use types::{zc_options, zc_stats};
 
@@ -81,7 +83,7 @@ pub(crate) fn fd_arg<'a>(fd: c_int) -> Result<BorrowedFd<'a>, Error> {
 /// # Safety
 /// `p` is non-NULL and points to at least `size` readable bytes (the caller's
 /// contract for these structs).
-unsafe fn struct_size(
+pub(crate) unsafe fn struct_size(
     p: *const u8,
     ours: usize,
     min: usize,
@@ -135,7 +137,28 @@ pub(crate) unsafe fn read_options(p: *const zc_options) -> Result<zc_options, Er
     Ok(o)
 }
 
-/// Calls `f` with the core `Options` that a caller's `zc_options` describes.
+/// The settings of a caller's `zc_options` (all but the callback), checked.
+fn settings_of(c: &zc_options) -> Result<Settings, Error> {
+    let mut o = Options::new()
+        .method(tables::method(c.method).ok_or_else(Error::invalid)?)
+        .flags(tables::flags(c.flags).ok_or_else(Error::invalid)?)
+        .queue_depth(c.queue_depth)
+        .chunk_size(c.chunk_size);
+    o = o.engine(tables::engine(c.engine).ok_or_else(Error::invalid)?);
+    Ok(o.s)
+}
+
+/// The settings a caller's `zc_options` describes, its callback left out; NULL
+/// gives the defaults.
+///
+/// # Safety
+/// As [`read_options`].
+pub(crate) unsafe fn read_settings(p: *const zc_options) -> Result<Settings, Error> {
+    // SAFETY: caller's contract.
+    settings_of(&unsafe { read_options(p) }?)
+}
+
+/// Calls `f` with the `Options` that a caller's `zc_options` describes.
 ///
 /// # Safety
 /// As [`read_options`].
@@ -145,9 +168,7 @@ pub(crate) unsafe fn with_options<R>(
 ) -> Result<R, Error> {
     // SAFETY: caller's contract.
     let c = unsafe { read_options(p) }?;
-    let method = tables::method(c.method).ok_or_else(Error::invalid)?;
-    let flags = tables::flags(c.flags).ok_or_else(Error::invalid)?;
-    let engine = tables::engine(c.engine).ok_or_else(Error::invalid)?;
+    let settings = settings_of(&c)?;
     let (cb, arg) = (c.progress, c.progress_arg);
     let call = move |p: Progress| -> ControlFlow<()> {
         match cb {
@@ -158,14 +179,7 @@ pub(crate) unsafe fn with_options<R>(
             _ => ControlFlow::Continue(()),
         }
     };
-    let mut opts = Options::new()
-        .method(method)
-        .flags(flags)
-        .queue_depth(c.queue_depth)
-        .chunk_size(c.chunk_size);
-    if let Some(e) = engine {
-        opts = opts.engine(e);
-    }
+    let mut opts = settings.options();
     if cb.is_some() {
         opts = opts.progress(&call);
     }
@@ -210,6 +224,7 @@ impl StatsOut {
             fallback_errno: s.fallback_errno,
             xattrs_copied: s.xattrs_copied,
             xattrs_skipped: s.xattrs_skipped,
+            file_size: s.file_size,
         };
         c.size = self.size as u32;
         let n = self.size.min(std::mem::size_of::<zc_stats>());

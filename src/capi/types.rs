@@ -3,7 +3,7 @@
 
 #![allow(non_camel_case_types)]
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_char, c_int, c_void};
 
 /// Progress callback: `done` bytes of `total` have been copied (`total` is the
 /// source's size when the copy started, 0 when unknown). Return 0 to go on, anything
@@ -71,6 +71,9 @@ pub struct zc_stats {
     /// Extended attributes the destination would not take (not supported there, not
     /// permitted); the copy still succeeds.
     pub xattrs_skipped: u32,
+    /// The size of the copy: `bytes` plus the holes kept as holes, or the size a
+    /// reflink shared (where `bytes` says what was written).
+    pub file_size: u64,
 }
 
 /// As a length: copy until end of file.
@@ -170,3 +173,143 @@ pub const ZC_DIRECTIO_ON: c_int = 1;
 pub const DIRECTIO_OFF: c_int = 0;
 /// `directio()` advice, Solaris's name: Direct I/O.
 pub const DIRECTIO_ON: c_int = 1;
+
+/// How far a tree copy has got, as its progress callback is told. zcio owns it;
+/// fields may be added at its end (`size` says how many bytes it has).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct zc_tree_progress {
+    /// `sizeof(zc_tree_progress)` of the library that calls.
+    pub size: u32,
+    /// 1 once every entry has been found: the `_known` fields are then totals.
+    pub walk_done: u32,
+    /// Entries finished (copied, skipped or failed).
+    pub entries_done: u64,
+    /// Entries found so far.
+    pub entries_known: u64,
+    /// Bytes of regular files dealt with so far.
+    pub bytes_done: u64,
+    /// Bytes of the regular files found so far.
+    pub bytes_known: u64,
+}
+
+/// A tree copy's progress callback: return 0 to go on, anything else to stop the
+/// copy (it then fails with `-ECANCELED`; every file is complete or untouched).
+/// Called at most every 100 ms and once at the end, from any of the copy's
+/// threads, never two at once.
+pub type zc_tree_progress_fn =
+    Option<unsafe extern "C" fn(progress: *const zc_tree_progress, arg: *mut c_void) -> c_int>;
+
+/// A tree copy's error callback, for an entry that could not be copied: `path` is
+/// the source entry (NUL-terminated bytes, valid during the call), `err` the
+/// positive errno, `step` one of `ZC_STEP_*`. Return 0 to go on with the other
+/// entries, anything else to stop. Called from any of the copy's threads, never
+/// two at once.
+pub type zc_tree_error_fn = Option<
+    unsafe extern "C" fn(path: *const c_char, err: c_int, step: u32, arg: *mut c_void) -> c_int,
+>;
+
+/// Options of a tree copy. Fill with `zc_tree_options_init()`, then change what
+/// you need; a NULL `zc_tree_options *` means the defaults of `cp -r`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct zc_tree_options {
+    /// `sizeof(zc_tree_options)` as the caller knows it.
+    pub size: u32,
+    /// `ZC_TREE_*` bits.
+    pub flags: u32,
+    /// `ZC_PRESERVE_*` bits: what to carry over besides the data.
+    pub preserve: u32,
+    /// One of `ZC_EXISTING_*`: what to do with destination entries that exist.
+    pub existing: u32,
+    /// One of `ZC_FOLLOW_*`: which symlinks to follow.
+    pub follow: u32,
+    /// Entries copied at once; 0 = zcio's default.
+    pub jobs: u32,
+    /// The options of each regular file's copy (method, flags, Direct I/O sizes);
+    /// NULL for the defaults. Its progress callback is not used, and its
+    /// `ZC_F_PRESERVE_*` and `ZC_F_EXCL` bits come from `preserve` and `existing`.
+    pub file: *const zc_options,
+    /// Called as the copy goes; NULL for none.
+    pub progress: zc_tree_progress_fn,
+    /// Passed to `progress` unchanged.
+    pub progress_arg: *mut c_void,
+    /// Called for each entry that fails; NULL: go on, and return the first error.
+    pub on_error: zc_tree_error_fn,
+    /// Passed to `on_error` unchanged.
+    pub error_arg: *mut c_void,
+}
+
+/// What a tree copy did; filled on success and on failure. Set `size` with
+/// `zc_tree_stats_init()`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct zc_tree_stats {
+    /// `sizeof(zc_tree_stats)` as the caller knows it.
+    pub size: u32,
+    /// The step of the first error (`ZC_STEP_NONE` when none).
+    pub failed_step: u32,
+    /// Regular files copied (hard links made instead count in `hardlinks`).
+    pub files: u64,
+    /// Directories created or merged into.
+    pub dirs: u64,
+    /// Symlinks recreated.
+    pub symlinks: u64,
+    /// Hard links made to a file copied already.
+    pub hardlinks: u64,
+    /// FIFOs, sockets and devices recreated.
+    pub specials: u64,
+    /// Bytes written into regular files.
+    pub bytes: u64,
+    /// Bytes shared with the source by reflinks instead of written.
+    pub bytes_reflinked: u64,
+    /// Bytes of holes kept as holes.
+    pub bytes_in_holes: u64,
+    /// Entries left as they were (`ZC_EXISTING_KEEP`, `ZC_EXISTING_NEWER`, other
+    /// file systems under `ZC_TREE_ONE_FILE_SYSTEM`).
+    pub skipped: u64,
+    /// Entries that failed.
+    pub errors: u64,
+    /// For each `ZC_METHOD_*`, the regular files that method moved.
+    pub files_by_method: [u64; 8],
+    /// Wall time of the call, in nanoseconds.
+    pub elapsed_ns: u64,
+}
+
+/// `zc_tree_options.flags`: stay on the source's file system (`cp -x`): a
+/// directory on another one is copied empty and counted as skipped.
+pub const ZC_TREE_ONE_FILE_SYSTEM: u32 = 1 << 0;
+/// `zc_tree_options.flags`: refuse an existing destination directory with
+/// `-EEXIST` instead of merging into it.
+pub const ZC_TREE_NO_MERGE: u32 = 1 << 1;
+
+/// `zc_tree_options.preserve`: the exact permission bits (set-user-ID and
+/// set-group-ID only where the owner is kept too); without it new entries get the
+/// source's bits minus the umask.
+pub const ZC_PRESERVE_MODE: u32 = 1 << 0;
+/// `zc_tree_options.preserve`: owner and group, where allowed.
+pub const ZC_PRESERVE_OWNERSHIP: u32 = 1 << 1;
+/// `zc_tree_options.preserve`: access and modification times, to the nanosecond.
+pub const ZC_PRESERVE_TIMESTAMPS: u32 = 1 << 2;
+/// `zc_tree_options.preserve`: hard links stay hard links.
+pub const ZC_PRESERVE_LINKS: u32 = 1 << 3;
+/// `zc_tree_options.preserve`: extended attributes, ACLs included (never the
+/// SELinux label).
+pub const ZC_PRESERVE_XATTRS: u32 = 1 << 4;
+/// `zc_tree_options.preserve`: everything, as `cp -a`.
+pub const ZC_PRESERVE_ALL: u32 = (1 << 5) - 1;
+
+/// `zc_tree_options.existing`: replace an existing entry atomically (a directory
+/// is merged into, never replaced).
+pub const ZC_EXISTING_REPLACE: u32 = 0;
+/// `zc_tree_options.existing`: keep it (`cp -n`).
+pub const ZC_EXISTING_KEEP: u32 = 1;
+/// `zc_tree_options.existing`: replace it only when the source is newer (`cp -u`).
+pub const ZC_EXISTING_NEWER: u32 = 2;
+
+/// `zc_tree_options.follow`: copy every symlink as a symlink (`cp -P`).
+pub const ZC_FOLLOW_NEVER: u32 = 0;
+/// `zc_tree_options.follow`: follow `src` itself when it is a symlink (`cp -H`).
+pub const ZC_FOLLOW_TOP: u32 = 1;
+/// `zc_tree_options.follow`: follow every symlink (`cp -L`).
+pub const ZC_FOLLOW_ALL: u32 = 2;

@@ -109,6 +109,11 @@ pub(crate) fn copy_opened(
     }
     // Holes count as done: a sparse copy ends at the file's size, not its data.
     pace.finish(total.map_or(stats.bytes, |t| t.max(stats.bytes)))?;
+    stats.file_size = if target.is_regular() {
+        sys::fstat(target.fd(), Step::Size)?.st_size.max(0) as u64
+    } else {
+        stats.bytes
+    };
     let r = target.commit(Meta::new(opts, (src_fd, &source.stat)))?;
     stats.xattrs_copied = r.xattrs_copied;
     stats.xattrs_skipped = r.xattrs_skipped;

@@ -277,6 +277,8 @@ pub struct Stats {
     pub xattrs_copied: u32,
     /// Extended attributes the destination would not take.
     pub xattrs_skipped: u32,
+    /// The size of the copy: `bytes` plus the holes kept, or what a reflink shared.
+    pub file_size: u64,
     /// `Method::bit()` of each method tried and given up.
     pub(crate) fallback_bits: u32,
     /// For each method given up, the errno that made zcio give it up.

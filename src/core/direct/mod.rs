@@ -167,6 +167,7 @@ pub(crate) fn copy_opened(
             )?
         }
     };
+    stats.file_size = done;
     progress.report(done)?;
     let r = target.commit(Meta::new(opts, (source.file.as_fd(), &source.stat)))?;
     stats.xattrs_copied = r.xattrs_copied;
