@@ -362,7 +362,14 @@ BENCH_DIR ?= $(BUILD)/bench
 BENCH_SIZE ?= 2G
 BENCH_RUNS ?= 3
 BENCH_CFLAGS := -std=c11 $(CWARN) -O2
-BENCH_BINS := $(BUILD)/rwloop $(BUILD)/article $(BUILD)/netbench
+BENCH_BINS := $(BUILD)/rwloop $(BUILD)/article $(BUILD)/netbench $(BUILD)/treefloor
+# Which trees bench/trees.py copies: a (50,000 files in 1,000 directories), b (20,000
+# in one), c (/usr/include and the cargo registry).
+BENCH_TREES ?= abc
+
+$(BUILD)/treefloor: bench/treefloor.c
+	@mkdir -p $(BUILD)
+	$(CC) $(BENCH_CFLAGS) -pthread -o $@ $<
 
 $(BUILD)/rwloop: bench/rwloop.c
 	@mkdir -p $(BUILD)
@@ -381,6 +388,9 @@ bench: lib $(BUILD)/zcp $(BENCH_BINS)
 		--zcp $(BUILD)/zcp --lib $(STAGE)/$(SONAME) --rwloop $(BUILD)/rwloop --article $(BUILD)/article \
 		--netbench $(BUILD)/netbench --stdcopy target/release/stdcopy --report $(BUILD)/bench-report.md \
 		--command "make bench BENCH_DIR=$(BENCH_DIR) BENCH_SIZE=$(BENCH_SIZE) BENCH_RUNS=$(BENCH_RUNS)"
+	python3 bench/trees.py --dir $(BENCH_DIR) --runs $(BENCH_RUNS) --shapes $(BENCH_TREES) \
+		--zcp $(BUILD)/zcp --lib $(STAGE)/$(SONAME) --floor $(BUILD)/treefloor \
+		--report $(BUILD)/bench-trees.md
 
 # Rows the tests record for RELIABILITY.md (c-tests/reliability.py).
 REPORT := $(abspath $(BUILD))/reliability.tsv

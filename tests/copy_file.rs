@@ -383,7 +383,8 @@ fn mode_times_and_xattrs() {
         );
         assert!(st.xattrs_copied >= 1);
     }
-    // As root, a new file belongs to the source's owner.
+    // As root, a new copy of another user's file is root's, unless the owner is
+    // preserved.
     if is_root() {
         nix::unistd::chown(
             &src,
@@ -393,6 +394,12 @@ fn mode_times_and_xattrs() {
         .expect("chown");
         zcio::copy_file(&src, d.path().join("owned")).expect("copy");
         let meta = fs::metadata(d.path().join("owned")).expect("meta");
+        assert_eq!((meta.uid(), meta.gid()), (0, 0));
+        Options::new()
+            .preserve_owner(true)
+            .copy_file(&src, d.path().join("given"))
+            .expect("copy");
+        let meta = fs::metadata(d.path().join("given")).expect("meta");
         assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
     }
     // The same through the Direct I/O path.

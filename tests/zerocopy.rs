@@ -150,7 +150,10 @@ fn sendfile_to_a_closed_peer_is_epipe_with_nothing_pending() {
     drop(s);
     thread::sleep(Duration::from_millis(50));
     let r = zcio::sendfile(&c, &f, Some(&mut 0), TO_EOF, FdFlags::empty());
-    assert!(matches!(errno(r.clone()), libc::EPIPE | libc::ECONNRESET), "{r:?}");
+    assert!(
+        matches!(errno(r.clone()), libc::EPIPE | libc::ECONNRESET),
+        "{r:?}"
+    );
     // SAFETY: sigpending only fills the set.
     let pending = unsafe {
         let mut set = std::mem::zeroed::<libc::sigset_t>();

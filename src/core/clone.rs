@@ -1,6 +1,7 @@
 //! Reflink: the whole file shared copy-on-write (FICLONE), or nothing.
 
 use std::os::fd::AsFd;
+use std::sync::RwLock;
 
 use nix::errno::Errno;
 
@@ -33,5 +34,31 @@ pub fn reflink(src_fd: impl AsFd, dst_fd: impl AsFd) -> Result<()> {
             Errno::ENOTTY => return Err(Error::new(libc::EOPNOTSUPP, Step::Write)),
             e => return Err(Error::new(e as i32, Step::Write)),
         }
+    }
+}
+
+/// Pairs of file systems (source device, destination device) that refused to
+/// clone: a tree of small files would otherwise pay a failing ioctl per file.
+static REFUSED: RwLock<Vec<(u64, u64)>> = RwLock::new(Vec::new());
+
+/// Whether cloning from device `src` to device `dst` is known to be refused.
+pub(crate) fn refused(src: u64, dst: u64) -> bool {
+    REFUSED
+        .read()
+        .map(|v| v.contains(&(src, dst)))
+        .unwrap_or(false)
+}
+
+/// Remembers that the file systems refused for reason `errno`, when that says
+/// something of the file systems and not of these two files.
+pub(crate) fn remember_refusal(src: u64, dst: u64, errno: i32) {
+    if !matches!(errno, libc::EOPNOTSUPP | libc::EXDEV) {
+        return;
+    }
+    if let Ok(mut v) = REFUSED.write()
+        && !v.contains(&(src, dst))
+        && v.len() < 64
+    {
+        v.push((src, dst));
     }
 }

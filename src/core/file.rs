@@ -97,20 +97,22 @@ pub(crate) fn copy_opened(
     let total = sys::is_reg(&source.stat).then(|| source.size());
     let mut pace = Pacer::new(Reporter::new(opts, total));
     let src_fd = source.file.as_fd();
-    match opts.get_method() {
+    let sparse = match opts.get_method() {
         Method::Auto => auto(src_fd, &source, &target, opts, stats, &mut pace)?,
         Method::Reflink => {
             stats.method = Method::Reflink;
             clone::reflink(src_fd, target.fd())?;
             stats.bytes = source.size();
             stats.io_calls = 1;
+            false
         }
         m => forced(src_fd, &source, &target, m, opts, stats, &mut pace)?,
-    }
+    };
     // Holes count as done: a sparse copy ends at the file's size, not its data.
     pace.finish(total.map_or(stats.bytes, |t| t.max(stats.bytes)))?;
-    stats.file_size = if target.is_regular() {
-        sys::fstat(target.fd(), Step::Size)?.st_size.max(0) as u64
+    // A sparse copy was sized to the source at its end; a reflink is the source.
+    stats.file_size = if sparse || stats.method == Method::Reflink {
+        stats.bytes.max(source.size())
     } else {
         stats.bytes
     };
@@ -270,7 +272,7 @@ fn forced(
     opts: &Options<'_>,
     stats: &mut Stats,
     pace: &mut Pacer<'_>,
-) -> Result<()> {
+) -> Result<bool> {
     stats.method = method;
     let segs = segments(src, source, target, opts);
     let sparse = segs.len() != 1 || segs[0].len != TO_EOF;
@@ -293,7 +295,7 @@ fn forced(
     if sparse {
         set_size(target, source.size(), stats)?;
     }
-    Ok(())
+    Ok(sparse)
 }
 
 /// The automatic chain.
@@ -304,22 +306,31 @@ fn auto(
     opts: &Options<'_>,
     stats: &mut Stats,
     pace: &mut Pacer<'_>,
-) -> Result<()> {
+) -> Result<bool> {
     let kind = sys::file_type(&source.stat);
     let regular = kind == SFlag::S_IFREG && target.is_regular();
-    if regular && !opts.has(Flags::NO_REFLINK) {
+    let devs = (source.stat.st_dev, target.dev());
+    if regular && !opts.has(Flags::NO_REFLINK) && clone::refused(devs.0, devs.1) {
+        stats.fell_back(Method::Reflink, libc::EOPNOTSUPP);
+    } else if regular && !opts.has(Flags::NO_REFLINK) {
         match clone::reflink(src, target.fd()) {
             Ok(()) => {
                 stats.method = Method::Reflink;
                 stats.bytes = source.size();
                 stats.io_calls += 1;
-                return Ok(());
+                return Ok(false);
             }
             Err(e) if reflink_not_here(e.raw_os_error()) => {
+                clone::remember_refusal(devs.0, devs.1, e.raw_os_error());
                 stats.fell_back(Method::Reflink, e.raw_os_error())
             }
             Err(e) => return Err(e),
         }
+    }
+    // An empty file on a file system whose sizes are true has nothing to move (a
+    // /proc or FUSE file claiming 0 goes down the chain to be read).
+    if regular && source.size() == 0 && sys::sizes_are_true(src, source.stat.st_dev) {
+        return Ok(false);
     }
     let chain: &[Method] = match kind {
         SFlag::S_IFIFO => &[Method::Splice, Method::ReadWrite],
@@ -372,7 +383,7 @@ fn auto(
     if sparse {
         set_size(target, source.size(), stats)?;
     }
-    Ok(())
+    Ok(sparse)
 }
 
 /// The errors that mean "these files cannot be cloned here".

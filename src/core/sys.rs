@@ -157,6 +157,55 @@ pub(crate) fn pwrite_all(
     Ok(())
 }
 
+/// The caller's umask, without changing it (umask(2) would, for every thread).
+pub(crate) fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+/// File systems whose regular files are exactly as large as they say: an empty
+/// one there holds nothing (on /proc, /sys, FUSE or overlays a size of 0 proves
+/// nothing).
+const TRUE_SIZES: [nix::sys::statfs::FsType; 6] = {
+    use nix::sys::statfs::*;
+    [
+        EXT4_SUPER_MAGIC,
+        XFS_SUPER_MAGIC,
+        BTRFS_SUPER_MAGIC,
+        TMPFS_MAGIC,
+        FsType(0x8584_58F6), // ramfs
+        FsType(0xF2F5_2010), // F2FS
+    ]
+};
+
+/// Devices already asked whether their sizes are true.
+static SIZES_KNOWN: std::sync::RwLock<Vec<(u64, bool)>> = std::sync::RwLock::new(Vec::new());
+
+/// Whether the file system of `fd` (on device `dev`) is one of [`TRUE_SIZES`];
+/// asked once per device.
+pub(crate) fn sizes_are_true(fd: BorrowedFd<'_>, dev: u64) -> bool {
+    if let Ok(v) = SIZES_KNOWN.read()
+        && let Some(&(_, t)) = v.iter().find(|(d, _)| *d == dev)
+    {
+        return t;
+    }
+    let t = nix::sys::statfs::fstatfs(fd)
+        .map(|s| TRUE_SIZES.contains(&s.filesystem_type()))
+        .unwrap_or(false);
+    if let Ok(mut v) = SIZES_KNOWN.write()
+        && v.len() < 64
+    {
+        v.push((dev, t));
+    }
+    t
+}
+
 /// Buffers of at least this size are mapped on their own, in transparent huge
 /// pages where the kernel allows: a 1 MiB I/O on 4 KiB pages has 256 segments,
 /// more than many block devices take in one request (virtio-blk: 254), so the

@@ -110,6 +110,10 @@ pub(crate) struct TargetOpts {
     pub links: Links,
     /// The copy is to get the source's owner at commit.
     pub owner: bool,
+    /// The caller made the directory in this copy, on this device: the name is
+    /// new there and need not be looked up (a name that turns up all the same is
+    /// found at commit, and replaced unless `excl`).
+    pub fresh: Option<u64>,
 }
 
 impl TargetOpts {
@@ -128,6 +132,7 @@ impl TargetOpts {
                 Links::Follow
             },
             owner: opts.has(Flags::PRESERVE_OWNER),
+            fresh: None,
         }
     }
 }
@@ -216,6 +221,8 @@ pub(crate) struct Target<'d> {
     /// Owner and group the file had when opened: no chown when they are already
     /// the ones wanted.
     owner: (u32, u32),
+    /// The device the file is on.
+    dev: u64,
 }
 
 /// Splits a destination path into its directory and its last component, refusing
@@ -344,7 +351,10 @@ impl<'d> Target<'d> {
         src: &FileStat,
         opts: TargetOpts,
     ) -> Result<Target<'d>> {
-        let existing = stat_entry(&dir, name)?;
+        let existing = match opts.fresh {
+            Some(_) => None,
+            None => stat_entry(&dir, name)?,
+        };
         let opts = TargetOpts {
             links: if opts.links == Links::Follow {
                 Links::Refuse
@@ -431,10 +441,20 @@ impl<'d> Target<'d> {
             done: false,
             mode_after_chown: None,
             owner: (0, 0),
+            dev: 0,
         };
+        // A file just made in a directory this copy made is neither the source nor
+        // anything but a regular file; its owner only matters when it is to change.
+        if let (Some(dev), Kind::Unnamed | Kind::Named(_), false) =
+            (opts.fresh, &t.kind, opts.owner)
+        {
+            t.dev = dev;
+            return Ok(t);
+        }
         // The path may have changed under us between fstatat and open.
         let now = sys::fstat(t.file.as_fd(), Step::OpenDst)?;
         t.owner = (now.st_uid, now.st_gid);
+        t.dev = now.st_dev;
         if same_file(&now, src) {
             t.done = true; // never unlink the source
             return Err(Error::new(libc::EINVAL, Step::OpenDst));
@@ -463,6 +483,11 @@ impl<'d> Target<'d> {
             t.mode_after_chown = Some(now.st_mode & 0o777);
         }
         Ok(t)
+    }
+
+    /// The device the copy is on.
+    pub(crate) fn dev(&self) -> u64 {
+        self.dev
     }
 
     /// The descriptor the data goes to.

@@ -142,6 +142,7 @@ pub fn check_never_wider(
             let o = Options::new()
                 .method(meth.unwrap_or_default())
                 .in_place(dest == Dest::InPlaceNew)
+                .preserve_owner(owner.is_some())
                 .progress(&look);
             let r = match meth {
                 Some(_) => o.copy_file(&src, &dst),
@@ -150,25 +151,21 @@ pub fn check_never_wider(
             let st = r.unwrap_or_else(|e| panic!("{label}: {e}"));
             assert!(fs::read(&dst).expect("read") == bytes, "{label}: contents");
             let fin = Perm::of(&fs::metadata(&dst).expect("stat"));
+            // Preserving the owner, root gives the copy to the source's owner.
+            let given = |mine: u32, theirs: Option<u32>| match theirs {
+                Some(o) if me.0 == 0 => o,
+                _ => mine,
+            };
             let want = match (dest, meth) {
                 (Dest::Replace, _) => Perm {
                     mode: 0o600,
-                    uid: me.0,
-                    gid: me.1,
+                    uid: given(me.0, owner.map(|o| o.0)),
+                    gid: given(me.1, owner.map(|o| o.1)),
                 },
                 (_, m) => Perm {
                     mode: if m.is_some() { src_mode & 0o777 } else { 0o644 } & !mask,
-                    // As root a new file goes to the source's owner, as with cp -p.
-                    uid: if me.0 == 0 {
-                        owner.map_or(me.0, |o| o.0)
-                    } else {
-                        me.0
-                    },
-                    gid: if me.0 == 0 {
-                        owner.map_or(me.1, |o| o.1)
-                    } else {
-                        me.1
-                    },
+                    uid: given(me.0, owner.map(|o| o.0)),
+                    gid: given(me.1, owner.map(|o| o.1)),
                 },
             };
             assert_eq!(fin, want, "{label}: the copy's mode and owner");

@@ -77,11 +77,11 @@ impl FdBudget {
     }
 
     /// Gives back the descriptors of directories nobody is using until there is
-    /// room for one more (or nothing more can be given back).
-    fn make_room(&self) {
+    /// room for `n` more (or nothing more can be given back).
+    pub(super) fn make_room(&self, n: usize) {
         let mut held = lock(&self.held);
         let mut tries = held.len();
-        while self.open.load(Ordering::Relaxed) >= self.cap && tries > 0 {
+        while self.open.load(Ordering::Relaxed) + n > self.cap && tries > 0 {
             tries -= 1;
             let Some(w) = held.pop_front() else { break };
             let Some(node) = w.upgrade() else { continue };
@@ -189,7 +189,7 @@ impl DirNode {
             .as_ref()
             .ok_or(Error::new(libc::EBADF, Step::Resource))?;
         let pfd = parent.fd(side, budget)?;
-        budget.make_room();
+        budget.make_room(1);
         let nofollow = side == Side::Dst || !self.followed;
         let fd = open_dir_at(pfd.fd(), &self.name, nofollow, side)?;
         let st = sys::fstat(fd.as_fd(), step_of(side))?;

@@ -10,59 +10,17 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{FileStat, Mode, SFlag};
+use nix::sys::stat::{FileStat, Mode};
 use nix::sys::time::TimeSpec;
 
 use super::dirs::{DirNode, DirSpec, Side, open_dir_at};
-use super::walk::{Entry, LinkSlot, LinkState, Shared};
+use super::shared::{Entry, Kind, LinkSlot, LinkState, Shared};
 use super::{Existing, Follow, Preserve, TreeOptions};
 use crate::core::error::{At, Error, Result};
 use crate::core::meta::{self, XattrAt};
 use crate::core::stats::{Method, Stats, Step};
 use crate::core::target::{Links, Source, SourceKinds, Target, TargetOpts, temp_name};
 use crate::core::{direct, file, sys};
-
-/// The type of an entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
-    File,
-    Dir,
-    Symlink,
-    Fifo,
-    Char,
-    Block,
-    Socket,
-    /// The directory did not say: opening it tells.
-    Unknown,
-}
-
-impl Kind {
-    pub(super) fn from_dir_type(t: nix::dir::Type) -> Kind {
-        use nix::dir::Type;
-        match t {
-            Type::File => Kind::File,
-            Type::Directory => Kind::Dir,
-            Type::Symlink => Kind::Symlink,
-            Type::Fifo => Kind::Fifo,
-            Type::CharacterDevice => Kind::Char,
-            Type::BlockDevice => Kind::Block,
-            Type::Socket => Kind::Socket,
-        }
-    }
-
-    pub(super) fn of(st: &FileStat) -> Kind {
-        match sys::file_type(st) {
-            SFlag::S_IFREG => Kind::File,
-            SFlag::S_IFDIR => Kind::Dir,
-            SFlag::S_IFLNK => Kind::Symlink,
-            SFlag::S_IFIFO => Kind::Fifo,
-            SFlag::S_IFCHR => Kind::Char,
-            SFlag::S_IFBLK => Kind::Block,
-            SFlag::S_IFSOCK => Kind::Socket,
-            _ => Kind::Unknown,
-        }
-    }
-}
 
 /// Where a tree copy starts.
 pub(super) struct Root {
@@ -177,7 +135,7 @@ impl Root {
         if id(&dst_st) == id(&st) {
             return Err(Error::new(libc::EINVAL, Step::OpenDst));
         }
-        let umask = super::walk::current_umask();
+        let umask = sys::umask();
         let node = DirNode::new(DirSpec {
             parent: None,
             name: dst_name,
@@ -186,7 +144,7 @@ impl Root {
             dst_id: id(&dst_st),
             followed: follow_top,
             created,
-            final_mode: want & !umask,
+            final_mode: (st.st_mode & 0o1777) & !umask,
             src: Arc::new(super::dirs::HeldFd::plain(src_fd)),
             dst: Arc::new(super::dirs::HeldFd::plain(dst_fd)),
         });
@@ -269,6 +227,7 @@ fn copy_one(sh: &Shared<'_>, node: &Arc<DirNode>, e: &Entry, rel: &Path) -> Resu
         dst: dst.fd(),
         name: &e.name,
         dst_name: e.rename.as_deref().unwrap_or(&e.name),
+        fresh: node.created.then_some(node.dst_id.0),
     };
     match e.kind {
         Kind::File | Kind::Unknown => copy_regular(sh, at, e, rel),
@@ -286,11 +245,17 @@ struct At2<'a> {
     dst: BorrowedFd<'a>,
     name: &'a OsStr,
     dst_name: &'a OsStr,
+    /// The destination directory was made by this copy, on this device: its
+    /// names are all new (one that turns up all the same is found at commit).
+    fresh: Option<u64>,
 }
 
 /// Whether an existing destination entry stays as it is; a directory there is an
 /// error (a file does not replace a directory).
 fn keep_existing(sh: &Shared<'_>, at: At2<'_>, src: &FileStat) -> Result<bool> {
+    if at.fresh.is_some() {
+        return Ok(false);
+    }
     let Some(d) = lstat_at(at.dst, at.dst_name)? else {
         return Ok(false);
     };
@@ -440,6 +405,7 @@ fn copy_data(sh: &Shared<'_>, source: Source, at: At2<'_>, size: u64) -> Result<
     let o = sh.file.options();
     let topts = TargetOpts {
         links: Links::Replace,
+        fresh: at.fresh,
         ..TargetOpts::new(&o, source.stat.st_mode & 0o777, false)
     };
     let target = match Target::open_at(at.dst, at.dst_name, &source.stat, topts) {

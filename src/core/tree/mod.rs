@@ -6,6 +6,7 @@
 
 mod dirs;
 mod entry;
+mod shared;
 mod walk;
 
 use super::error::Result;
@@ -109,23 +110,48 @@ pub struct TreeError<'a> {
     /// The source entry.
     pub path: &'a Path,
     /// What went wrong, and at which step.
-    pub error: crate::Error,
+    pub error: super::error::Error,
 }
 
 impl<'a> TreeError<'a> {
     /// An error `error` for the entry `path`.
-    pub fn new(path: &'a Path, error: crate::Error) -> TreeError<'a> {
+    ///
+    /// ```
+    /// let e = zcio::TreeError::new("a".as_ref(), zcio::Error::new(libc::EIO, zcio::Step::Read));
+    /// assert_eq!(e.path, std::path::Path::new("a"));
+    /// ```
+    pub fn new(path: &'a Path, error: super::error::Error) -> TreeError<'a> {
         TreeError { path, error }
     }
 }
 
 /// A tree copy's progress callback: `Break` stops the copy (`ECANCELED`). It may
 /// be called from any of the copy's threads, never two at once.
+///
+/// ```no_run
+/// use std::ops::ControlFlow;
+/// let bar: &zcio::TreeProgressFn = &|p| {
+///     eprint!("\r{} of {} bytes", p.bytes_done, p.bytes_known);
+///     ControlFlow::Continue(())
+/// };
+/// zcio::TreeOptions::new().progress(bar).copy_tree("src", "dst")?;
+/// # Ok::<(), zcio::Error>(())
+/// ```
 pub type TreeProgressFn<'a> = dyn Fn(TreeProgress) -> ControlFlow<()> + Sync + 'a;
 
 /// A tree copy's error callback: `Continue` goes on with the other entries,
 /// `Break` stops the copy. Called from any of the copy's threads, never two at
 /// once. Without one, the copy goes on and the first error is returned.
+///
+/// ```no_run
+/// use std::ops::ControlFlow;
+/// let stop_on_enospc: &zcio::TreeErrorFn = &|e| {
+///     eprintln!("{}: {}", e.path.display(), e.error);
+///     if e.error.raw_os_error() == libc::ENOSPC { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+/// };
+/// zcio::TreeOptions::new().on_error(stop_on_enospc).copy_tree("src", "dst")?;
+/// # Ok::<(), zcio::Error>(())
+/// ```
 pub type TreeErrorFn<'a> = dyn Fn(&TreeError<'_>) -> ControlFlow<()> + Sync + 'a;
 
 /// How a tree is copied, built like [`Options`].

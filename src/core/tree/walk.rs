@@ -5,25 +5,25 @@
 //! under it is finished (post-order), then tells its parent.
 
 use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
-use std::ops::ControlFlow;
+use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::stat::{FileStat, Mode};
 
 use super::dirs::{DirNode, DirSpec, FdBudget, Side, open_dir_at};
-use super::entry::{self, Kind};
-use super::{Existing, Follow, Preserve, TreeError, TreeOptions, TreeProgress};
+use super::entry;
+use super::shared::{Counters, Entry, Kind, REPORT_EVERY, Shared, Task, lock};
+use super::{Existing, Follow, Preserve, TreeOptions};
 use crate::core::error::{At, Error, Result};
-use crate::core::options::{Flags, Progress, Settings};
+use crate::core::options::{Flags, Settings};
 use crate::core::signals::Blocked;
-use crate::core::stats::{Method, Stats, Step, TreeStats};
+use crate::core::stats::{Step, TreeStats};
 use crate::core::sys;
 
 /// Entries per copy task: enough to spread a flat directory over every thread,
@@ -37,187 +37,7 @@ const MAX_JOBS: usize = 256;
 /// Descriptors one thread may hold at once besides directories: the source, the
 /// destination, a splice pipe's two ends, one to make a hard link.
 const FDS_PER_JOB: usize = 5;
-/// How often the progress callback hears of the copy.
-const REPORT_EVERY: Duration = Duration::from_millis(100);
-
-/// One entry of a directory, as listing it tells.
-pub(super) struct Entry {
-    pub name: OsString,
-    /// Its name in the destination, when not `name` (only a root that is not a
-    /// directory has one).
-    pub rename: Option<OsString>,
-    pub ino: u64,
-    /// The type the directory gave, or what a stat said when it gave none.
-    pub kind: Kind,
-}
-
-enum Task {
-    /// Open, create and list the subdirectory `entry` of `parent`.
-    Dir(Arc<DirNode>, Entry),
-    /// Copy these entries of the directory.
-    Entries(Arc<DirNode>, Vec<Entry>),
-}
-
-/// What a hard link to a file already being copied waits for.
-pub(super) enum LinkState {
-    Copying,
-    /// Copied to this path below the destination root.
-    Done(PathBuf),
-    Failed,
-}
-
-pub(super) struct LinkSlot {
-    pub state: Mutex<LinkState>,
-    pub cv: Condvar,
-}
-
-/// Counts kept while the copy runs.
-#[derive(Default)]
-pub(super) struct Counters {
-    pub files: AtomicU64,
-    pub dirs: AtomicU64,
-    pub symlinks: AtomicU64,
-    pub hardlinks: AtomicU64,
-    pub specials: AtomicU64,
-    pub bytes: AtomicU64,
-    pub bytes_reflinked: AtomicU64,
-    pub bytes_in_holes: AtomicU64,
-    pub skipped: AtomicU64,
-    pub errors: AtomicU64,
-    pub by_method: [AtomicU64; 8],
-    pub entries_done: AtomicU64,
-    pub entries_known: AtomicU64,
-    pub bytes_done: AtomicU64,
-    pub bytes_known: AtomicU64,
-}
-
-impl Counters {
-    fn snapshot(&self, elapsed: Duration) -> TreeStats {
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let mut s = TreeStats {
-            files: g(&self.files),
-            dirs: g(&self.dirs),
-            symlinks: g(&self.symlinks),
-            hardlinks: g(&self.hardlinks),
-            specials: g(&self.specials),
-            bytes: g(&self.bytes),
-            bytes_reflinked: g(&self.bytes_reflinked),
-            bytes_in_holes: g(&self.bytes_in_holes),
-            skipped: g(&self.skipped),
-            errors: g(&self.errors),
-            elapsed,
-            ..TreeStats::default()
-        };
-        for (d, a) in s.files_by_method.iter_mut().zip(&self.by_method) {
-            *d = g(a);
-        }
-        s
-    }
-
-    /// Adds what one regular file's copy did.
-    pub(super) fn add_file(&self, st: &Stats, size: u64) {
-        self.files.fetch_add(1, Ordering::Relaxed);
-        self.by_method[st.method as usize].fetch_add(1, Ordering::Relaxed);
-        if st.method == Method::Reflink {
-            self.bytes_reflinked.fetch_add(size, Ordering::Relaxed);
-        } else {
-            self.bytes.fetch_add(st.bytes, Ordering::Relaxed);
-            self.bytes_in_holes
-                .fetch_add(size.saturating_sub(st.bytes), Ordering::Relaxed);
-        }
-    }
-}
-
-/// What every thread of one tree copy shares.
-pub(super) struct Shared<'o> {
-    pub opts: &'o TreeOptions<'o>,
-    /// The options of each regular file's copy, preserve flags set.
-    pub file: Settings,
-    /// The source root as given, for messages.
-    pub src_root: PathBuf,
-    pub dst_root: Arc<DirNode>,
-    /// The source root's device, for `one_file_system`.
-    pub root_dev: u64,
-    pub budget: FdBudget,
-    pub counters: Counters,
-    pub links: Mutex<HashMap<(u64, u64), Arc<LinkSlot>>>,
-    /// The caller's umask, which new entries get without `Preserve::MODE`.
-    pub umask: u32,
-    stack: Mutex<Vec<Task>>,
-    cv: Condvar,
-    /// Set once the root directory is finished, or nothing more will run.
-    done: AtomicBool,
-    /// Set to stop: cancelled, or told to by the error callback.
-    pub stop: AtomicBool,
-    cancelled: AtomicBool,
-    first_error: Mutex<Option<Error>>,
-    last_report: Mutex<Instant>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Shared<'_> {
-    /// Records a failed entry and asks the error callback whether to go on.
-    pub(super) fn failed(&self, path: &Path, e: Error) {
-        self.counters.errors.fetch_add(1, Ordering::Relaxed);
-        lock(&self.first_error).get_or_insert_with(|| e.clone());
-        if let Some(f) = self.opts.on_error {
-            let _one_at_a_time = lock(&self.last_report);
-            if f(&TreeError::new(path, e)).is_break() {
-                self.stop.store(true, Ordering::SeqCst);
-            }
-        }
-    }
-
-    /// The source path of `rel`, for messages.
-    pub(super) fn src_path(&self, rel: &Path) -> PathBuf {
-        if rel.as_os_str().is_empty() {
-            self.src_root.clone()
-        } else {
-            self.src_root.join(rel)
-        }
-    }
-
-    fn progress(&self, walk_done: bool) -> TreeProgress {
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let c = &self.counters;
-        TreeProgress {
-            entries_done: g(&c.entries_done),
-            entries_known: g(&c.entries_known),
-            bytes_done: g(&c.bytes_done),
-            bytes_known: g(&c.bytes_known),
-            walk_done,
-        }
-    }
-
-    /// Calls the progress callback if its time has come (or `now`); one thread at
-    /// a time. A request to stop cancels the copy.
-    pub(super) fn report(&self, now: bool) {
-        let Some(f) = self.opts.progress else { return };
-        let mut last = if now {
-            lock(&self.last_report)
-        } else {
-            match self.last_report.try_lock() {
-                Ok(g) => g,
-                Err(_) => return,
-            }
-        };
-        if !now && last.elapsed() < REPORT_EVERY {
-            return;
-        }
-        *last = Instant::now();
-        if f(self.progress(now && self.done.load(Ordering::SeqCst))).is_break() {
-            self.cancelled.store(true, Ordering::SeqCst);
-            self.stop.store(true, Ordering::SeqCst);
-        }
-    }
-
-    pub(super) fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-
     fn push(&self, tasks: Vec<Task>) {
         if tasks.is_empty() {
             return;
@@ -399,6 +219,7 @@ fn read_entries(sh: &Shared<'_>, node: &Arc<DirNode>) -> Result<Vec<Entry>> {
 /// copy, and returns its node; `None` when it is skipped.
 fn open_subdir(sh: &Shared<'_>, parent: &Arc<DirNode>, e: &Entry) -> Result<Option<Arc<DirNode>>> {
     let follow = sh.opts.follow == Follow::All;
+    sh.budget.make_room(2);
     let psrc = parent.fd(Side::Src, &sh.budget)?;
     let src = open_dir_at(psrc.fd(), &e.name, !follow, Side::Src)?;
     drop(psrc);
@@ -475,19 +296,8 @@ fn make_dir(
             e
         }
     })?;
-    Ok((fd, created, want & !sh.umask))
-}
-
-/// The caller's umask, without changing it (umask(2) would, for every thread).
-pub(super) fn current_umask() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Umask:"))
-                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        })
-        .unwrap_or(0o022)
+    // As cp: a made directory keeps the sticky bit, not set-user-ID or set-group-ID.
+    Ok((fd, created, (st.st_mode & 0o1777) & !sh.umask))
 }
 
 /// How many threads and directory descriptors the copy may use under the
@@ -554,7 +364,7 @@ fn run(src: &Path, dst: &Path, opts: &TreeOptions<'_>, stats: &mut TreeStats) ->
         budget: FdBudget::new(dir_fds),
         counters: Counters::default(),
         links: Mutex::new(HashMap::new()),
-        umask: current_umask(),
+        umask: sys::umask(),
         stack: Mutex::new(Vec::new()),
         cv: Condvar::new(),
         done: AtomicBool::new(false),
@@ -603,26 +413,6 @@ impl Shared<'_> {
     fn work(&self) {
         while let Some(t) = self.next() {
             self.run_task(t);
-        }
-    }
-
-    /// Per-file progress: how many bytes of the file are done, for the tree's
-    /// count and its callback; the copy stops when the tree does.
-    pub(super) fn file_progress<'a>(
-        &'a self,
-        last: &'a AtomicU64,
-    ) -> impl Fn(Progress) -> ControlFlow<()> + 'a {
-        move |p: Progress| {
-            let before = last.swap(p.done, Ordering::Relaxed);
-            self.counters
-                .bytes_done
-                .fetch_add(p.done.saturating_sub(before), Ordering::Relaxed);
-            self.report(false);
-            if self.stopping() {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
         }
     }
 }
