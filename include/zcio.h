@@ -1034,6 +1034,31 @@ int zc_copy_tree(const char *src,
                  struct zc_tree_stats *stats_out);
 
 /**
+ * Fills `*opts` with the defaults of `cp -r`, for a struct of this library's
+ * size. The header's `zc_tree_options_init(opts)` macro calls
+ * `zc_tree_options_init_sized()` with the caller's `sizeof` instead; callers
+ * through FFI call this function.
+ *
+ * NULL: does nothing. Thread safety: safe.
+ *
+ * # Safety
+ * `opts` is NULL or points to a writable `zc_tree_options`.
+ */
+void zc_tree_options_init(struct zc_tree_options *opts);
+
+/**
+ * Fills `*stats` with zeros and sets its size, for a struct of this library's
+ * size; the header's `zc_tree_stats_init(stats)` macro passes the caller's
+ * `sizeof` to `zc_tree_stats_init_sized()` instead.
+ *
+ * NULL: does nothing. Thread safety: safe.
+ *
+ * # Safety
+ * `stats` is NULL or points to a writable `zc_tree_stats`.
+ */
+void zc_tree_stats_init(struct zc_tree_stats *stats);
+
+/**
  * Fills `*opts` with the defaults of `cp -r` (nothing preserved, existing files
  * replaced, destination directories merged into, no symlink followed, zcio's
  * number of parallel copies) and sets `opts->size`. The header's

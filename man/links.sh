@@ -1,13 +1,13 @@
 #!/bin/sh
 # Prints "DIR PAGE NAME" for each name a man page documents besides its own, read
-# from its NAME line ("a, b \- what they do"): `make install` links NAME to PAGE
-# in DIR (man3 ...), `make uninstall` removes the link.
+# from its NAME section ("a, b \- what they do", over as many lines as it takes):
+# `make install` links NAME to PAGE in DIR (man3 ...), `make uninstall` removes it.
 # usage: man/links.sh PAGE...
 for p in "$@"; do
   page=${p##*/}
   sec=${page##*.}
   dir=${p%/*}
-  sed -n '/^\.SH NAME/{n;s/ *\\-.*//;s/,/ /g;p;q;}' "$p" | tr ' ' '\n' | while read -r name; do
+  sed -n '/^\.SH NAME/,/\\-/{/^\.SH/d;s/ *\\-.*//;s/,/ /g;p;}' "$p" | tr ' ' '\n' | while read -r name; do
     [ -n "$name" ] && [ "$name.$sec" != "$page" ] && echo "${dir##*/} $page $name.$sec"
   done
 done
