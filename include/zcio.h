@@ -329,6 +329,29 @@ extern "C" {
 #define ZC_EXISTING_NEWER 2
 
 /**
+ * `zc_tree_options.phase`: the whole copy in one call (a copy on its own).
+ */
+#define ZC_PHASE_ALL 0
+
+/**
+ * `zc_tree_options.phase`: the data of this part's entries, and every directory.
+ */
+#define ZC_PHASE_DATA 1
+
+/**
+ * `zc_tree_options.phase`, after every part's `ZC_PHASE_DATA`: files split
+ * between the parts get their names, files with several names are copied and
+ * linked.
+ */
+#define ZC_PHASE_COMMIT 2
+
+/**
+ * `zc_tree_options.phase`, after every part's `ZC_PHASE_COMMIT`: the metadata of
+ * this part's directories.
+ */
+#define ZC_PHASE_DIRS 3
+
+/**
  * `zc_tree_options.follow`: copy every symlink as a symlink (`cp -P`).
  */
 #define ZC_FOLLOW_NEVER 0
@@ -556,6 +579,24 @@ typedef struct zc_tree_options {
    * Passed to `on_error` unchanged.
    */
   void *error_arg;
+  /**
+   * This call is part `part_index` of `part_count` of one copy shared between
+   * processes (`part_count` 0 or 1: a copy on its own); see `phase`.
+   */
+  uint32_t part_index;
+  /**
+   * The number of parts; 0 is the same as 1.
+   */
+  uint32_t part_count;
+  /**
+   * One of `ZC_PHASE_*`: with several parts, every part runs `ZC_PHASE_DATA`,
+   * then (once all have finished it) `ZC_PHASE_COMMIT`, then `ZC_PHASE_DIRS`.
+   */
+  uint32_t phase;
+  /**
+   * Zero.
+   */
+  uint32_t reserved;
 } zc_tree_options;
 
 /**

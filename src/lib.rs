@@ -57,7 +57,8 @@ pub use crate::core::sendfile::sendfile;
 pub use crate::core::splice::splice;
 pub use crate::core::stats::{Engine, Method, Stats, Step, TreeStats};
 pub use crate::core::tree::{
-    Existing, Follow, Preserve, TreeError, TreeErrorFn, TreeOptions, TreeProgress, TreeProgressFn,
+    Existing, Follow, Phase, Preserve, TreeError, TreeErrorFn, TreeOptions, TreeProgress,
+    TreeProgressFn,
 };
 
 /// Copies the file `src` to `dst` by the fastest safe path, with default

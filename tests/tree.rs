@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use common::{Mount, data, disk_dir, is_root, shm_dir, write_file};
 use fixtures::{Compare, cp, differences, make_full_tree, snapshot, temp_files};
-use zcio::{Existing, Follow, Method, Preserve, TreeError, TreeOptions, TreeProgress};
+use zcio::{Existing, Follow, Method, Phase, Preserve, TreeError, TreeOptions, TreeProgress};
 
 /// Copies `src` with `cp -a` and with zcio's archive copy, and requires the two
 /// results to be the same in every way cp keeps; returns zcio's stats and copy.
@@ -901,5 +901,168 @@ fn preserve_flags_one_at_a_time() {
         }
         let links = got[Path::new("d1/hl2")].link_group.is_some();
         assert_eq!(links, p == Preserve::LINKS, "links with {p:?}");
+    }
+}
+
+/// Copies `src` to `dst` in `n` parts, each phase in every part at once (threads
+/// standing for processes) and a barrier between phases; returns each part's
+/// stats of each phase.
+fn copy_in_parts(src: &Path, dst: &Path, n: u32, o: TreeOptions<'_>) -> Vec<Vec<zcio::TreeStats>> {
+    let mut all = Vec::new();
+    for phase in [Phase::Data, Phase::Commit, Phase::Dirs] {
+        let stats: Vec<zcio::TreeStats> = std::thread::scope(|s| {
+            let parts: Vec<_> = (0..n)
+                .map(|i| s.spawn(move || o.part(i, n).phase(phase).copy_tree(src, dst)))
+                .collect();
+            parts
+                .into_iter()
+                .map(|p| {
+                    p.join()
+                        .expect("part")
+                        .unwrap_or_else(|e| panic!("{phase:?}: {e}"))
+                })
+                .collect()
+        });
+        all.push(stats);
+    }
+    all
+}
+
+#[test]
+fn parts_together_copy_the_tree_once_as_one_copy_would() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    make_full_tree(&src);
+    // A file large enough to be split between the parts, with holes and data.
+    {
+        use std::os::unix::fs::FileExt;
+        let f = fs::File::create(src.join("x/large")).expect("large");
+        f.write_all_at(&data(5 << 20, 91), 0).expect("write");
+        f.write_all_at(&data(3 << 20, 92), 150 << 20)
+            .expect("write");
+        fixtures::stamp_times(&src);
+    }
+    let alone = d.path().join("alone");
+    TreeOptions::archive()
+        .copy_tree(&src, &alone)
+        .expect("alone");
+    let want = snapshot(&alone);
+    for n in [1u32, 2, 3, 4] {
+        let dst = d.path().join(format!("parts{n}"));
+        let stats = copy_in_parts(&src, &dst, n, TreeOptions::archive());
+        // Each copy reads the source, which moves its access times.
+        let diff = differences(&want, &snapshot(&dst), Compare::NO_ATIME);
+        assert!(diff.is_empty(), "{n} parts:\n{}", diff.join("\n"));
+        assert!(
+            temp_files(&dst).is_empty(),
+            "{n} parts: temporary files left"
+        );
+        // Every file and link copied exactly once, by one part.
+        let sum = |f: fn(&zcio::TreeStats) -> u64| stats.iter().flatten().map(f).sum::<u64>();
+        assert_eq!(sum(|s| s.files), 17, "{n} parts: {stats:?}");
+        assert_eq!(sum(|s| s.hardlinks), 3, "{n} parts");
+        assert_eq!(sum(|s| s.symlinks), 5, "{n} parts");
+        assert_eq!(sum(|s| s.dirs), 9, "{n} parts: every directory made once");
+        assert_eq!(sum(|s| s.errors), 0);
+    }
+}
+
+#[test]
+fn a_skewed_tree_stays_balanced_between_parts() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    fs::create_dir(&src).expect("src");
+    // One large file among many small ones.
+    write_file(&src.join("huge"), &data(512 << 20, 1));
+    for i in 0..2000 {
+        write_file(&src.join(format!("s{i:04}")), &data(4096, i));
+    }
+    let dst = d.path().join("dst");
+    let n = 4;
+    let stats = copy_in_parts(&src, &dst, n, TreeOptions::new());
+    assert_eq!(
+        fs::read(dst.join("huge")).expect("huge"),
+        data(512 << 20, 1)
+    );
+    let bytes: Vec<u64> = stats[0].iter().map(|s| s.bytes).collect();
+    let (lo, hi) = (
+        bytes.iter().min().copied().unwrap_or(0),
+        bytes.iter().max().copied().unwrap_or(0),
+    );
+    assert!(hi as f64 <= 1.6 * lo as f64, "bytes per part: {bytes:?}");
+    let files: Vec<u64> = stats[0].iter().map(|s| s.files).collect();
+    assert!(files.iter().all(|&f| f > 300), "files per part: {files:?}");
+    common::report(
+        "tree",
+        "ext4",
+        "4 parts, 512 MiB + 2000 x 4 KiB",
+        &format!("bytes per part {bytes:?}"),
+    );
+}
+
+#[test]
+fn a_part_stopped_midway_is_finished_by_running_the_copy_again() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    make_full_tree(&src);
+    write_file(&src.join("x/large"), &data(130 << 20, 5));
+    fixtures::stamp_times(&src);
+    let dst = d.path().join("dst");
+    // Part 1 of 2 is stopped at once: whatever it left is no partial file.
+    let stop = |_: TreeProgress| ControlFlow::Break(());
+    let e = TreeOptions::archive()
+        .part(1, 2)
+        .phase(Phase::Data)
+        .progress(&stop)
+        .copy_tree(&src, &dst);
+    assert_eq!(e.expect_err("stopped").raw_os_error(), libc::ECANCELED);
+    TreeOptions::archive()
+        .part(0, 2)
+        .phase(Phase::Data)
+        .copy_tree(&src, &dst)
+        .expect("part 0");
+    for (rel, node) in snapshot(&dst) {
+        if node.kind == libc::S_IFREG && !rel.to_string_lossy().contains(".zcio-") {
+            assert_eq!(
+                node.content,
+                fs::read(src.join(&rel)).expect("src"),
+                "{}",
+                rel.display()
+            );
+        }
+    }
+    // The same command again, keeping what is there: the copy is complete.
+    copy_in_parts(
+        &src,
+        &dst,
+        2,
+        TreeOptions::archive().existing(Existing::Newer),
+    );
+    let alone = d.path().join("alone");
+    TreeOptions::archive()
+        .copy_tree(&src, &alone)
+        .expect("alone");
+    let diff = differences(&snapshot(&alone), &snapshot(&dst), Compare::NO_ATIME);
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+    assert!(temp_files(&dst).is_empty());
+}
+
+#[test]
+fn parts_refuse_what_cannot_be_shared() {
+    let d = disk_dir();
+    let (src, dst) = (d.path().join("src"), d.path().join("dst"));
+    fs::create_dir(&src).expect("src");
+    for o in [
+        TreeOptions::new().part(2, 2).phase(Phase::Data),
+        TreeOptions::new().part(0, 0),
+        TreeOptions::new().part(0, 2),
+        TreeOptions::new()
+            .part(0, 2)
+            .phase(Phase::Data)
+            .merge(false),
+    ] {
+        let e = o.copy_tree(&src, &dst).expect_err("refused");
+        assert_eq!(e.raw_os_error(), libc::EINVAL, "{o:?}");
+        assert!(!dst.exists(), "{o:?}");
     }
 }

@@ -8,7 +8,7 @@ use super::copy::init_sized;
 use super::types::*;
 use super::{PANIC_ERRNO, STRUCT_MAX, code, ffi_guard, path_arg, read_settings, struct_size};
 use crate::{
-    Error, Existing, Follow, Preserve, Step, TreeError, TreeOptions, TreeProgress, TreeStats,
+    Error, Existing, Follow, Phase, Preserve, Step, TreeError, TreeOptions, TreeProgress, TreeStats,
 };
 
 /// The C callbacks and their arguments. zc_copy_tree's contract lets zcio call
@@ -175,6 +175,13 @@ unsafe fn copy_tree(
         &[Existing::Replace, Existing::Keep, Existing::Newer],
     )?;
     let follow = enum_arg(c.follow, &[Follow::Never, Follow::Top, Follow::All])?;
+    let phase = enum_arg(
+        c.phase,
+        &[Phase::All, Phase::Data, Phase::Commit, Phase::Dirs],
+    )?;
+    if c.reserved != 0 {
+        return Err(Error::invalid());
+    }
     // SAFETY: caller's contract for `file`.
     let file = unsafe { read_settings(c.file) }?;
     let cbs = Callbacks {
@@ -191,7 +198,9 @@ unsafe fn copy_tree(
         .follow(follow)
         .jobs(c.jobs)
         .one_file_system(c.flags & ZC_TREE_ONE_FILE_SYSTEM != 0)
-        .merge(c.flags & ZC_TREE_NO_MERGE == 0);
+        .merge(c.flags & ZC_TREE_NO_MERGE == 0)
+        .part(c.part_index, c.part_count.max(1))
+        .phase(phase);
     o.file = file;
     if c.progress.is_some() {
         o = o.progress(&progress);
@@ -328,5 +337,6 @@ const _: () = {
     assert!(ZC_PRESERVE_ALL == Preserve::all().bits());
     assert!(ZC_EXISTING_REPLACE == 0 && ZC_EXISTING_KEEP == 1 && ZC_EXISTING_NEWER == 2);
     assert!(ZC_FOLLOW_NEVER == 0 && ZC_FOLLOW_TOP == 1 && ZC_FOLLOW_ALL == 2);
+    assert!(ZC_PHASE_ALL == 0 && ZC_PHASE_DATA == 1 && ZC_PHASE_COMMIT == 2 && ZC_PHASE_DIRS == 3);
     assert!(std::mem::size_of::<[u64; ZC_METHOD_COUNT as usize]>() == 8 * 8);
 };

@@ -238,6 +238,16 @@ pub struct zc_tree_options {
     pub on_error: zc_tree_error_fn,
     /// Passed to `on_error` unchanged.
     pub error_arg: *mut c_void,
+    /// This call is part `part_index` of `part_count` of one copy shared between
+    /// processes (`part_count` 0 or 1: a copy on its own); see `phase`.
+    pub part_index: u32,
+    /// The number of parts; 0 is the same as 1.
+    pub part_count: u32,
+    /// One of `ZC_PHASE_*`: with several parts, every part runs `ZC_PHASE_DATA`,
+    /// then (once all have finished it) `ZC_PHASE_COMMIT`, then `ZC_PHASE_DIRS`.
+    pub phase: u32,
+    /// Zero.
+    pub reserved: u32,
 }
 
 /// What a tree copy did; filled on success and on failure. Set `size` with
@@ -306,6 +316,18 @@ pub const ZC_EXISTING_REPLACE: u32 = 0;
 pub const ZC_EXISTING_KEEP: u32 = 1;
 /// `zc_tree_options.existing`: replace it only when the source is newer (`cp -u`).
 pub const ZC_EXISTING_NEWER: u32 = 2;
+
+/// `zc_tree_options.phase`: the whole copy in one call (a copy on its own).
+pub const ZC_PHASE_ALL: u32 = 0;
+/// `zc_tree_options.phase`: the data of this part's entries, and every directory.
+pub const ZC_PHASE_DATA: u32 = 1;
+/// `zc_tree_options.phase`, after every part's `ZC_PHASE_DATA`: files split
+/// between the parts get their names, files with several names are copied and
+/// linked.
+pub const ZC_PHASE_COMMIT: u32 = 2;
+/// `zc_tree_options.phase`, after every part's `ZC_PHASE_COMMIT`: the metadata of
+/// this part's directories.
+pub const ZC_PHASE_DIRS: u32 = 3;
 
 /// `zc_tree_options.follow`: copy every symlink as a symlink (`cp -P`).
 pub const ZC_FOLLOW_NEVER: u32 = 0;

@@ -38,14 +38,22 @@ pub struct Node {
 pub struct Compare {
     pub owner: bool,
     pub times: bool,
+    /// Access times too (a read of the source between two copies moves them).
+    pub atime: bool,
     pub links: bool,
     pub xattrs: bool,
 }
 
 impl Compare {
+    /// Everything but access times.
+    pub const NO_ATIME: Compare = Compare {
+        atime: false,
+        ..Compare::ALL
+    };
     pub const ALL: Compare = Compare {
         owner: true,
         times: true,
+        atime: true,
         links: true,
         xattrs: true,
     };
@@ -53,6 +61,7 @@ impl Compare {
     pub const CONTENT: Compare = Compare {
         owner: false,
         times: false,
+        atime: false,
         links: false,
         xattrs: false,
     };
@@ -260,11 +269,13 @@ pub fn differences(
                 x.mtime == y.mtime,
                 format!("{:?} / {:?}", x.mtime, y.mtime),
             );
-            d(
-                "atime",
-                x.atime == y.atime,
-                format!("{:?} / {:?}", x.atime, y.atime),
-            );
+            if what.atime {
+                d(
+                    "atime",
+                    x.atime == y.atime,
+                    format!("{:?} / {:?}", x.atime, y.atime),
+                );
+            }
         }
         if what.links {
             d(

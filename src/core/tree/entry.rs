@@ -14,10 +14,14 @@ use nix::sys::stat::{FileStat, Mode};
 use nix::sys::time::TimeSpec;
 
 use super::dirs::{DirNode, DirSpec, Side, open_dir_at};
-use super::shared::{Entry, Kind, LinkSlot, LinkState, Shared};
+use super::part::{self, Phase};
+use super::shared::{Entry, Kind, LinkGroup, LinkSlot, LinkState, Shared};
 use super::{Existing, Follow, Preserve, TreeOptions};
 use crate::core::error::{At, Error, Result};
+use crate::core::fdio;
 use crate::core::meta::{self, XattrAt};
+use crate::core::options::{FdFlags, Flags};
+use crate::core::range;
 use crate::core::stats::{Method, Stats, Step};
 use crate::core::target::{Links, Source, SourceKinds, Target, TargetOpts, temp_name};
 use crate::core::{direct, file, sys};
@@ -117,7 +121,7 @@ impl Root {
             Mode::from_bits_truncate(want | 0o700),
         ) {
             Ok(()) => true,
-            Err(Errno::EEXIST) if !opts.no_merge => false,
+            Err(Errno::EEXIST) if !opts.no_merge || !opts.part.alone() => false,
             Err(e) => return Err(Error::new(e as i32, Step::OpenDst)),
         };
         // The root the caller named may be a symlink to a directory: followed, as
@@ -198,13 +202,15 @@ fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> Result<Option<FileStat>> {
 enum Done {
     Copied,
     Skipped,
+    /// Another part's, or another phase's.
+    NotHere,
 }
 
 /// Copies one entry of `node`; a failure is reported with its path.
 pub(super) fn copy_entry(sh: &Shared<'_>, node: &Arc<DirNode>, e: &Entry) {
     let rel = node.rel.join(e.rename.as_deref().unwrap_or(&e.name));
     match copy_one(sh, node, e, &rel) {
-        Ok(Done::Copied) => {}
+        Ok(Done::Copied | Done::NotHere) => {}
         Ok(Done::Skipped) => {
             sh.counters.skipped.fetch_add(1, Ordering::Relaxed);
         }
@@ -229,6 +235,9 @@ fn copy_one(sh: &Shared<'_>, node: &Arc<DirNode>, e: &Entry, rel: &Path) -> Resu
         dst_name: e.rename.as_deref().unwrap_or(&e.name),
         fresh: node.created.then_some(node.dst_id.0),
     };
+    if !sh.part.alone() {
+        return copy_share(sh, at, e, rel);
+    }
     match e.kind {
         Kind::File | Kind::Unknown => copy_regular(sh, at, e, rel),
         Kind::Symlink if sh.opts.follow == Follow::All => copy_regular(sh, at, e, rel),
@@ -236,6 +245,255 @@ fn copy_one(sh: &Shared<'_>, node: &Arc<DirNode>, e: &Entry, rel: &Path) -> Resu
         Kind::Fifo | Kind::Char | Kind::Block | Kind::Socket => copy_special(sh, at),
         Kind::Dir => Err(Error::new(libc::EISDIR, Step::OpenSrc)),
     }
+}
+
+/// One entry of a copy shared between parts, in this call's phase.
+fn copy_share(sh: &Shared<'_>, at: At2<'_>, e: &Entry, rel: &Path) -> Result<Done> {
+    let p = sh.part;
+    let follow = sh.opts.follow == Follow::All;
+    let kind = match e.kind {
+        Kind::Unknown => Kind::File,
+        Kind::Symlink if follow => Kind::File,
+        k => k,
+    };
+    if kind != Kind::File {
+        return match (p.phase, kind) {
+            (Phase::Data, Kind::Symlink) if p.owns(rel) => copy_symlink(sh, at),
+            (Phase::Data, Kind::Fifo | Kind::Char | Kind::Block | Kind::Socket) if p.owns(rel) => {
+                copy_special(sh, at)
+            }
+            _ => Ok(Done::NotHere),
+        };
+    }
+    let flags = if follow {
+        AtFlags::empty()
+    } else {
+        AtFlags::AT_SYMLINK_NOFOLLOW
+    };
+    let st = nix::sys::stat::fstatat(at.src, at.name, flags).at(Step::OpenSrc)?;
+    if !sys::is_reg(&st) {
+        return Err(Error::new(libc::ESTALE, Step::OpenSrc)); // changed since listed
+    }
+    let linked = sh.opts.preserve.contains(Preserve::LINKS) && st.st_nlink > 1;
+    let size = st.st_size.max(0) as u64;
+    match p.phase {
+        Phase::Data if linked => Ok(Done::NotHere),
+        Phase::Data if size > part::SPLIT => copy_ranges(sh, at, rel, &st),
+        Phase::Data if p.owns(rel) => copy_regular(sh, at, e, rel),
+        Phase::Commit if linked => {
+            let mut groups = sh.groups.lock().unwrap_or_else(|g| g.into_inner());
+            let g = groups
+                .entry(id(&st))
+                .or_insert_with(|| LinkGroup { names: Vec::new() });
+            g.names.push(rel.to_path_buf());
+            Ok(Done::NotHere)
+        }
+        Phase::Commit if size > part::SPLIT && p.owns(rel) => commit_ranges(sh, at, rel, &st),
+        _ => Ok(Done::NotHere),
+    }
+}
+
+/// Opens (making it, the first part to get there) the file the ranges of `rel`
+/// go into. It must be a regular file of this user's with one name: a planted
+/// link or another's file is refused.
+fn open_range_file(at: At2<'_>, rel: &Path, create: bool) -> Result<(OwnedFd, OsString)> {
+    let name = part::range_file(rel);
+    let mut flags = OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    if create {
+        flags |= OFlag::O_CREAT;
+    }
+    let fd = sys::retry(|| {
+        nix::fcntl::openat(
+            at.dst,
+            name.as_os_str(),
+            flags,
+            Mode::from_bits_truncate(0o600),
+        )
+    })
+    .at(Step::OpenDst)?;
+    let st = sys::fstat(fd.as_fd(), Step::OpenDst)?;
+    if !sys::is_reg(&st) || st.st_nlink != 1 || st.st_uid != nix::unistd::geteuid().as_raw() {
+        return Err(Error::new(libc::EEXIST, Step::OpenDst));
+    }
+    Ok((fd, name))
+}
+
+/// Under `Phase::Data`: this part's ranges of a file too large for one part.
+fn copy_ranges(sh: &Shared<'_>, at: At2<'_>, rel: &Path, st: &FileStat) -> Result<Done> {
+    if keep_existing(sh, at, st)? {
+        return Ok(if sh.part.owns(rel) {
+            Done::Skipped
+        } else {
+            Done::NotHere
+        });
+    }
+    let follow = sh.opts.follow == Follow::All;
+    let source = Source::open_at(at.src, Path::new(at.name), SourceKinds::default(), !follow)?;
+    let (fd, _) = open_range_file(at, rel, true)?;
+    let size = st.st_size.max(0) as u64;
+    sys::retry(|| nix::unistd::ftruncate(&fd, size as libc::off_t)).at(Step::Size)?;
+    let share = sh.file.flags.contains(Flags::NO_REFLINK);
+    for k in 0..size.div_ceil(part::RANGE) {
+        if !sh.part.owns_range(rel, k) {
+            continue;
+        }
+        if sh.stopping() {
+            return Err(Error::new(libc::ECANCELED, Step::Cancel));
+        }
+        let off = k * part::RANGE;
+        let len = part::RANGE.min(size - off);
+        let (mut i, mut o) = (off, off);
+        // Never sharing blocks: a read/write loop instead of copy_file_range.
+        let run = if share { fdio::rw_loop } else { range::run };
+        let moved = fdio::transfer(
+            source.file.as_fd(),
+            Some(&mut i),
+            fd.as_fd(),
+            Some(&mut o),
+            len,
+            FdFlags::empty(),
+            run,
+        )?;
+        sh.counters.bytes.fetch_add(moved, Ordering::Relaxed);
+        sh.counters.bytes_done.fetch_add(moved, Ordering::Relaxed);
+        if moved < len {
+            // The source shrank since it was looked at.
+            return Err(Error::new(libc::ESTALE, Step::Read));
+        }
+        sh.report(false);
+    }
+    if sh.file.flags.contains(Flags::FSYNC) {
+        sys::retry(|| nix::unistd::fdatasync(&fd)).at(Step::Sync)?;
+    }
+    Ok(Done::NotHere)
+}
+
+/// Under `Phase::Commit`, by the file's owner: the file every part wrote ranges
+/// into gets its size and metadata and then its name.
+fn commit_ranges(sh: &Shared<'_>, at: At2<'_>, rel: &Path, st: &FileStat) -> Result<Done> {
+    if keep_existing(sh, at, st)? {
+        let tmp = part::range_file(rel);
+        let _ = nix::unistd::unlinkat(
+            at.dst,
+            tmp.as_os_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        );
+        return Ok(Done::Skipped);
+    }
+    let (fd, name) = open_range_file(at, rel, false)?;
+    let size = st.st_size.max(0) as u64;
+    sys::retry(|| nix::unistd::ftruncate(&fd, size as libc::off_t)).at(Step::Size)?;
+    let follow = sh.opts.follow == Follow::All;
+    let source = Source::open_at(at.src, Path::new(at.name), SourceKinds::default(), !follow)?;
+    file_meta(sh, fd.as_fd(), source.file.as_fd(), st)?;
+    if sh.file.flags.contains(Flags::FSYNC) {
+        sys::retry(|| nix::unistd::fsync(&fd)).at(Step::Sync)?;
+    }
+    sys::retry(|| nix::fcntl::renameat(at.dst, name.as_os_str(), at.dst, at.dst_name))
+        .at(Step::Commit)?;
+    sh.counters.files.fetch_add(1, Ordering::Relaxed);
+    let m = if sh.file.flags.contains(Flags::NO_REFLINK) {
+        Method::ReadWrite
+    } else {
+        Method::CopyFileRange
+    };
+    sh.counters.by_method[m as usize].fetch_add(1, Ordering::Relaxed);
+    Ok(Done::Copied)
+}
+
+/// A finished regular file's owner, mode, extended attributes and times, as the
+/// tree's preserve flags ask (without `MODE`: the source's bits minus the umask).
+fn file_meta(
+    sh: &Shared<'_>,
+    fd: BorrowedFd<'_>,
+    src: BorrowedFd<'_>,
+    st: &FileStat,
+) -> Result<()> {
+    let p = sh.opts.preserve;
+    let now = sys::fstat(fd, Step::Metadata)?;
+    let mut owner = (now.st_uid, now.st_gid);
+    if p.contains(Preserve::OWNERSHIP) {
+        owner = meta::give_owner(fd, owner, (st.st_uid, st.st_gid))?;
+    }
+    if p.contains(Preserve::XATTRS) {
+        meta::copy_all(src, fd)?;
+    }
+    let mode = if p.contains(Preserve::MODE) {
+        meta::exact_mode(st, owner)
+    } else {
+        st.st_mode & 0o777 & !sh.umask
+    };
+    nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(mode)).at(Step::Metadata)?;
+    if p.contains(Preserve::TIMESTAMPS) {
+        let a = TimeSpec::new(st.st_atime, st.st_atime_nsec);
+        let m = TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
+        nix::sys::stat::futimens(fd, &a, &m).at(Step::Metadata)?;
+    }
+    Ok(())
+}
+
+/// Under `Phase::Commit`, once the walk has found every name of every file with
+/// several: the part that owns a file's first name copies it there and links the
+/// others to it.
+pub(super) fn copy_link_groups(sh: &Shared<'_>) {
+    let groups = std::mem::take(&mut *sh.groups.lock().unwrap_or_else(|g| g.into_inner()));
+    for (_, mut g) in groups {
+        g.names.sort();
+        let Some(first) = g.names.first().cloned() else {
+            continue;
+        };
+        if !sh.part.owns(&first) || sh.stopping() {
+            continue;
+        }
+        if let Err(e) = link_group(sh, &first, &g.names[1..]) {
+            sh.failed(&sh.src_path(&first), e);
+        }
+    }
+}
+
+fn link_group(sh: &Shared<'_>, first: &Path, others: &[PathBuf]) -> Result<()> {
+    let follow = sh.opts.follow == Follow::All;
+    let src_root = sh.dst_root.fd(Side::Src, &sh.budget)?;
+    let dst_root = sh.dst_root.fd(Side::Dst, &sh.budget)?;
+    let parent = first.parent().unwrap_or(Path::new(""));
+    let sdir = open_beneath(src_root.fd(), parent, follow, Step::OpenSrc)?;
+    let ddir = open_beneath(dst_root.fd(), parent, false, Step::OpenDst)?;
+    let name = first
+        .file_name()
+        .ok_or(Error::new(libc::EINVAL, Step::Args))?;
+    let at = At2 {
+        src: sdir.as_ref().map_or(src_root.fd(), |d| d.as_fd()),
+        dst: ddir.as_ref().map_or(dst_root.fd(), |d| d.as_fd()),
+        name,
+        dst_name: name,
+        fresh: None,
+    };
+    let source = Source::open_at(at.src, Path::new(name), SourceKinds::default(), !follow)?;
+    if keep_existing(sh, at, &source.stat)? {
+        sh.counters.skipped.fetch_add(1, Ordering::Relaxed);
+    } else {
+        let size = source.size();
+        copy_data(sh, source, at, size)?;
+    }
+    for other in others {
+        let parent = other.parent().unwrap_or(Path::new(""));
+        let odir = open_beneath(dst_root.fd(), parent, false, Step::OpenDst)?;
+        let oname = other
+            .file_name()
+            .ok_or(Error::new(libc::EINVAL, Step::Args))?;
+        let oat = At2 {
+            dst: odir.as_ref().map_or(dst_root.fd(), |d| d.as_fd()),
+            dst_name: oname,
+            ..at
+        };
+        match make_link(sh, first, oat) {
+            Ok(_) => {
+                sh.counters.hardlinks.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => sh.failed(&sh.src_path(other), e),
+        }
+    }
+    Ok(())
 }
 
 /// An entry's two directories and its names there.
@@ -339,24 +597,8 @@ fn wait_link(slot: &LinkSlot) -> Option<PathBuf> {
 /// atomically.
 fn make_link(sh: &Shared<'_>, first: &Path, at: At2<'_>) -> Result<Done> {
     let root = sh.dst_root.fd(Side::Dst, &sh.budget)?;
-    let mut dir: Option<OwnedFd> = None;
     let parent = first.parent().unwrap_or(Path::new(""));
-    for c in parent.components() {
-        let Component::Normal(c) = c else {
-            return Err(Error::new(libc::EINVAL, Step::Commit));
-        };
-        let base = dir.as_ref().map_or(root.fd(), |d| d.as_fd());
-        let next = sys::retry(|| {
-            nix::fcntl::openat(
-                base,
-                c,
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-        })
-        .at(Step::Commit)?;
-        dir = Some(next);
-    }
+    let dir = open_beneath(root.fd(), parent, false, Step::Commit)?;
     let from_dir = dir.as_ref().map_or(root.fd(), |d| d.as_fd());
     let from = first
         .file_name()
@@ -364,6 +606,29 @@ fn make_link(sh: &Shared<'_>, first: &Path, at: At2<'_>) -> Result<Done> {
     place(at, |name| {
         nix::unistd::linkat(from_dir, from, at.dst, name, AtFlags::empty())
     })
+}
+
+/// Opens the directory `rel` below `root` one component at a time, following no
+/// symlink (unless `follow`): `None` for `rel` empty (the root itself).
+pub(super) fn open_beneath(
+    root: BorrowedFd<'_>,
+    rel: &Path,
+    follow: bool,
+    step: Step,
+) -> Result<Option<OwnedFd>> {
+    let mut dir: Option<OwnedFd> = None;
+    let mut flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    if !follow {
+        flags |= OFlag::O_NOFOLLOW;
+    }
+    for c in rel.components() {
+        let Component::Normal(c) = c else {
+            return Err(Error::new(libc::EINVAL, step));
+        };
+        let base = dir.as_ref().map_or(root, |d| d.as_fd());
+        dir = Some(sys::retry(|| nix::fcntl::openat(base, c, flags, Mode::empty())).at(step)?);
+    }
+    Ok(dir)
 }
 
 /// Makes a new entry with `make(name)`: under its own name when nothing is

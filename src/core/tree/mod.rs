@@ -6,8 +6,11 @@
 
 mod dirs;
 mod entry;
+mod part;
 mod shared;
 mod walk;
+
+pub use part::Phase;
 
 use super::error::Result;
 use super::options::{Options, Settings};
@@ -176,6 +179,7 @@ pub struct TreeOptions<'a> {
     pub(crate) jobs: u32,
     pub(crate) progress: Option<&'a TreeProgressFn<'a>>,
     pub(crate) on_error: Option<&'a TreeErrorFn<'a>>,
+    pub(crate) part: part::Part,
 }
 
 impl fmt::Debug for TreeOptions<'_> {
@@ -190,6 +194,7 @@ impl fmt::Debug for TreeOptions<'_> {
             .field("jobs", &self.jobs)
             .field("progress", &self.progress.is_some())
             .field("on_error", &self.on_error.is_some())
+            .field("part", &self.part)
             .finish()
     }
 }
@@ -318,6 +323,40 @@ impl<'a> TreeOptions<'a> {
     /// ```
     pub fn on_error(mut self, f: &'a TreeErrorFn<'a>) -> Self {
         self.on_error = Some(f);
+        self
+    }
+
+    /// Makes this call part `index` of `count` of one copy shared between
+    /// processes (see [`Phase`]): the parts together copy every entry once, each
+    /// walking the whole tree but copying only its share (files larger than 64 MiB
+    /// go by ranges to all of them). `count` 1 (the default) is a copy on its own.
+    /// `EINVAL` when `index >= count`, or with `merge(false)`.
+    ///
+    /// ```no_run
+    /// use zcio::{Phase, TreeOptions};
+    /// // Part 2 of 4: run each phase in every part, with a barrier between phases.
+    /// for phase in [Phase::Data, Phase::Commit, Phase::Dirs] {
+    ///     TreeOptions::archive().part(2, 4).phase(phase).copy_tree("src", "dst")?;
+    ///     // ... wait here until all 4 parts have finished this phase ...
+    /// }
+    /// # Ok::<(), zcio::Error>(())
+    /// ```
+    pub fn part(mut self, index: u32, count: u32) -> Self {
+        self.part.index = index;
+        self.part.count = count;
+        self
+    }
+
+    /// Which phase of a copy shared between processes this call does; a copy
+    /// with more than one part needs the three in turn, each started in every part
+    /// only once every part has finished the one before.
+    ///
+    /// ```
+    /// let o = zcio::TreeOptions::new().part(0, 2).phase(zcio::Phase::Data);
+    /// assert!(format!("{o:?}").contains("Data"));
+    /// ```
+    pub fn phase(mut self, p: Phase) -> Self {
+        self.part.phase = p;
         self
     }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::stat::{FileStat, SFlag};
 
 use super::dirs::{DirNode, FdBudget};
+use super::part::Part;
 use super::{TreeError, TreeOptions, TreeProgress};
 use crate::core::error::Error;
 use crate::core::options::{Progress, Settings};
@@ -79,6 +80,11 @@ pub(super) enum Task {
     Dir(Arc<DirNode>, Entry),
     /// Copy these entries of the directory.
     Entries(Arc<DirNode>, Vec<Entry>),
+}
+
+/// The names of one file with several, below the roots.
+pub(super) struct LinkGroup {
+    pub names: Vec<PathBuf>,
 }
 
 /// What a hard link to a file already being copied waits for.
@@ -175,6 +181,11 @@ pub(super) struct Shared<'o> {
     pub cancelled: AtomicBool,
     pub first_error: Mutex<Option<Error>>,
     pub last_report: Mutex<Instant>,
+    /// This call's place among the parts of a copy shared between processes.
+    pub part: Part,
+    /// Under `Phase::Commit`: every name of each file with several, to copy and
+    /// link once the walk has found them all.
+    pub groups: Mutex<HashMap<(u64, u64), LinkGroup>>,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

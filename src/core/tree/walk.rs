@@ -19,7 +19,7 @@ use nix::sys::stat::{FileStat, Mode};
 use super::dirs::{DirNode, DirSpec, FdBudget, Side, open_dir_at};
 use super::entry;
 use super::shared::{Counters, Entry, Kind, REPORT_EVERY, Shared, Task, lock};
-use super::{Existing, Follow, Preserve, TreeOptions};
+use super::{Existing, Follow, Phase, Preserve, TreeOptions};
 use crate::core::error::{At, Error, Result};
 use crate::core::options::{Flags, Settings};
 use crate::core::signals::Blocked;
@@ -74,18 +74,21 @@ impl Shared<'_> {
                 return;
             }
             if !self.stopping()
+                && self.part.dirs()
+                && self.part.owns(&node.rel)
                 && let Err(e) = entry::finish_dir(self, &node)
             {
                 self.failed(&self.src_path(&node.rel), e);
             }
-            node.close();
             let Some(parent) = node.parent.clone() else {
-                // The root: the copy is over.
+                // The root: the walk is over (its descriptors stay for what comes
+                // after it, and close with the copy).
                 self.done.store(true, Ordering::SeqCst);
                 let _g = lock(&self.stack);
                 self.cv.notify_all();
                 return;
             };
+            node.close();
             self.counters.entries_done.fetch_add(1, Ordering::Relaxed);
             node = parent;
         }
@@ -238,7 +241,10 @@ fn open_subdir(sh: &Shared<'_>, parent: &Arc<DirNode>, e: &Entry) -> Result<Opti
     let (dst, created, final_mode) = make_dir(sh, pdst.fd(), &e.name, &st)?;
     drop(pdst);
     let dst_st = sys::fstat(dst.as_fd(), Step::OpenDst)?;
-    sh.counters.dirs.fetch_add(1, Ordering::Relaxed);
+    // Shared between parts, a directory is counted by the part that made it.
+    if created || sh.part.alone() {
+        sh.counters.dirs.fetch_add(1, Ordering::Relaxed);
+    }
     let node = Arc::new(DirNode::new(DirSpec {
         parent: Some(Arc::clone(parent)),
         name: e.name.clone(),
@@ -264,7 +270,10 @@ fn open_subdir(sh: &Shared<'_>, parent: &Arc<DirNode>, e: &Entry) -> Result<Opti
 impl Shared<'_> {
     /// A directory whose contents are not copied: only its own metadata is set.
     fn finished_skip(&self, node: &Arc<DirNode>) {
-        if let Err(e) = entry::finish_dir(self, node) {
+        if self.part.dirs()
+            && self.part.owns(&node.rel)
+            && let Err(e) = entry::finish_dir(self, node)
+        {
             self.failed(&self.src_path(&node.rel), e);
         }
         node.close();
@@ -285,7 +294,8 @@ fn make_dir(
     let want = st.st_mode & 0o777;
     let created = match nix::sys::stat::mkdirat(dst, name, Mode::from_bits_truncate(want | 0o700)) {
         Ok(()) => true,
-        Err(Errno::EEXIST) if !sh.opts.no_merge => false,
+        // Parts of one copy make the same directories: the others merge.
+        Err(Errno::EEXIST) if !sh.opts.no_merge || !sh.part.alone() => false,
         Err(e) => return Err(Error::new(e as i32, Step::OpenDst)),
     };
     // Never through a symlink: an existing one there is not a directory to merge.
@@ -350,11 +360,20 @@ fn run(src: &Path, dst: &Path, opts: &TreeOptions<'_>, stats: &mut TreeStats) ->
         opts.jobs as usize
     };
     let (jobs, dir_fds) = plan_fds(requested.min(MAX_JOBS));
+    let p = opts.part;
+    if p.count == 0
+        || p.index >= p.count
+        || (p.count > 1 && p.phase == Phase::All)
+        || (!p.alone() && opts.no_merge)
+    {
+        return Err(Error::new(libc::EINVAL, Step::Args));
+    }
     let entry::Root {
         node,
         src_dev,
         single,
     } = entry::Root::open(src, dst, opts)?;
+    let root_made = node.created;
     let sh = Shared {
         opts,
         file: file_options(opts),
@@ -372,6 +391,8 @@ fn run(src: &Path, dst: &Path, opts: &TreeOptions<'_>, stats: &mut TreeStats) ->
         cancelled: AtomicBool::new(false),
         first_error: Mutex::new(None),
         last_report: Mutex::new(Instant::now() - REPORT_EVERY),
+        part: p,
+        groups: Mutex::new(HashMap::new()),
     };
     if let Some(e) = single {
         // The root is not a directory: copy that one entry.
@@ -380,7 +401,9 @@ fn run(src: &Path, dst: &Path, opts: &TreeOptions<'_>, stats: &mut TreeStats) ->
         sh.counters.entries_done.store(1, Ordering::Relaxed);
         sh.done.store(true, Ordering::SeqCst);
     } else {
-        sh.counters.dirs.fetch_add(1, Ordering::Relaxed);
+        if root_made || p.alone() {
+            sh.counters.dirs.fetch_add(1, Ordering::Relaxed);
+        }
         sh.list(node);
         std::thread::scope(|s| {
             let blocked = Blocked::all();
@@ -396,6 +419,9 @@ fn run(src: &Path, dst: &Path, opts: &TreeOptions<'_>, stats: &mut TreeStats) ->
             drop(blocked);
             sh.work();
         });
+    }
+    if p.phase == Phase::Commit && !sh.stopping() {
+        entry::copy_link_groups(&sh);
     }
     sh.report(true);
     *stats = sh.counters.snapshot(Duration::ZERO);
