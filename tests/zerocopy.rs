@@ -150,7 +150,10 @@ fn sendfile_to_a_closed_peer_is_epipe_with_nothing_pending() {
     drop(s);
     thread::sleep(Duration::from_millis(50));
     let r = zcio::sendfile(&c, &f, Some(&mut 0), TO_EOF, FdFlags::empty());
-    assert!(matches!(errno(r), libc::EPIPE | libc::ECONNRESET), "{r:?}");
+    assert!(
+        matches!(errno(r.clone()), libc::EPIPE | libc::ECONNRESET),
+        "{r:?}"
+    );
     // SAFETY: sigpending only fills the set.
     let pending = unsafe {
         let mut set = std::mem::zeroed::<libc::sigset_t>();
@@ -668,4 +671,401 @@ fn copy_file_with_each_method() {
         );
         assert!(!shm.path().join("y").exists());
     }
+}
+
+// ---- Moved from the C suite (test_zerocopy.c, test_hardening.c): see
+// notes/c-test-migration.md for which C check each of these replaces. Each runs
+// on ext4 and tmpfs, as the C program did, under a watchdog.
+
+#[path = "common/streams.rs"]
+mod streams;
+
+use streams::{MED, bytes, contents, mkfile, reset, rw_new, seek};
+
+const WATCHDOG: Duration = Duration::from_secs(120);
+
+/// Runs `f` once for a scratch directory on ext4 and once on tmpfs, each under
+/// the watchdog.
+fn on_disk_and_shm(what: &'static str, f: fn(&Path)) {
+    for d in disk_and_shm() {
+        let p = d.path().to_path_buf();
+        within(WATCHDOG, what, move || f(&p));
+        assert_eq!(extra_entries(d.path(), &[]), Vec::<String>::new(), "{what}");
+    }
+}
+
+#[test]
+fn file_to_file_offsets_for_each_call() {
+    on_disk_and_shm("file to file", |dir| {
+        let src = mkfile(dir, "src", 0, MED);
+        let f = File::open(&src).expect("open");
+        let out = rw_new(&dir.join("dst"));
+        let b = bytes();
+        let m = MED as u64;
+
+        // sendfile: an explicit offset moves, the source descriptor's does not,
+        // the destination's own advances.
+        seek(&f, 7);
+        let mut off = 100;
+        assert_eq!(
+            zcio::sendfile(&out, &f, Some(&mut off), TO_EOF, FdFlags::empty()).expect("sf"),
+            m - 100
+        );
+        assert_eq!((off, fd_offset(&f), fd_offset(&out)), (m, 7, m - 100));
+        assert!(contents(&out) == b[100..MED]);
+        // No offset: the descriptor's, a count then the rest.
+        reset(&out);
+        seek(&f, 1000);
+        assert_eq!(
+            zcio::sendfile(&out, &f, None, 5000, FdFlags::empty()).expect("sf"),
+            5000
+        );
+        assert_eq!(fd_offset(&f), 6000);
+        assert_eq!(
+            zcio::sendfile(&out, &f, None, TO_EOF, FdFlags::empty()).expect("sf"),
+            m - 6000
+        );
+        assert_eq!(fd_offset(&f), m);
+        assert!(contents(&out) == b[1000..MED]);
+        // A count with an offset; then at the end, past it, and count 0.
+        reset(&out);
+        let mut off = 0;
+        assert_eq!(
+            zcio::sendfile(&out, &f, Some(&mut off), 12345, FdFlags::empty()).expect("sf"),
+            12345
+        );
+        assert_eq!(off, 12345);
+        for (start, count) in [(m, TO_EOF), (m + 10, 100), (5, 0)] {
+            let mut off = start;
+            assert_eq!(
+                zcio::sendfile(&out, &f, Some(&mut off), count, FdFlags::empty()).expect("sf"),
+                0,
+                "sendfile at {start}, count {count}"
+            );
+            assert_eq!(off, start);
+        }
+        assert!(contents(&out) == b[..12345]);
+
+        // splice with both offsets: both advance, neither descriptor moves, and
+        // the gap before the output offset is zeros.
+        reset(&out);
+        seek(&f, 9);
+        let (mut io, mut oo) = (10, 20);
+        assert_eq!(
+            zcio::splice(
+                &f,
+                Some(&mut io),
+                &out,
+                Some(&mut oo),
+                TO_EOF,
+                FdFlags::empty()
+            )
+            .expect("splice"),
+            m - 10
+        );
+        assert_eq!(
+            (io, oo, fd_offset(&f), fd_offset(&out)),
+            (m, 20 + m - 10, 9, 0)
+        );
+        let mut want = vec![0u8; 20];
+        want.extend_from_slice(&b[10..MED]);
+        assert!(contents(&out) == want);
+        // No offsets: the descriptors' own, a length then the rest, then the end.
+        reset(&out);
+        seek(&f, 5);
+        assert_eq!(
+            zcio::splice(&f, None, &out, None, 4097, FdFlags::empty()).expect("splice"),
+            4097
+        );
+        assert_eq!((fd_offset(&f), fd_offset(&out)), (5 + 4097, 4097));
+        assert_eq!(
+            zcio::splice(&f, None, &out, None, TO_EOF, FdFlags::empty()).expect("splice"),
+            m - 5 - 4097
+        );
+        assert_eq!((fd_offset(&f), fd_offset(&out)), (m, m - 5));
+        assert!(contents(&out) == b[5..MED]);
+        assert_eq!(
+            zcio::splice(&f, None, &out, None, TO_EOF, FdFlags::empty()).expect("splice"),
+            0
+        );
+        let mut io = 0;
+        assert_eq!(
+            zcio::splice(&f, Some(&mut io), &out, None, 0, FdFlags::empty()).expect("splice"),
+            0
+        );
+        assert_eq!(io, 0);
+
+        // copy_file_range, both ways.
+        reset(&out);
+        seek(&f, 11);
+        let (mut io, mut oo) = (3, 0);
+        assert_eq!(
+            zcio::copy_file_range(
+                &f,
+                Some(&mut io),
+                &out,
+                Some(&mut oo),
+                TO_EOF,
+                FdFlags::empty()
+            )
+            .expect("cfr"),
+            m - 3
+        );
+        assert_eq!((io, oo, fd_offset(&f), fd_offset(&out)), (m, m - 3, 11, 0));
+        assert!(contents(&out) == b[3..MED]);
+        reset(&out);
+        seek(&f, 4096);
+        assert_eq!(
+            zcio::copy_file_range(&f, None, &out, None, 777, FdFlags::empty()).expect("cfr"),
+            777
+        );
+        assert_eq!((fd_offset(&f), fd_offset(&out)), (4096 + 777, 777));
+        assert_eq!(
+            zcio::copy_file_range(&f, None, &out, None, TO_EOF, FdFlags::empty()).expect("cfr"),
+            m - 4096 - 777
+        );
+        assert_eq!((fd_offset(&f), fd_offset(&out)), (m, m - 4096));
+        assert!(contents(&out) == b[4096..MED]);
+        assert_eq!(
+            zcio::copy_file_range(&f, None, &out, None, TO_EOF, FdFlags::empty()).expect("cfr"),
+            0
+        );
+
+        // The mmap copy: an explicit offset leaves the source descriptor alone and
+        // writes at the destination's own offset.
+        reset(&out);
+        seek(&f, 9);
+        let mut io = 5;
+        assert_eq!(
+            zcio::mmap_copy(&f, Some(&mut io), &out, TO_EOF, FdFlags::empty()).expect("mmap"),
+            m - 5
+        );
+        assert_eq!((io, fd_offset(&f), fd_offset(&out)), (m, 9, m - 5));
+        assert!(contents(&out) == b[5..MED]);
+        reset(&out);
+        seek(&f, 100);
+        assert_eq!(
+            zcio::mmap_copy(&f, None, &out, 1000, FdFlags::empty()).expect("mmap"),
+            1000
+        );
+        assert_eq!(fd_offset(&f), 1100);
+        assert_eq!(
+            zcio::mmap_copy(&f, None, &out, TO_EOF, FdFlags::empty()).expect("mmap"),
+            m - 1100
+        );
+        assert_eq!(fd_offset(&f), m);
+        assert!(contents(&out) == b[100..MED]);
+        assert_eq!(
+            zcio::mmap_copy(&f, None, &out, TO_EOF, FdFlags::empty()).expect("mmap"),
+            0
+        );
+        let mut io = m + 4096;
+        assert_eq!(
+            zcio::mmap_copy(&f, Some(&mut io), &out, TO_EOF, FdFlags::empty()).expect("mmap"),
+            0
+        );
+        assert_eq!(io, m + 4096);
+        // An empty source.
+        let e = File::open(mkfile(dir, "empty", 0, 0)).expect("open");
+        reset(&out);
+        assert_eq!(
+            zcio::mmap_copy(&e, None, &out, TO_EOF, FdFlags::empty()).expect("mmap"),
+            0
+        );
+        assert_eq!(out.metadata().expect("meta").len(), 0);
+        assert!(is_open(f.as_raw_fd()) && is_open(out.as_raw_fd()));
+        for n in ["src", "dst", "empty"] {
+            fs::remove_file(dir.join(n)).expect("rm");
+        }
+    });
+}
+
+#[test]
+fn proc_sources_for_each_call() {
+    on_disk_and_shm("/proc sources", |dir| {
+        let out = rw_new(&dir.join("dst"));
+        type Call = fn(&File, &File) -> zcio::Result<u64>;
+        let calls: [(&str, Call); 3] = [
+            ("sendfile", |p, o| {
+                zcio::sendfile(o, p, None, TO_EOF, FdFlags::empty())
+            }),
+            ("copy_file_range", |p, o| {
+                zcio::copy_file_range(p, None, o, None, TO_EOF, FdFlags::empty())
+            }),
+            ("mmap_copy", |p, o| {
+                zcio::mmap_copy(p, None, o, TO_EOF, FdFlags::empty())
+            }),
+        ];
+        for (name, call) in calls {
+            let p = File::open("/proc/self/status").expect("proc");
+            reset(&out);
+            let n = call(&p, &out).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(n > 5, "{name}: {n}");
+            assert_eq!(out.metadata().expect("meta").len(), n, "{name}");
+            assert_eq!(fd_offset(&p), n, "{name}: the source offset");
+            assert!(contents(&out).starts_with(b"Name:"), "{name}");
+        }
+        let p = File::open("/proc/self/status").expect("proc");
+        reset(&out);
+        let mut io = 0;
+        let n = zcio::copy_file_range(&p, Some(&mut io), &out, None, TO_EOF, FdFlags::empty())
+            .expect("cfr");
+        assert!(n > 5);
+        assert_eq!(io, n);
+        assert!(contents(&out).starts_with(b"Name:"));
+        fs::remove_file(dir.join("dst")).expect("rm");
+    });
+}
+
+#[test]
+fn bad_offsets_change_nothing() {
+    on_disk_and_shm("bad offsets", |dir| {
+        let f = File::open(mkfile(dir, "src", 0, 10000)).expect("open");
+        let out = rw_new(&dir.join("dst"));
+        let e = FdFlags::empty();
+        // Offsets the kernel's signed loff_t cannot hold: as it would see them,
+        // negative.
+        for v in [-1i64, -4096, i64::MIN] {
+            let v = v as u64;
+            let (mut a, mut b) = (v, 0);
+            assert_eq!(
+                errno(zcio::sendfile(&out, &f, Some(&mut a), 100, e)),
+                libc::EINVAL
+            );
+            assert_eq!(a, v);
+            assert_eq!(
+                errno(zcio::splice(&f, Some(&mut a), &out, None, 100, e)),
+                libc::EINVAL
+            );
+            assert_eq!(a, v);
+            assert_eq!(
+                errno(zcio::splice(&f, Some(&mut b), &out, Some(&mut a), 100, e)),
+                libc::EINVAL
+            );
+            assert_eq!((a, b), (v, 0));
+            assert_eq!(
+                errno(zcio::copy_file_range(&f, Some(&mut a), &out, None, 100, e)),
+                libc::EINVAL
+            );
+            assert_eq!(a, v);
+            assert_eq!(
+                errno(zcio::copy_file_range(
+                    &f,
+                    Some(&mut b),
+                    &out,
+                    Some(&mut a),
+                    100,
+                    e
+                )),
+                libc::EINVAL
+            );
+            assert_eq!((a, b), (v, 0));
+            assert_eq!(
+                errno(zcio::mmap_copy(&f, Some(&mut a), &out, 100, e)),
+                libc::EINVAL
+            );
+            assert_eq!(a, v);
+        }
+        assert_eq!(fd_offset(&f), 0);
+        assert_eq!(out.metadata().expect("meta").len(), 0);
+        // A pipe has no offset: ESPIPE on either side, and nothing moved.
+        let (r, w) = streams::pipe();
+        (&w).write_all(b"hello").expect("write");
+        let mut po = 0;
+        assert_eq!(
+            errno(zcio::splice(&r, Some(&mut po), &out, None, 5, e)),
+            libc::ESPIPE
+        );
+        assert_eq!(po, 0);
+        let (mut io, mut po) = (0, 0);
+        assert_eq!(
+            errno(zcio::splice(&f, Some(&mut io), &w, Some(&mut po), 5, e)),
+            libc::ESPIPE
+        );
+        assert_eq!((io, po), (0, 0));
+        assert_eq!(out.metadata().expect("meta").len(), 0);
+        assert_eq!(streams::drain_now(&r), b"hello");
+        assert!(is_open(r.as_raw_fd()) && is_open(w.as_raw_fd()));
+        fs::remove_file(dir.join("src")).expect("rm");
+        fs::remove_file(dir.join("dst")).expect("rm");
+    });
+}
+
+#[test]
+fn wrong_access_mode_descriptors() {
+    on_disk_and_shm("access modes", |dir| {
+        let src = mkfile(dir, "src", 0, 10000);
+        let dst = mkfile(dir, "dst", 500, 300);
+        let f = File::open(&src).expect("open");
+        let out = OpenOptions::new().write(true).open(&dst).expect("open");
+        let wo = OpenOptions::new()
+            .write(true)
+            .open(&src)
+            .expect("write-only");
+        let ro = File::open(&dst).expect("read-only");
+        let e = FdFlags::empty();
+        for explicit in [true, false] {
+            let mut o = [0u64; 8];
+            let [a, b, c, d, g, h, i, j] = &mut o;
+            let off = |x| explicit.then_some(x);
+            let r = [
+                errno(zcio::sendfile(&out, &wo, off(a), 100, e)),
+                errno(zcio::splice(&wo, off(b), &out, None, 100, e)),
+                errno(zcio::copy_file_range(&wo, off(c), &out, None, 100, e)),
+                errno(zcio::mmap_copy(&wo, off(d), &out, 100, e)),
+                errno(zcio::sendfile(&ro, &f, off(g), 100, e)),
+                errno(zcio::splice(&f, off(h), &ro, None, 100, e)),
+                errno(zcio::copy_file_range(&f, off(i), &ro, None, 100, e)),
+                errno(zcio::mmap_copy(&f, off(j), &ro, 100, e)),
+            ];
+            assert_eq!(r, [libc::EBADF; 8], "explicit offsets: {explicit}");
+            assert_eq!(o, [0; 8], "an offset moved with nothing moved");
+        }
+        assert_eq!(errno(zcio::reflink(&wo, &out)), libc::EBADF);
+        assert_eq!(errno(zcio::reflink(&f, &ro)), libc::EBADF);
+        assert_eq!((fd_offset(&f), fd_offset(&out), fd_offset(&wo)), (0, 0, 0));
+        assert!(fs::read(&dst).expect("read") == bytes()[500..800]);
+        assert!(fs::read(&src).expect("read") == bytes()[..10000]);
+        for fd in [&f, &out, &wo, &ro] {
+            assert!(is_open(fd.as_raw_fd()));
+        }
+        fs::remove_file(&src).expect("rm");
+        fs::remove_file(&dst).expect("rm");
+    });
+}
+
+#[test]
+fn directory_descriptors() {
+    on_disk_and_shm("directories", |dir| {
+        let src = mkfile(dir, "src", 0, 10000);
+        let f = File::open(&src).expect("open");
+        let out = rw_new(&dir.join("dst"));
+        let d = File::open(dir).expect("open dir");
+        let e = FdFlags::empty();
+        let mut o = [0u64; 7];
+        let [o0, o1, o2, o3, o4, o5, o6] = &mut o;
+        let r = [
+            errno(zcio::sendfile(&d, &f, Some(o0), 100, e)),
+            errno(zcio::sendfile(&out, &d, Some(o1), 100, e)),
+            errno(zcio::splice(&d, None, &out, Some(o2), 100, e)),
+            errno(zcio::splice(&f, Some(o3), &d, None, 100, e)),
+            errno(zcio::copy_file_range(&d, None, &out, Some(o4), 100, e)),
+            errno(zcio::copy_file_range(&f, Some(o5), &d, None, 100, e)),
+            errno(zcio::mmap_copy(&d, None, &out, 100, e)),
+            errno(zcio::mmap_copy(&f, Some(o6), &d, 100, e)),
+            errno(zcio::reflink(&d, &out)),
+            errno(zcio::reflink(&f, &d)),
+        ];
+        for (i, e) in r.iter().enumerate() {
+            assert!((1..4096).contains(e), "call {i}: errno {e}");
+        }
+        assert_eq!(o, [0; 7]);
+        assert_eq!(fd_offset(&f), 0);
+        assert_eq!(out.metadata().expect("meta").len(), 0);
+        for fd in [&f, &out, &d] {
+            assert!(is_open(fd.as_raw_fd()));
+        }
+        fs::remove_file(&src).expect("rm");
+        fs::remove_file(dir.join("dst")).expect("rm");
+    });
 }
