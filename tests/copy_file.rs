@@ -534,8 +534,11 @@ fn nofollow_refuses_a_symlink_destination() {
 // ---- Moved from the C suite (test_zerocopy.c, test_hardening.c): see
 // notes/c-test-migration.md for which C check each of these replaces.
 
+/// A path copy with default options.
+type PathCopy = fn(&Path, &Path) -> zcio::Result<zcio::Stats>;
+
 /// The three path copies, for checks that hold for each.
-fn path_copies() -> [(&'static str, fn(&Path, &Path) -> zcio::Result<zcio::Stats>); 3] {
+fn path_copies() -> [(&'static str, PathCopy); 3] {
     [
         ("directio_copy", |s, d| zcio::directio_copy(s, d)),
         ("copy_file", |s, d| zcio::copy_file(s, d)),

@@ -18,12 +18,12 @@ pub const CHILD: &str = "ZCIO_TEST_CHILD";
 /// A named case.
 pub type Case = (&'static str, fn());
 
-/// Runs the cases the arguments select (or, in a child, the one it names) and
-/// exits: 0 when all passed, 1 otherwise.
-pub fn main(cases: &[Case]) -> ! {
+/// Runs the cases the arguments select (or, in a child, the one of `children` it
+/// names) and exits: 0 when all passed, 1 otherwise.
+pub fn main(cases: &[Case], children: &[Case]) -> ! {
     if let Some(name) = std::env::var_os(CHILD) {
         let name = name.to_string_lossy().into_owned();
-        let Some((_, f)) = cases.iter().find(|(n, _)| *n == name) else {
+        let Some((_, f)) = children.iter().find(|(n, _)| *n == name) else {
             eprintln!("no case {name}");
             std::process::exit(2);
         };
@@ -41,9 +41,13 @@ pub fn main(cases: &[Case]) -> ! {
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let chosen = |n: &str| {
         filters.is_empty()
-            || filters
-                .iter()
-                .any(|f| if exact { n == f.as_str() } else { n.contains(f.as_str()) })
+            || filters.iter().any(|f| {
+                if exact {
+                    n == f.as_str()
+                } else {
+                    n.contains(f.as_str())
+                }
+            })
     };
     let (mut passed, mut failed) = (0, 0);
     for (name, f) in cases.iter().filter(|(n, _)| chosen(n)) {
