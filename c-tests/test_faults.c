@@ -64,19 +64,6 @@ static void row(const char *fault, const char *method, int ok, const char *fmt, 
     fflush(stdout);
 }
 
-static void write_all(int fd, const unsigned char *buf, size_t len, off_t off) {
-    while (len) {
-        ssize_t n = pwrite(fd, buf, len, off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            t_die("pwrite");
-        }
-        buf += n;
-        len -= (size_t)n;
-        off += n;
-    }
-}
-
 /* Compares the file with want[0..]: returns its size in *size_out and 1 when the whole
  * file equals the first *size_out bytes of want (so it is no longer than want_len). */
 static int file_is_prefix(const char *path, const unsigned char *want, size_t want_len,
