@@ -3,8 +3,8 @@
  * a new and an existing destination, across file systems (to /dev/shm when DIR is
  * not on it), with each flag that changes the path taken (EXCL, IN_PLACE, FSYNC,
  * NO_REFLINK, NO_SPARSE, PRESERVE_*), from a sparse file, a FIFO fed by another
- * process and /proc, onto /dev/null, and zc_splice_file; a reflink succeeds where
- * the file system clones (the Makefile runs this on an XFS image too). Its checks
+ * process and /proc, onto /dev/null, and zc_splice_file (a reflink may fail: ext4
+ * and tmpfs cannot clone; the clone itself is tested in Rust on XFS). Its checks
  * are the driver's own (success and the bytes, or a refusal that changed
  * nothing); the behaviour is specified in tests/copy_file.rs.
  *
