@@ -36,18 +36,12 @@ NATIVE_LIBS := $(BUILD)/native-static-libs
 STATIC_LIBS = $$(cat $(NATIVE_LIBS))
 
 CWARN := -Wall -Wextra -Werror
-TEST_CFLAGS := -std=c11 $(CWARN) -g -O1 -Iinclude -Ic-tests
-SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SHARED_LINK := -L$(STAGE) -lzcio -Wl,-rpath,$(ABS_STAGE)
-VALGRIND_FLAGS := -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
-	--errors-for-leak-kinds=definite,indirect
 
-# Where the C tests put their files: the work disk and tmpfs.
-TEST_DIRS := $(abspath $(BUILD)/tmp) /dev/shm
-
-C_TESTS := test_directio test_zerocopy test_engines test_hardening
-C_TEST_BINS := $(foreach t,$(C_TESTS),$(BUILD)/$(t)-static $(BUILD)/$(t)-shared $(BUILD)/$(t)-asan)
-HEADER_BINS := $(BUILD)/test_header-c89 $(BUILD)/test_header-c99 $(BUILD)/test_header-c11 $(BUILD)/test_header-cxx17
+# The C tests have their own Makefile (c-tests/Makefile); these targets call it
+# with the library's paths.
+C_MAKE = $(MAKE) -C c-tests CC="$(CC)" CXX="$(CXX)" VALGRIND="$(VALGRIND)" STAGE=$(ABS_STAGE) \
+	NATIVE_LIBS=$(abspath $(NATIVE_LIBS))
 EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BUILD)/zcp
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
@@ -105,113 +99,50 @@ lint:
 		$(CARGO) doc -q --no-deps -p zcio --target-dir target/docjson
 	python3 tools/doc_examples.py target/docjson/doc/zcio.json
 
-$(BUILD)/%-static: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h lib
-	$(CC) $(TEST_CFLAGS) -o $@ $< c-tests/ref_directio.c $(STAGE)/libzcio.a $(STATIC_LIBS)
-
-$(BUILD)/%-shared: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h lib
-	$(CC) $(TEST_CFLAGS) -o $@ $< c-tests/ref_directio.c $(SHARED_LINK)
-
-$(BUILD)/%-asan: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h lib
-	$(CC) $(TEST_CFLAGS) $(SAN) -o $@ $< c-tests/ref_directio.c $(STAGE)/libzcio.a $(STATIC_LIBS)
-
-# The header on its own, included twice, as C89, C99, C11 and C++17.
-$(BUILD)/test_header-c89: c-tests/test_header.c include/zcio.h lib
-	$(CC) -std=c89 -pedantic $(CWARN) -Iinclude -o $@ $< $(SHARED_LINK)
-$(BUILD)/test_header-c99: c-tests/test_header.c include/zcio.h lib
-	$(CC) -std=c99 -pedantic $(CWARN) -Iinclude -o $@ $< $(SHARED_LINK)
-$(BUILD)/test_header-c11: c-tests/test_header.c include/zcio.h lib
-	$(CC) -std=c11 -pedantic $(CWARN) -Iinclude -o $@ $< $(SHARED_LINK)
-$(BUILD)/test_header-cxx17: c-tests/test_header.c include/zcio.h lib
-	$(CXX) -x c++ -std=c++17 -pedantic $(CWARN) -Iinclude -o $@ $< $(SHARED_LINK)
-
 $(BUILD)/dropin: examples-c/dropin.cpp include/zcio.h lib
 	$(CXX) -std=c++17 $(CWARN) -O2 -Iinclude -o $@ $< $(SHARED_LINK)
 
 $(BUILD)/demo: examples-c/demo.c include/zcio.h lib
 	$(CC) -std=c11 $(CWARN) -O2 -Iinclude -o $@ $< $(SHARED_LINK)
 
-c-build: $(C_TEST_BINS) $(HEADER_BINS)
+# The C suite: the ABI programs and the sanitizer drivers, static, shared and
+# under ASan+UBSan, on the work disk and tmpfs; the header as C89/C99/C11/C++.
+c-build: lib
+	$(C_MAKE) build
 
-# Each C test against the static and the shared library, and under ASan+UBSan, on
-# the work disk and on tmpfs; the Direct I/O tests once more with each engine forced.
-c-test: c-build
-	@mkdir -p $(BUILD)/tmp
-	@for h in $(HEADER_BINS); do c-tests/run.sh $$h $$h || exit 1; done
-	@for t in $(C_TESTS); do for d in $(TEST_DIRS); do for v in static shared asan; do \
-		c-tests/run.sh "$$t-$$v $$d" $(BUILD)/$$t-$$v $$d || exit 1; done; done; done
-	@for e in sync threads io_uring; do for d in $(TEST_DIRS); do \
-		c-tests/run.sh "test_directio-static $$d, engine $$e" $(BUILD)/test_directio-static $$d $$e || exit 1; \
-	done; done
+c-test: lib
+	$(C_MAKE) test
 
-# The same tests against the shared library under valgrind, leaks counted as errors.
-valgrind-test: c-build
-	@mkdir -p $(BUILD)/tmp
-	@for t in $(C_TESTS); do for d in $(TEST_DIRS); do \
-		c-tests/run.sh "$$t valgrind $$d" $(VALGRIND) $(VALGRIND_FLAGS) $(BUILD)/$$t-shared $$d || exit 1; \
-	done; done
+# The same programs against the shared library under valgrind, leaks as errors.
+valgrind-test: lib
+	$(C_MAKE) valgrind
 
 examples: $(EXAMPLES)
 
-# Real faults: a signal storm, sources truncated and extended mid-copy, a FUSE
-# file system (c-tests/faultfs.py) that fails reads and lies about sizes.
-$(BUILD)/test_faults-%: c-tests/test_faults.c c-tests/ref_directio.c c-tests/common.h include/zcio.h lib
-	$(CC) $(TEST_CFLAGS) $(if $(filter asan,$*),$(SAN)) -o $@ $< c-tests/ref_directio.c $(STAGE)/libzcio.a $(STATIC_LIBS)
+# A FUSE file system (c-tests/faultfs.py) that fails reads and lies about sizes.
+fault-test: lib
+	$(C_MAKE) faults
 
-fault-test: $(BUILD)/test_faults-static $(BUILD)/test_faults-asan
-	@mkdir -p $(BUILD)/tmp
-	@for d in $(TEST_DIRS); do for v in static asan; do \
-		c-tests/run.sh "test_faults-$$v $$d" $(BUILD)/test_faults-$$v $$d || exit 1; done; done
+# System-call failures injected with libfiu (Debian's fiu-utils and libfiu-dev),
+# on ext4, tmpfs and an XFS image (where REFLINK and AUTO clone).
+fiu-test: lib
+	$(C_MAKE) fiu
 
-# System call failures injected with libfiu (Debian's fiu-utils and libfiu-dev):
-# libfiu's own POSIX preload plus c-tests/fiu_extra.c for the calls it does not
-# wrap, on ext4, tmpfs and an XFS image (where REFLINK and AUTO clone).
-FIU_PRELOAD := /usr/lib/fiu/fiu_posix_preload.so $(abspath $(BUILD))/fiu_extra.so
-
-$(BUILD)/fiu_extra.so: c-tests/fiu_extra.c
-	@mkdir -p $(BUILD)
-	$(CC) -std=gnu11 $(CWARN) -O1 -g -shared -fPIC -o $@ $< -lfiu -ldl
-
-$(BUILD)/test_fiu-static: c-tests/test_fiu.c c-tests/common.h include/zcio.h lib
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(STAGE)/libzcio.a -lfiu $(STATIC_LIBS)
-
-$(BUILD)/test_fiu-shared: c-tests/test_fiu.c c-tests/common.h include/zcio.h lib
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(SHARED_LINK) -lfiu
-
-fiu-test: $(BUILD)/fiu_extra.so $(BUILD)/test_fiu-static $(BUILD)/test_fiu-shared
-	@mkdir -p $(BUILD)/tmp
-	@for d in $(TEST_DIRS); do for v in static shared; do \
-		c-tests/run.sh "test_fiu-$$v $$d" env LD_PRELOAD="$(FIU_PRELOAD)" $(BUILD)/test_fiu-$$v $$d || exit 1; \
-	done; done
-	@c-tests/run.sh "test_fiu-static xfs" c-tests/with_mount.sh xfs 320 \
-		env LD_PRELOAD="$(FIU_PRELOAD)" $(BUILD)/test_fiu-static {}
-
-# The multi-threaded tests under ThreadSanitizer: zcio built with -Zsanitizer=thread
+# The C programs under ThreadSanitizer: zcio built with -Zsanitizer=thread
 # (stable rustc, RUSTC_BOOTSTRAP for the flag) and linked with rustc's own TSan
 # runtime, which matches its instrumentation. std is not instrumented (no rust-src
 # to rebuild it): c-tests/tsan.supp says what that costs.
 HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 TSAN_RT := $(firstword $(wildcard $(shell rustc --print sysroot 2>/dev/null)/lib/rustlib/$(HOST)/lib/librustc-*_rt.tsan.a))
 TSAN_LIB := target/tsan/$(HOST)/release/libzcio.a
-TSAN_TESTS := test_hardening test_engines test_directio
 
 tsan-lib:
 	RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer" \
 		$(CARGO) build --release --lib --target $(HOST) --target-dir target/tsan
 
-$(BUILD)/%-tsan: c-tests/%.c c-tests/ref_directio.c c-tests/common.h include/zcio.h tsan-lib lib
-	$(CC) $(TEST_CFLAGS) -fsanitize=thread -c -o $@.o $<
-	$(CC) $(TEST_CFLAGS) -fsanitize=thread -c -o $@-ref.o c-tests/ref_directio.c
-	$(CC) -o $@ $@.o $@-ref.o $(TSAN_LIB) -Wl,--whole-archive $(TSAN_RT) -Wl,--no-whole-archive \
-		-lstdc++ $(STATIC_LIBS)
-
 tsan-test:
 	@if [ -z "$(TSAN_RT)" ]; then echo "SKIP: tsan-test: this Rust toolchain has no ThreadSanitizer runtime"; \
-	else $(MAKE) $(foreach t,$(TSAN_TESTS),$(BUILD)/$(t)-tsan) && mkdir -p $(BUILD)/tmp && \
-	for t in $(TSAN_TESTS); do \
-		TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$(abspath c-tests/tsan.supp)" \
-		c-tests/run.sh "$$t-tsan $(abspath $(BUILD)/tmp)" $(BUILD)/$$t-tsan $(abspath $(BUILD)/tmp) || exit 1; done && \
-		TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$(abspath c-tests/tsan.supp)" \
-		c-tests/run.sh "test_directio-tsan, engine threads" $(BUILD)/test_directio-tsan $(abspath $(BUILD)/tmp) threads; fi
+	else $(MAKE) tsan-lib lib && $(C_MAKE) tsan TSAN_LIB=$(abspath $(TSAN_LIB)) TSAN_RT=$(TSAN_RT); fi
 
 # The cargo fuzz target over the C API (fuzz/): `make fuzz` for FUZZ_SECONDS, and a
 # short smoke run from the committed corpus in `make test`.
@@ -226,8 +157,7 @@ fuzz-smoke:
 # zcp as a user drives it: statuses, messages, the progress bar on a terminal,
 # Ctrl-C and SIGKILL mid-copy.
 zcp-test: $(BUILD)/zcp
-	@mkdir -p $(BUILD)/tmp
-	@c-tests/run.sh "c-tests/test_zcp.sh" bash c-tests/test_zcp.sh $(abspath $(BUILD)/zcp) $(abspath $(BUILD)/tmp)
+	$(C_MAKE) zcp ZCP=$(abspath $(BUILD)/zcp)
 
 # zcp, the command: built against the public header like any user's program.
 $(BUILD)/zcp: examples-c/zcp.c include/zcio.h lib

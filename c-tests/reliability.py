@@ -22,7 +22,7 @@ FOUND = [
     ("eintr_in_open_link_and_rename_is_retried", "c-tests/test_fiu.c",
      "An EINTR from open, openat, linkat or renameat (libfiu) ended the copy with "
      "-EINTR; each is now retried."),
-    ("io_uring_survives_a_signal_storm", "c-tests/test_faults.c",
+    ("io_uring_survives_a_signal_storm", "tests/signals.rs",
      "Under a storm of signals the io_uring engine failed with -ECANCELED; the "
      "cancelled requests are now resubmitted."),
     ("mmap_read_error_is_eio_not_efault", "c-tests/test_faults.c",
@@ -31,20 +31,23 @@ FOUND = [
     ("direct_copies_a_file_that_claims_size_0", "c-tests/test_faults.c",
      "Direct I/O copied 0 bytes from a FUSE file reporting size 0 while holding data; "
      "it now falls back to reading to the end."),
-    ("stats_with_unknown_nonzero_tail_is_e2big", "c-tests/test_directio.c",
+    ("stats_with_unknown_nonzero_tail_is_e2big", "c-tests/struct-size.c",
      "A zc_stats larger than the library's with a non-zero unknown tail was accepted; "
      "it now gets -E2BIG like zc_options."),
-    ("small_direct_copy_does_not_build_a_ring", "c-tests/test_engines.c",
+    ("small_direct_copy_does_not_build_a_ring", "tests/direct.rs",
      "Each small Direct I/O copy paid for a 16 MiB io_uring ring (30-45 ms for 1 KB); "
      "a copy that fits in one chunk now runs synchronously."),
-    ("progress_is_not_called_after_a_cancel", "c-tests/test_engines.c",
+    ("progress_is_not_called_after_a_cancel", "tests/direct.rs",
      "Found by the fuzzer: after the progress callback asked to stop, the threaded "
      "engine called it again while its other workers finished their chunks."),
-    ("worker_threads_block_the_callers_signals", "c-tests/test_engines.c",
+    ("worker_threads_block_the_callers_signals", "tests/signals.rs",
      "zcio's worker threads took signals meant for the host program. The first fix "
      "blocked them inside each new thread, which left a window at its start that this "
      "test caught (3 of 147 signals); the threads are now created with every signal "
      "already blocked."),
+    ("big_chunk_on_a_small_file_allocates_no_more_than_the_file", "tests/process.rs",
+     "Found by the fuzzer: the largest chunk size (1 GiB) on a small file allocated a "
+     "1 GiB buffer per I/O in flight; the buffers are now cut to the file's size."),
 ]
 
 
@@ -113,13 +116,14 @@ def main():
         ("System-call failures injected with libfiu", f"{fiu_cases} cases, {fiu_ok} as required",
          "`make fiu-test`"),
         ("Real faults (signal storm, source truncated/extended, FUSE EIO and size 0)",
-         f"{len(faults)} cases, {sum(int(x[3]) for x in faults)} as required", "`make fault-test`"),
+         f"{len(faults)} cases, {sum(int(x[3]) for x in faults)} as required",
+         "`cargo test --test signals --test changing_source`, `make fault-test`"),
         ("Full file systems and security (Rust tests)",
          f"{len(rust)} cases, {sum(1 for x in rust if x[3] == '1')} as required",
          "`cargo test --test copy_file --test security --test full_disk`"),
         ("Bad inputs, each with its documented error", f"{len(bad)} distinct inputs",
-         "`build/test_hardening-static build/tmp`"),
-        ("Test programs run (static, shared, ASan+UBSan, valgrind)",
+         "`make c-test` (the ABI programs), `cargo test --test copy_file`"),
+        ("C test programs run (static, shared, ASan+UBSan, valgrind, ThreadSanitizer)",
          f"{len(runs)} runs, {sum(1 for x in runs if x[1] == 'PASS')} passed, "
          f"{sum(1 for x in runs if x[1] == 'SKIP')} skipped", "`make c-test valgrind-test`"),
     ]
@@ -182,10 +186,12 @@ def main():
 
     # -- real faults
     w("## Real faults\n")
-    w("`c-tests/test_faults.c` with `c-tests/faultfs.py` (a FUSE file system): a storm "
-      "of signals without SA_RESTART, a 256 MiB source truncated or extended by another "
-      "thread mid-copy, a source that fails reads with EIO at 1 MiB, and one that claims "
-      "size 0 while holding 3 MiB.\n")
+    w("`tests/signals.rs`: a storm of signals without SA_RESTART during a 64 MiB copy by "
+      "every method and engine; `tests/changing_source.rs`: a 256 MiB source truncated or "
+      "extended from the progress callback mid-copy, each case in a child process so that "
+      "a SIGBUS would show; `c-tests/test_faults.c` with `c-tests/faultfs.py` (a FUSE file "
+      "system): a source that fails reads with EIO at 1 MiB, one that claims size 0 while "
+      "holding 3 MiB, and one whose first read takes 0.8 s.\n")
     seen = collections.OrderedDict()
     for x in faults:
         key = (x[1], x[2])
@@ -196,7 +202,8 @@ def main():
         ok = all(x[3] == "1" for x in xs)
         body.append([fault, method, ", ".join(fss), ("pass: " if ok else "FAIL: ") + xs[-1][4]])
     w(table(["fault", "method", "file systems", "outcome (last run)"], body) + "\n")
-    w("Reproduce: `make fault-test`, or `build/test_faults-static build/tmp`.\n")
+    w("Reproduce: `cargo test --test signals --test changing_source`; `make fault-test`, or "
+      "`build/c-tests/test_faults-static build/tmp`.\n")
 
     # -- Rust rows
     if rust:
@@ -209,18 +216,20 @@ def main():
 
     # -- bad inputs
     w("## Bad inputs\n")
-    w("`c-tests/test_hardening.c`: every NULL pointer, negative and closed descriptors, "
-      "write-only and O_APPEND descriptors, paths that are empty, too long, not UTF-8, "
-      "directories, FIFOs and missing, unknown flags and methods, struct sizes too small "
-      "and too large, chunk sizes 0, 1, unaligned and absurd. Each call must return its "
-      "documented error, leave errno as it was, and leave the destination unchanged with "
-      "no temporary file.\n")
+    w("The C ABI programs (`c-tests/null-args.c`, `struct-size.c`, `errno.c`, `bad-fd.c`, "
+      "`bad-values.c`, `callback.c`, `path-bytes.c`): every NULL pointer, negative, closed "
+      "and out-of-range descriptors, unknown flags, methods, engines and advice, struct "
+      "sizes too small and too large, paths that are not UTF-8, progress callbacks that "
+      "stop; each call must return its documented error, leave errno as it was, and leave "
+      "the destination unchanged with no temporary file. The rows marked (Rust) come from "
+      "`tests/copy_file.rs` (paths that are missing, empty, too long).\n")
     percall = collections.Counter(k[1].split("(")[0] for k in bad)
     w(table(["call", "bad inputs tried"], sorted(percall.items())) + "\n")
     w("<details><summary>Every input and its result</summary>\n")
     w(table(["input", "call", "result"], [[k[0], "`" + k[1] + "`", v[2]] for k, v in bad.items()]))
     w("\n</details>\n")
-    w("Reproduce: `build/test_hardening-static build/tmp` (prints the same table).\n")
+    w("Reproduce: `build/c-tests/bad-values-static build/tmp` (and the other ABI programs: "
+      "each prints its part of the table).\n")
 
     # -- concurrency, resources
     w("## Concurrency and resources\n")
@@ -231,9 +240,11 @@ def main():
             for x in r.get("resources", [])]
     w(table(["file system", "build", "calls", "wrong results", "descriptors", "heap growth (B)",
              "RSS growth (B)"], body) + "\n")
-    w("Under ASan and valgrind the memory figures are not compared (quarantine, "
+    w("Rows of build `rust` come from `tests/concurrency.rs` and `tests/process.rs`; the "
+      "others from the C drivers `c-tests/san-threads.c` and `san-leaks.c`. Under ASan, "
+      "valgrind and ThreadSanitizer the memory figures are not compared (quarantine, "
       "instrumentation); leaks are checked by LeakSanitizer and valgrind instead. "
-      "Reproduce: `make c-test valgrind-test`.\n")
+      "Reproduce: `cargo test --test concurrency --test process`, `make c-test valgrind-test`.\n")
 
     # -- runs
     w("## Test programs run\n")

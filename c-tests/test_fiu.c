@@ -23,7 +23,7 @@
  * usage: test_fiu DIR [METHOD-NAME]
  */
 #define FIU_ENABLE 1
-#include "common.h"
+#include "helpers.h"
 
 #include <fiu-control.h>
 #include <fiu.h>

@@ -537,3 +537,238 @@ fn nofollow_refuses_a_symlink_destination() {
         .expect("copy");
     assert_eq!(fs::read(p.join("plain")).expect("read"), b"new");
 }
+
+// ---- Moved from the C suite (test_zerocopy.c, test_hardening.c): see
+// notes/c-test-migration.md for which C check each of these replaces.
+
+/// A path copy with default options.
+type PathCopy = fn(&Path, &Path) -> zcio::Result<zcio::Stats>;
+
+/// The three path copies, for checks that hold for each.
+fn path_copies() -> [(&'static str, PathCopy); 3] {
+    [
+        ("directio_copy", |s, d| zcio::directio_copy(s, d)),
+        ("copy_file", |s, d| zcio::copy_file(s, d)),
+        ("splice_file", |s, d| zcio::splice_file(s, d)),
+    ]
+}
+
+/// Bad paths for every path copy: each refused with its errno, an existing
+/// destination byte for byte as it was, a new one not made, no temporary file.
+/// Rows for RELIABILITY.md's bad-input table.
+#[test]
+fn bad_paths_for_every_path_copy() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let bytes = data(65539, 31337);
+    write_file(&src, &bytes);
+    let old = b"old destination contents\n".to_vec();
+    let dst_old = p.join("dst-old");
+    write_file(&dst_old, &old);
+    let dst_new = p.join("dst-new");
+    // Longer than PATH_MAX in total, and one name longer than NAME_MAX.
+    let mut long = p.to_path_buf();
+    while long.as_os_str().len() <= libc::PATH_MAX as usize + 16 {
+        long.push("aaaaaaaaaaaaaaa");
+    }
+    let long_name = p.join("n".repeat(libc::NAME_MAX as usize + 1));
+    let empty = Path::new("");
+    let cases: [(&str, &Path, &Path, i32); 10] = [
+        ("missing src", &p.join("missing"), &dst_new, libc::ENOENT),
+        (
+            "missing src, dst exists",
+            &p.join("missing"),
+            &dst_old,
+            libc::ENOENT,
+        ),
+        ("src > PATH_MAX", &long, &dst_new, libc::ENAMETOOLONG),
+        ("dst > PATH_MAX", &src, &long, libc::ENAMETOOLONG),
+        (
+            "src component > NAME_MAX",
+            &long_name,
+            &dst_old,
+            libc::ENAMETOOLONG,
+        ),
+        (
+            "dst component > NAME_MAX",
+            &src,
+            &long_name,
+            libc::ENAMETOOLONG,
+        ),
+        ("src empty", empty, &dst_new, libc::ENOENT),
+        ("src empty, dst exists", empty, &dst_old, libc::ENOENT),
+        ("dst empty", &src, empty, libc::ENOENT),
+        (
+            "dst in a missing directory",
+            &src,
+            &p.join("no/such/dir"),
+            libc::ENOENT,
+        ),
+    ];
+    for (name, copy) in path_copies() {
+        for (input, s, t, want) in &cases {
+            let got = errno(copy(s, t));
+            let intact = fs::read(&dst_old).expect("read") == old
+                && !dst_new.exists()
+                && extra_entries(p, &["src", "dst-old"]).is_empty();
+            let ok = got == *want && intact;
+            report_row(
+                "bad",
+                &[
+                    input,
+                    &format!("zcio::{name} (Rust)"),
+                    &format!("errno {got}"),
+                    if ok { "1" } else { "0" },
+                ],
+            );
+            assert_eq!(got, *want, "{name}: {input}");
+            assert!(intact, "{name}: {input} changed the destination");
+        }
+    }
+    assert!(fs::read(&src).expect("read") == bytes);
+}
+
+/// Each forced method on ext4 and tmpfs: exact, `bytes`, no failed step, the
+/// method itself (or, where the kernel cannot do it here, read/write with that
+/// method given up), a new destination with the source's mode minus the umask.
+/// Reflink, which neither can do: EOPNOTSUPP, nothing made, an existing
+/// destination as it was.
+#[test]
+fn each_method_on_disk_and_tmpfs() {
+    for d in disk_and_shm() {
+        let p = d.path();
+        let on_disk = fs_name(p) == "ext4";
+        let src = p.join("src");
+        let bytes = data(3 * 1024 * 1024 + 123, 2024);
+        write_file(&src, &bytes);
+        fs::set_permissions(&src, fs::Permissions::from_mode(0o640)).expect("chmod");
+        for m in [
+            Method::Sendfile,
+            Method::Splice,
+            Method::CopyFileRange,
+            Method::Mmap,
+            Method::ReadWrite,
+            Method::Direct,
+        ] {
+            let dst = p.join("dst");
+            let st = Options::new()
+                .method(m)
+                .copy_file(&src, &dst)
+                .unwrap_or_else(|e| panic!("{m}: {e}"));
+            assert!(fs::read(&dst).expect("read") == bytes, "{m}");
+            assert_eq!(st.bytes as usize, bytes.len(), "{m}");
+            assert_eq!(st.failed_step, zcio::Step::None, "{m}");
+            if on_disk {
+                assert_eq!(st.method, m, "{m} on ext4");
+            } else {
+                assert!(
+                    st.method == m || (st.method == Method::ReadWrite && st.gave_up(m).is_some()),
+                    "{m}: moved by {} ({:?})",
+                    st.method,
+                    st.fallbacks().collect::<Vec<_>>()
+                );
+            }
+            assert_eq!(
+                fs::metadata(&dst).expect("meta").mode() & 0o7777,
+                0o640 & !umask(),
+                "{m}"
+            );
+            fs::remove_file(&dst).expect("rm");
+        }
+        let o = Options::new().method(Method::Reflink);
+        assert_eq!(errno(o.copy_file(&src, p.join("dst"))), libc::EOPNOTSUPP);
+        assert!(!p.join("dst").exists());
+        let old = data(999, 9);
+        write_file(&p.join("dst"), &old);
+        assert_eq!(errno(o.copy_file(&src, p.join("dst"))), libc::EOPNOTSUPP);
+        assert!(fs::read(p.join("dst")).expect("read") == old);
+        assert_eq!(extra_entries(p, &["src", "dst"]), Vec::<String>::new());
+    }
+}
+
+/// splice_file: by default splice (or read/write with splice given up), `bytes`
+/// right; method Splice is its own; any other method is EINVAL with nothing made.
+#[test]
+fn splice_file_methods() {
+    for d in disk_and_shm() {
+        let p = d.path();
+        let src = p.join("src");
+        let bytes = data(3 * 1024 * 1024 + 123, 3);
+        write_file(&src, &bytes);
+        let st = zcio::splice_file(&src, p.join("a")).expect("splice_file");
+        assert!(
+            st.method == Method::Splice
+                || (st.method == Method::ReadWrite && st.gave_up(Method::Splice).is_some()),
+            "{}",
+            st.method
+        );
+        assert_eq!(st.bytes as usize, bytes.len());
+        assert!(fs::read(p.join("a")).expect("read") == bytes);
+        Options::new()
+            .method(Method::Splice)
+            .splice_file(&src, p.join("b"))
+            .expect("method splice");
+        assert!(fs::read(p.join("b")).expect("read") == bytes);
+        for m in [Method::Sendfile, Method::ReadWrite, Method::Direct] {
+            let o = Options::new().method(m);
+            assert_eq!(errno(o.splice_file(&src, p.join("c"))), libc::EINVAL, "{m}");
+            assert!(!p.join("c").exists(), "{m}");
+        }
+        // NOFOLLOW is a flag splice_file knows: a plain destination is copied.
+        Options::new()
+            .nofollow(true)
+            .splice_file(&src, p.join("d"))
+            .expect("nofollow");
+        assert!(fs::read(p.join("d")).expect("read") == bytes);
+        assert_eq!(
+            extra_entries(p, &["src", "a", "b", "d"]),
+            Vec::<String>::new()
+        );
+    }
+}
+
+/// Onto itself with every method and through splice_file: EINVAL, untouched.
+#[test]
+fn onto_itself_with_every_method() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let bytes = data(100_000, 5);
+    write_file(&src, &bytes);
+    std::os::unix::fs::symlink("src", p.join("sym")).expect("symlink");
+    for m in Method::ALL {
+        for dst in ["src", "sym"] {
+            let o = Options::new().method(m);
+            assert_eq!(
+                errno(o.copy_file(&src, p.join(dst))),
+                libc::EINVAL,
+                "{m} {dst}"
+            );
+            assert!(fs::read(&src).expect("read") == bytes, "{m} {dst}");
+        }
+    }
+    for dst in ["src", "sym"] {
+        assert_eq!(errno(zcio::splice_file(&src, p.join(dst))), libc::EINVAL);
+        assert!(fs::read(&src).expect("read") == bytes);
+    }
+    assert_eq!(extra_entries(p, &["src", "sym"]), Vec::<String>::new());
+}
+
+/// Paths are bytes: names that are not UTF-8 are copied like any other.
+#[test]
+fn non_utf8_paths() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join(OsStr::from_bytes(b"src-\xff\xfe"));
+    let bytes = data(65539, 31337);
+    write_file(&src, &bytes);
+    let a = p.join(OsStr::from_bytes(b"dst-\xff\xfe\x80"));
+    let b = p.join(OsStr::from_bytes(b"dio-\xfe\xff"));
+    zcio::copy_file(&src, &a).expect("copy_file");
+    zcio::directio_copy(&src, &b).expect("directio_copy");
+    assert!(fs::read(&a).expect("read") == bytes);
+    assert!(fs::read(&b).expect("read") == bytes);
+}

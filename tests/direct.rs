@@ -655,3 +655,541 @@ fn io_uring_waits_out_a_throttled_disk() {
         &format!("exact copy in {:.2} s", st.elapsed.as_secs_f64()),
     );
 }
+
+// ---- Moved from the C suite (test_directio.c, test_engines.c): see
+// notes/c-test-migration.md for which C check each of these replaces.
+
+/// The sizes of `sizes()` copied with `opts` into `dir`: exact, `bytes`, no failed
+/// step, the method Direct or ReadWrite, and when Direct: a power-of-two alignment
+/// of at least 512 and the engine `want` says (for a size) — no temporary file.
+fn check_sizes_engine(dir: &Path, opts: &Options<'_>, want: impl Fn(usize) -> Vec<Engine>) {
+    for (i, n) in sizes().into_iter().enumerate() {
+        let src = dir.join(format!("src{n}"));
+        let dst = dir.join(format!("dst{n}"));
+        let bytes = data(n, i as u64 + 100);
+        write_file(&src, &bytes);
+        let st = opts
+            .directio_copy(&src, &dst)
+            .unwrap_or_else(|e| panic!("size {n}: {e}"));
+        assert!(fs::read(&dst).expect("read dst") == bytes, "size {n}");
+        assert_eq!(st.bytes, n as u64, "size {n}");
+        assert_eq!(st.failed_step, zcio::Step::None, "size {n}");
+        assert!(
+            matches!(st.method, Method::Direct | Method::ReadWrite),
+            "size {n}: {}",
+            st.method
+        );
+        if st.method == Method::Direct {
+            assert!(
+                st.alignment >= 512 && st.alignment.is_power_of_two(),
+                "size {n}: alignment {}",
+                st.alignment
+            );
+            let engines = want(n);
+            assert!(
+                st.engine.is_some_and(|e| engines.contains(&e)),
+                "size {n}: engine {:?}, expected one of {engines:?}",
+                st.engine
+            );
+        }
+        fs::remove_file(&src).expect("rm");
+        fs::remove_file(&dst).expect("rm");
+    }
+    assert_eq!(extra_entries(dir, &[]), Vec::<String>::new(), "left behind");
+}
+
+/// Default options on ext4 and tmpfs: a copy of at most one chunk runs on the
+/// synchronous engine (nothing to overlap), a larger one on io_uring or threads.
+#[test]
+fn auto_engine_and_stats_by_size() {
+    for d in disk_and_shm() {
+        check_sizes_engine(d.path(), &Options::new(), |n| {
+            if n <= CHUNK {
+                vec![Engine::Sync]
+            } else {
+                vec![Engine::IoUring, Engine::Threads]
+            }
+        });
+    }
+}
+
+/// The fault: each small Direct I/O copy set up a 16 MiB io_uring ring (30-45 ms
+/// for 1 KB). A copy that fits in one chunk runs on the synchronous engine.
+#[test]
+fn small_direct_copy_does_not_build_a_ring() {
+    let d = disk_dir();
+    let src = d.path().join("small");
+    let dst = d.path().join("small.dst");
+    let bytes = data(1000, 8);
+    write_file(&src, &bytes);
+    let mut ok = true;
+    for _ in 0..20 {
+        let r = directio_copy(&src, &dst);
+        ok &= r.as_ref().is_ok_and(|st| st.engine == Some(Engine::Sync))
+            && fs::read(&dst).expect("read") == bytes;
+    }
+    regression("small_direct_copy_does_not_build_a_ring", ok);
+}
+
+/// Each engine forced, in every shape (chunk size, queue depth), on ext4 and tmpfs:
+/// every size copies exactly on that engine; then a 64 MiB file with an unaligned
+/// tail, in each shape.
+#[test]
+fn every_engine_in_every_shape_on_disk_and_tmpfs() {
+    let shapes = [
+        (0u64, 0u32),
+        (4096, 1),
+        (4096, 3),
+        (65536, 3),
+        (65536, 8),
+        (4 * CHUNK as u64, 16),
+    ];
+    for d in disk_and_shm() {
+        let p = d.path();
+        for engine in Engine::ALL {
+            for (chunk, depth) in shapes {
+                let o = Options::new()
+                    .engine(engine)
+                    .chunk_size(chunk)
+                    .queue_depth(depth);
+                check_sizes_engine(p, &o, |_| vec![engine]);
+            }
+        }
+        let src = p.join("big");
+        let n = 64 * CHUNK + 4097;
+        let bytes = data(n, 5);
+        write_file(&src, &bytes);
+        for engine in Engine::ALL {
+            for (chunk, depth) in [(0u64, 0u32), (4096, 1), (65536, 3), (4 * CHUNK as u64, 16)] {
+                let o = Options::new()
+                    .engine(engine)
+                    .chunk_size(chunk)
+                    .queue_depth(depth);
+                let dst = p.join("big.dst");
+                let st = o
+                    .directio_copy(&src, &dst)
+                    .unwrap_or_else(|e| panic!("{engine:?} {chunk}/{depth}: {e}"));
+                assert_eq!(st.method, Method::Direct, "{engine:?} {chunk}/{depth}");
+                assert_eq!(st.engine, Some(engine), "{chunk}/{depth}");
+                assert_eq!(st.bytes, n as u64);
+                assert!(
+                    fs::read(&dst).expect("read") == bytes,
+                    "{engine:?} {chunk}/{depth}"
+                );
+                fs::remove_file(&dst).expect("rm");
+            }
+        }
+        fs::remove_file(&src).expect("rm");
+    }
+}
+
+/// 64 MiB from an evicted source on the disk, by zcio's engine and by each forced
+/// one: Direct I/O, at most 16 pages of either file in the cache (the C suite's
+/// allowance, for tools that read file heads), exact, and stats that add up.
+#[test]
+fn disk_copy_leaves_no_cache_with_each_engine() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let n = 64 * CHUNK;
+    let bytes = data(n, 4242);
+    write_file(&src, &bytes);
+    for engine in engines_and_auto() {
+        evict(&src);
+        let dst = d.path().join("dst");
+        let st = Options::new()
+            .engine(engine)
+            .directio_copy(&src, &dst)
+            .unwrap_or_else(|e| panic!("{engine:?}: {e}"));
+        assert_eq!(st.method, Method::Direct, "{engine:?}");
+        if let Some(e) = engine {
+            assert_eq!(st.engine, Some(e));
+        }
+        let (sp, dp) = (resident_pages(&src), resident_pages(&dst));
+        assert!(dp <= 16, "{engine:?}: destination pages cached: {dp}");
+        assert!(sp <= 16, "{engine:?}: source pages cached: {sp}");
+        assert!(fs::read(&dst).expect("read") == bytes, "{engine:?}");
+        assert_eq!(st.bytes, n as u64);
+        assert!(
+            st.io_calls >= 2 * (n / CHUNK) as u64,
+            "{engine:?}: io_calls {}",
+            st.io_calls
+        );
+        assert!(st.elapsed > std::time::Duration::ZERO);
+        fs::remove_file(&dst).expect("rm");
+    }
+}
+
+/// What bad_inputs_change_nothing leaves out: a missing source onto an existing
+/// destination, and a character device as source.
+#[test]
+fn missing_source_and_char_device_change_nothing() {
+    let d = disk_dir();
+    let p = d.path();
+    let old = data(300, 8);
+    write_file(&p.join("dst"), &old);
+    for engine in engines_and_auto() {
+        let o = Options::new().engine(engine);
+        let (r, st) = outcome(o.directio_copy(p.join("missing"), p.join("dst")));
+        assert_eq!(errno(r), libc::ENOENT, "{engine:?}");
+        assert_eq!(st.failed_step, zcio::Step::OpenSrc);
+        assert!(fs::read(p.join("dst")).expect("read") == old);
+        assert_eq!(errno(o.directio_copy("", p.join("dst"))), libc::ENOENT);
+        assert!(fs::read(p.join("dst")).expect("read") == old);
+        // /dev/null is no file to copy with O_DIRECT: refused, nothing made.
+        assert_eq!(
+            errno(o.directio_copy("/dev/null", p.join("new"))),
+            libc::EINVAL,
+            "{engine:?}"
+        );
+        assert!(!p.join("new").exists());
+        assert_eq!(extra_entries(p, &["dst"]), Vec::<String>::new());
+    }
+}
+
+/// Permission checks as an unprivileged user (root only: this thread takes
+/// nobody's file-system ids, so the kernel checks the copy as it would for them).
+#[test]
+fn as_another_user() {
+    if !is_root() {
+        eprintln!("skip: needs root to act as another user");
+        return;
+    }
+    let d = disk_dir();
+    let p = d.path().to_path_buf();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o777)).expect("chmod");
+    let secret = p.join("secret");
+    write_file(&secret, b"root only");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let open = p.join("open");
+    write_file(&open, b"anyone");
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let ro = p.join("ro");
+    fs::create_dir(&ro).expect("mkdir");
+    fs::set_permissions(&ro, fs::Permissions::from_mode(0o555)).expect("chmod");
+    let (results, control) = std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: setfsuid/setfsgid change this thread's file-system ids only;
+            // the thread ends here and takes them with it.
+            unsafe {
+                libc::setfsgid(65534);
+                libc::setfsuid(65534);
+            }
+            let results = [
+                errno(directio_copy(&secret, p.join("out1"))),
+                errno(zcio::copy_file(&secret, p.join("out2"))),
+                errno(directio_copy(&open, ro.join("x"))),
+                errno(zcio::copy_file(&open, ro.join("y"))),
+            ];
+            // The same user can copy what it may read into where it may write:
+            // the refusals above are the permissions, not the setup.
+            let control = errno(directio_copy(&open, p.join("mine")));
+            (results, control)
+        })
+        .join()
+        .expect("thread")
+    });
+    assert_eq!(control, 0, "a readable source into a writable directory");
+    assert_eq!(results, [libc::EACCES; 4]);
+    assert!(!p.join("out1").exists() && !p.join("out2").exists());
+    assert_eq!(fs::read_dir(&ro).expect("read_dir").count(), 0);
+    assert_eq!(
+        extra_entries(&p, &["secret", "open", "ro", "mine"]),
+        Vec::<String>::new()
+    );
+}
+
+/// NOFOLLOW through the Direct I/O entry point: a symlink destination is refused
+/// and left as it is; a plain destination is copied.
+#[test]
+fn nofollow_for_the_direct_io_copy() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let bytes = data(10000, 7);
+    write_file(&src, &bytes);
+    write_file(&p.join("linked"), b"old");
+    std::os::unix::fs::symlink("linked", p.join("lnk")).expect("symlink");
+    let o = Options::new().nofollow(true);
+    let (r, st) = outcome(o.directio_copy(&src, p.join("lnk")));
+    assert_eq!(errno(r), libc::ELOOP);
+    assert_eq!(st.failed_step, zcio::Step::OpenDst);
+    assert_eq!(fs::read(p.join("linked")).expect("read"), b"old");
+    assert!(
+        fs::symlink_metadata(p.join("lnk"))
+            .expect("meta")
+            .file_type()
+            .is_symlink()
+    );
+    o.directio_copy(&src, p.join("plain")).expect("plain");
+    assert!(fs::read(p.join("plain")).expect("read") == bytes);
+    assert_eq!(
+        extra_entries(p, &["src", "linked", "lnk", "plain"]),
+        Vec::<String>::new()
+    );
+}
+
+/// Chunk sizes on each engine: 4 MiB copies a 5 MiB file exactly; sizes that are
+/// unaligned or above the 1 GiB maximum are refused before anything is made, onto
+/// a new destination and onto an existing one.
+#[test]
+fn chunk_sizes_on_each_engine() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let bytes = data(5 * CHUNK + 3, 11);
+    write_file(&src, &bytes);
+    let old = data(999, 12);
+    write_file(&p.join("old"), &old);
+    for engine in engines_and_auto() {
+        for chunk in [4096u64, 65536, 3 * 4096, 4 << 20] {
+            let o = Options::new().engine(engine).chunk_size(chunk);
+            o.directio_copy(&src, p.join("dst"))
+                .unwrap_or_else(|e| panic!("{engine:?} chunk {chunk}: {e}"));
+            assert!(fs::read(p.join("dst")).expect("read") == bytes);
+            fs::remove_file(p.join("dst")).expect("rm");
+        }
+        for chunk in [1u64, 511, 1000, 4097, 1 << 31, 1 << 40] {
+            let o = Options::new().engine(engine).chunk_size(chunk);
+            let (r, st) = outcome(o.directio_copy(&src, p.join("new")));
+            assert_eq!(errno(r), libc::EINVAL, "{engine:?} chunk {chunk}");
+            assert_eq!(st.failed_step, zcio::Step::Args, "chunk {chunk}");
+            assert!(!p.join("new").exists());
+            assert_eq!(
+                errno(o.directio_copy(&src, p.join("old"))),
+                libc::EINVAL,
+                "{engine:?} chunk {chunk}"
+            );
+            assert!(fs::read(p.join("old")).expect("read") == old);
+            assert_eq!(extra_entries(p, &["src", "old"]), Vec::<String>::new());
+        }
+    }
+}
+
+/// A cancel at half on each engine, on ext4 and tmpfs: ECANCELED at the cancel
+/// step, some but not more than all of the file written, the old destination as
+/// it was, and a destination that did not exist still absent.
+#[test]
+fn every_engine_cancels_at_half_on_disk_and_tmpfs() {
+    for d in disk_and_shm() {
+        let p = d.path();
+        let src = p.join("src");
+        let n = 5 * CHUNK as u64 + 3;
+        write_file(&src, &data(n as usize, 11));
+        let old = data(1234, 12);
+        write_file(&p.join("dst"), &old);
+        for engine in engines_and_auto() {
+            let o = Options::new().engine(engine).progress(&stop_at_half);
+            let (r, st) = outcome(o.directio_copy(&src, p.join("dst")));
+            assert_eq!(errno(r), libc::ECANCELED, "{engine:?}");
+            assert_eq!(st.failed_step, zcio::Step::Cancel);
+            assert!(
+                st.bytes > 0 && st.bytes <= n,
+                "{engine:?}: {} bytes",
+                st.bytes
+            );
+            assert!(fs::read(p.join("dst")).expect("read") == old, "{engine:?}");
+            assert_eq!(
+                errno(o.directio_copy(&src, p.join("fresh"))),
+                libc::ECANCELED
+            );
+            assert!(!p.join("fresh").exists(), "{engine:?}");
+            assert_eq!(extra_entries(p, &["src", "dst"]), Vec::<String>::new());
+        }
+    }
+}
+
+/// The fault (found by the fuzzer): the threaded engine kept calling the progress
+/// callback after it had asked to stop, while its other workers finished.
+#[test]
+fn progress_is_not_called_after_a_cancel() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    write_file(&src, &data(8 * CHUNK + 3, 10));
+    let dst = d.path().join("dst");
+    let mut ok = true;
+    for engine in Engine::ALL {
+        for _ in 0..5 {
+            let calls = Cell::new(0u32);
+            let stop = |_: Progress| {
+                calls.set(calls.get() + 1);
+                ControlFlow::Break(())
+            };
+            let o = Options::new()
+                .engine(engine)
+                .chunk_size(65536)
+                .queue_depth(8)
+                .progress(&stop);
+            let r = o.directio_copy(&src, &dst);
+            if calls.get() != 1 {
+                eprintln!("{engine:?}: {} calls after the stop", calls.get() - 1);
+            }
+            ok &= errno(r) == libc::ECANCELED && calls.get() == 1 && !dst.exists();
+        }
+    }
+    regression("progress_is_not_called_after_a_cancel", ok);
+}
+
+/// IN_PLACE with FSYNC keeps the inode and writes the data; FSYNC onto an existing
+/// 0600 destination keeps its mode; on each engine.
+#[test]
+fn in_place_and_fsync_on_each_engine() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let bytes = data(5 * CHUNK + 3, 11);
+    write_file(&src, &bytes);
+    for engine in engines_and_auto() {
+        let dst = p.join("dst");
+        write_file(&dst, &data(1234, 12));
+        let ino = fs::metadata(&dst).expect("meta").ino();
+        Options::new()
+            .engine(engine)
+            .in_place(true)
+            .fsync(true)
+            .directio_copy(&src, &dst)
+            .unwrap_or_else(|e| panic!("{engine:?}: {e}"));
+        assert_eq!(fs::metadata(&dst).expect("meta").ino(), ino, "{engine:?}");
+        assert!(fs::read(&dst).expect("read") == bytes);
+        write_file(&dst, &data(1234, 13));
+        fs::set_permissions(&dst, fs::Permissions::from_mode(0o600)).expect("chmod");
+        Options::new()
+            .engine(engine)
+            .fsync(true)
+            .directio_copy(&src, &dst)
+            .unwrap_or_else(|e| panic!("{engine:?}: {e}"));
+        assert_eq!(
+            fs::metadata(&dst).expect("meta").mode() & 0o7777,
+            0o600,
+            "{engine:?}"
+        );
+        assert!(fs::read(&dst).expect("read") == bytes);
+        fs::remove_file(&dst).expect("rm");
+        assert_eq!(extra_entries(p, &["src"]), Vec::<String>::new());
+    }
+}
+
+/// The link as source and the file it names as destination, in place: refused at
+/// the destination's open, the file untouched (for each way of naming it).
+#[test]
+fn onto_itself_in_reverse_fails_at_open_dst() {
+    let d = disk_dir();
+    let p = d.path();
+    let src = p.join("src");
+    let bytes = data(10000, 7);
+    write_file(&src, &bytes);
+    fs::hard_link(&src, p.join("hard")).expect("link");
+    std::os::unix::fs::symlink("src", p.join("sym")).expect("symlink");
+    for engine in engines_and_auto() {
+        let o = Options::new().engine(engine).in_place(true);
+        for from in ["src", "hard", "sym"] {
+            let (r, st) = outcome(o.directio_copy(p.join(from), &src));
+            assert_eq!(errno(r), libc::EINVAL, "{from}");
+            assert_eq!(st.failed_step, zcio::Step::OpenDst, "{from}");
+            assert!(fs::read(&src).expect("read") == bytes, "{from}");
+        }
+    }
+}
+
+/// The alignment query on tmpfs as on the disk: powers of two, an offset
+/// alignment of at least 512 (or "no Direct I/O here" where tmpfs says so).
+#[test]
+fn alignment_query_on_tmpfs() {
+    let Some(d) = shm_dir() else { return };
+    let p = d.path().join("f");
+    write_file(&p, b"x");
+    let f = fs::File::open(&p).expect("open");
+    match zcio::dio_alignment(&f).expect("query") {
+        Some(a) => {
+            assert!(a.offset.is_power_of_two() && a.offset >= 512, "{a:?}");
+            assert!(a.mem.is_power_of_two() && a.mem >= 1, "{a:?}");
+        }
+        None => eprintln!("note: this tmpfs has no Direct I/O"),
+    }
+}
+
+/// Where io_uring is refused by a seccomp filter (as container runtimes do), with
+/// EPERM and with ENOSYS: zcio's choice is the threaded engine, and a forced
+/// io_uring says EOPNOTSUPP and makes nothing. The filter is set on a thread made
+/// for it (seccomp filters are per thread, inherited by the threads it starts)
+/// and goes with it.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn auto_takes_threads_when_io_uring_is_refused() {
+    let d = disk_dir();
+    let p = d.path().to_path_buf();
+    let src = p.join("src");
+    let bytes = data(9 * CHUNK + 3, 6);
+    write_file(&src, &bytes);
+    for err in [libc::EPERM, libc::ENOSYS] {
+        let (auto, forced) = std::thread::scope(|s| {
+            s.spawn(|| {
+                deny_io_uring_setup(err);
+                let auto = directio_copy(&src, p.join("auto"));
+                let forced = Options::new()
+                    .engine(Engine::IoUring)
+                    .directio_copy(&src, p.join("forced"));
+                (auto, forced)
+            })
+            .join()
+            .expect("thread")
+        });
+        let st = auto.unwrap_or_else(|e| panic!("io_uring_setup -> {err}: {e}"));
+        assert_eq!(st.engine, Some(Engine::Threads), "io_uring_setup -> {err}");
+        assert!(fs::read(p.join("auto")).expect("read") == bytes);
+        assert_eq!(errno(forced), libc::EOPNOTSUPP, "io_uring_setup -> {err}");
+        assert!(!p.join("forced").exists());
+        fs::remove_file(p.join("auto")).expect("rm");
+    }
+    // The filter went with its thread: here io_uring works again.
+    let st = directio_copy(&src, p.join("after")).expect("copy");
+    assert_eq!(st.engine, Some(Engine::IoUring));
+}
+
+/// Installs, on the calling thread, a seccomp filter that answers io_uring_setup
+/// with `err` and allows everything else.
+#[cfg(target_arch = "x86_64")]
+fn deny_io_uring_setup(err: i32) {
+    // Classic BPF over struct seccomp_data { int nr; __u32 arch; ... }.
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let stmt = |code, k| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |k, jt, jf| libc::sock_filter {
+        code: JEQ_K,
+        jt,
+        jf,
+        k,
+    };
+    let mut f = [
+        stmt(LD_W_ABS, 4), // arch
+        jump(AUDIT_ARCH_X86_64, 1, 0),
+        stmt(RET_K, libc::SECCOMP_RET_ALLOW),
+        stmt(LD_W_ABS, 0), // nr
+        jump(libc::SYS_io_uring_setup as u32, 0, 1),
+        stmt(RET_K, libc::SECCOMP_RET_ERRNO | err as u32),
+        stmt(RET_K, libc::SECCOMP_RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: f.len() as u16,
+        filter: f.as_mut_ptr(),
+    };
+    // SAFETY: prctl with a valid filter program that outlives the call; both
+    // settings apply to this thread only.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog
+            ),
+            0
+        );
+    }
+}

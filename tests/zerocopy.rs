@@ -672,3 +672,836 @@ fn copy_file_with_each_method() {
         assert!(!shm.path().join("y").exists());
     }
 }
+
+// ---- Moved from the C suite (test_zerocopy.c, test_hardening.c): see
+// notes/c-test-migration.md for which C check each of these replaces. Each runs
+// on ext4 and tmpfs, as the C program did, under a watchdog.
+
+#[path = "common/streams.rs"]
+mod streams;
+
+use streams::{MED, bytes, contents, mkfile, reset, rw_new, seek};
+
+const WATCHDOG: Duration = Duration::from_secs(120);
+
+/// Runs `f` once for a scratch directory on ext4 and once on tmpfs, each under
+/// the watchdog.
+fn on_disk_and_shm(what: &'static str, f: fn(&Path)) {
+    for d in disk_and_shm() {
+        let p = d.path().to_path_buf();
+        within(WATCHDOG, what, move || f(&p));
+        assert_eq!(extra_entries(d.path(), &[]), Vec::<String>::new(), "{what}");
+    }
+}
+
+#[test]
+fn file_to_file_offsets_for_each_call() {
+    on_disk_and_shm("file to file", |dir| {
+        let src = mkfile(dir, "src", 0, MED);
+        let f = File::open(&src).expect("open");
+        let out = rw_new(&dir.join("dst"));
+        let b = bytes();
+        let m = MED as u64;
+
+        // sendfile: an explicit offset moves, the source descriptor's does not,
+        // the destination's own advances.
+        seek(&f, 7);
+        let mut off = 100;
+        assert_eq!(
+            zcio::sendfile(&out, &f, Some(&mut off), TO_EOF, FdFlags::empty()).expect("sf"),
+            m - 100
+        );
+        assert_eq!((off, fd_offset(&f), fd_offset(&out)), (m, 7, m - 100));
+        assert!(contents(&out) == b[100..MED]);
+        // No offset: the descriptor's, a count then the rest.
+        reset(&out);
+        seek(&f, 1000);
+        assert_eq!(
+            zcio::sendfile(&out, &f, None, 5000, FdFlags::empty()).expect("sf"),
+            5000
+        );
+        assert_eq!(fd_offset(&f), 6000);
+        assert_eq!(
+            zcio::sendfile(&out, &f, None, TO_EOF, FdFlags::empty()).expect("sf"),
+            m - 6000
+        );
+        assert_eq!(fd_offset(&f), m);
+        assert!(contents(&out) == b[1000..MED]);
+        // A count with an offset; then at the end, past it, and count 0.
+        reset(&out);
+        let mut off = 0;
+        assert_eq!(
+            zcio::sendfile(&out, &f, Some(&mut off), 12345, FdFlags::empty()).expect("sf"),
+            12345
+        );
+        assert_eq!(off, 12345);
+        for (start, count) in [(m, TO_EOF), (m + 10, 100), (5, 0)] {
+            let mut off = start;
+            assert_eq!(
+                zcio::sendfile(&out, &f, Some(&mut off), count, FdFlags::empty()).expect("sf"),
+                0,
+                "sendfile at {start}, count {count}"
+            );
+            assert_eq!(off, start);
+        }
+        assert!(contents(&out) == b[..12345]);
+
+        // splice with both offsets: both advance, neither descriptor moves, and
+        // the gap before the output offset is zeros.
+        reset(&out);
+        seek(&f, 9);
+        let (mut io, mut oo) = (10, 20);
+        assert_eq!(
+            zcio::splice(
+                &f,
+                Some(&mut io),
+                &out,
+                Some(&mut oo),
+                TO_EOF,
+                FdFlags::empty()
+            )
+            .expect("splice"),
+            m - 10
+        );
+        assert_eq!(
+            (io, oo, fd_offset(&f), fd_offset(&out)),
+            (m, 20 + m - 10, 9, 0)
+        );
+        let mut want = vec![0u8; 20];
+        want.extend_from_slice(&b[10..MED]);
+        assert!(contents(&out) == want);
+        // No offsets: the descriptors' own, a length then the rest, then the end.
+        reset(&out);
+        seek(&f, 5);
+        assert_eq!(
+            zcio::splice(&f, None, &out, None, 4097, FdFlags::empty()).expect("splice"),
+            4097
+        );
+        assert_eq!((fd_offset(&f), fd_offset(&out)), (5 + 4097, 4097));
+        assert_eq!(
+            zcio::splice(&f, None, &out, None, TO_EOF, FdFlags::empty()).expect("splice"),
+            m - 5 - 4097
+        );
+        assert_eq!((fd_offset(&f), fd_offset(&out)), (m, m - 5));
+        assert!(contents(&out) == b[5..MED]);
+        assert_eq!(
+            zcio::splice(&f, None, &out, None, TO_EOF, FdFlags::empty()).expect("splice"),
+            0
+        );
+        let mut io = 0;
+        assert_eq!(
+            zcio::splice(&f, Some(&mut io), &out, None, 0, FdFlags::empty()).expect("splice"),
+            0
+        );
+        assert_eq!(io, 0);
+
+        // copy_file_range, both ways.
+        reset(&out);
+        seek(&f, 11);
+        let (mut io, mut oo) = (3, 0);
+        assert_eq!(
+            zcio::copy_file_range(
+                &f,
+                Some(&mut io),
+                &out,
+                Some(&mut oo),
+                TO_EOF,
+                FdFlags::empty()
+            )
+            .expect("cfr"),
+            m - 3
+        );
+        assert_eq!((io, oo, fd_offset(&f), fd_offset(&out)), (m, m - 3, 11, 0));
+        assert!(contents(&out) == b[3..MED]);
+        reset(&out);
+        seek(&f, 4096);
+        assert_eq!(
+            zcio::copy_file_range(&f, None, &out, None, 777, FdFlags::empty()).expect("cfr"),
+            777
+        );
+        assert_eq!((fd_offset(&f), fd_offset(&out)), (4096 + 777, 777));
+        assert_eq!(
+            zcio::copy_file_range(&f, None, &out, None, TO_EOF, FdFlags::empty()).expect("cfr"),
+            m - 4096 - 777
+        );
+        assert_eq!((fd_offset(&f), fd_offset(&out)), (m, m - 4096));
+        assert!(contents(&out) == b[4096..MED]);
+        assert_eq!(
+            zcio::copy_file_range(&f, None, &out, None, TO_EOF, FdFlags::empty()).expect("cfr"),
+            0
+        );
+
+        // The mmap copy: an explicit offset leaves the source descriptor alone and
+        // writes at the destination's own offset.
+        reset(&out);
+        seek(&f, 9);
+        let mut io = 5;
+        assert_eq!(
+            zcio::mmap_copy(&f, Some(&mut io), &out, TO_EOF, FdFlags::empty()).expect("mmap"),
+            m - 5
+        );
+        assert_eq!((io, fd_offset(&f), fd_offset(&out)), (m, 9, m - 5));
+        assert!(contents(&out) == b[5..MED]);
+        reset(&out);
+        seek(&f, 100);
+        assert_eq!(
+            zcio::mmap_copy(&f, None, &out, 1000, FdFlags::empty()).expect("mmap"),
+            1000
+        );
+        assert_eq!(fd_offset(&f), 1100);
+        assert_eq!(
+            zcio::mmap_copy(&f, None, &out, TO_EOF, FdFlags::empty()).expect("mmap"),
+            m - 1100
+        );
+        assert_eq!(fd_offset(&f), m);
+        assert!(contents(&out) == b[100..MED]);
+        assert_eq!(
+            zcio::mmap_copy(&f, None, &out, TO_EOF, FdFlags::empty()).expect("mmap"),
+            0
+        );
+        let mut io = m + 4096;
+        assert_eq!(
+            zcio::mmap_copy(&f, Some(&mut io), &out, TO_EOF, FdFlags::empty()).expect("mmap"),
+            0
+        );
+        assert_eq!(io, m + 4096);
+        // An empty source.
+        let e = File::open(mkfile(dir, "empty", 0, 0)).expect("open");
+        reset(&out);
+        assert_eq!(
+            zcio::mmap_copy(&e, None, &out, TO_EOF, FdFlags::empty()).expect("mmap"),
+            0
+        );
+        assert_eq!(out.metadata().expect("meta").len(), 0);
+        assert!(is_open(f.as_raw_fd()) && is_open(out.as_raw_fd()));
+        for n in ["src", "dst", "empty"] {
+            fs::remove_file(dir.join(n)).expect("rm");
+        }
+    });
+}
+
+#[test]
+fn proc_sources_for_each_call() {
+    on_disk_and_shm("/proc sources", |dir| {
+        let out = rw_new(&dir.join("dst"));
+        type Call = fn(&File, &File) -> zcio::Result<u64>;
+        let calls: [(&str, Call); 3] = [
+            ("sendfile", |p, o| {
+                zcio::sendfile(o, p, None, TO_EOF, FdFlags::empty())
+            }),
+            ("copy_file_range", |p, o| {
+                zcio::copy_file_range(p, None, o, None, TO_EOF, FdFlags::empty())
+            }),
+            ("mmap_copy", |p, o| {
+                zcio::mmap_copy(p, None, o, TO_EOF, FdFlags::empty())
+            }),
+        ];
+        for (name, call) in calls {
+            let p = File::open("/proc/self/status").expect("proc");
+            reset(&out);
+            let n = call(&p, &out).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(n > 5, "{name}: {n}");
+            assert_eq!(out.metadata().expect("meta").len(), n, "{name}");
+            assert_eq!(fd_offset(&p), n, "{name}: the source offset");
+            assert!(contents(&out).starts_with(b"Name:"), "{name}");
+        }
+        let p = File::open("/proc/self/status").expect("proc");
+        reset(&out);
+        let mut io = 0;
+        let n = zcio::copy_file_range(&p, Some(&mut io), &out, None, TO_EOF, FdFlags::empty())
+            .expect("cfr");
+        assert!(n > 5);
+        assert_eq!(io, n);
+        assert!(contents(&out).starts_with(b"Name:"));
+        fs::remove_file(dir.join("dst")).expect("rm");
+    });
+}
+
+#[test]
+fn bad_offsets_change_nothing() {
+    on_disk_and_shm("bad offsets", |dir| {
+        let f = File::open(mkfile(dir, "src", 0, 10000)).expect("open");
+        let out = rw_new(&dir.join("dst"));
+        let e = FdFlags::empty();
+        // Offsets the kernel's signed loff_t cannot hold: as it would see them,
+        // negative.
+        for v in [-1i64, -4096, i64::MIN] {
+            let v = v as u64;
+            let (mut a, mut b) = (v, 0);
+            assert_eq!(
+                errno(zcio::sendfile(&out, &f, Some(&mut a), 100, e)),
+                libc::EINVAL
+            );
+            assert_eq!(a, v);
+            assert_eq!(
+                errno(zcio::splice(&f, Some(&mut a), &out, None, 100, e)),
+                libc::EINVAL
+            );
+            assert_eq!(a, v);
+            assert_eq!(
+                errno(zcio::splice(&f, Some(&mut b), &out, Some(&mut a), 100, e)),
+                libc::EINVAL
+            );
+            assert_eq!((a, b), (v, 0));
+            assert_eq!(
+                errno(zcio::copy_file_range(&f, Some(&mut a), &out, None, 100, e)),
+                libc::EINVAL
+            );
+            assert_eq!(a, v);
+            assert_eq!(
+                errno(zcio::copy_file_range(
+                    &f,
+                    Some(&mut b),
+                    &out,
+                    Some(&mut a),
+                    100,
+                    e
+                )),
+                libc::EINVAL
+            );
+            assert_eq!((a, b), (v, 0));
+            assert_eq!(
+                errno(zcio::mmap_copy(&f, Some(&mut a), &out, 100, e)),
+                libc::EINVAL
+            );
+            assert_eq!(a, v);
+        }
+        assert_eq!(fd_offset(&f), 0);
+        assert_eq!(out.metadata().expect("meta").len(), 0);
+        // A pipe has no offset: ESPIPE on either side, and nothing moved.
+        let (r, w) = streams::pipe();
+        (&w).write_all(b"hello").expect("write");
+        let mut po = 0;
+        assert_eq!(
+            errno(zcio::splice(&r, Some(&mut po), &out, None, 5, e)),
+            libc::ESPIPE
+        );
+        assert_eq!(po, 0);
+        let (mut io, mut po) = (0, 0);
+        assert_eq!(
+            errno(zcio::splice(&f, Some(&mut io), &w, Some(&mut po), 5, e)),
+            libc::ESPIPE
+        );
+        assert_eq!((io, po), (0, 0));
+        assert_eq!(out.metadata().expect("meta").len(), 0);
+        assert_eq!(streams::drain_now(&r), b"hello");
+        assert!(is_open(r.as_raw_fd()) && is_open(w.as_raw_fd()));
+        fs::remove_file(dir.join("src")).expect("rm");
+        fs::remove_file(dir.join("dst")).expect("rm");
+    });
+}
+
+#[test]
+fn wrong_access_mode_descriptors() {
+    on_disk_and_shm("access modes", |dir| {
+        let src = mkfile(dir, "src", 0, 10000);
+        let dst = mkfile(dir, "dst", 500, 300);
+        let f = File::open(&src).expect("open");
+        let out = OpenOptions::new().write(true).open(&dst).expect("open");
+        let wo = OpenOptions::new()
+            .write(true)
+            .open(&src)
+            .expect("write-only");
+        let ro = File::open(&dst).expect("read-only");
+        let e = FdFlags::empty();
+        for explicit in [true, false] {
+            let mut o = [0u64; 8];
+            let [a, b, c, d, g, h, i, j] = &mut o;
+            let off = |x| explicit.then_some(x);
+            let r = [
+                errno(zcio::sendfile(&out, &wo, off(a), 100, e)),
+                errno(zcio::splice(&wo, off(b), &out, None, 100, e)),
+                errno(zcio::copy_file_range(&wo, off(c), &out, None, 100, e)),
+                errno(zcio::mmap_copy(&wo, off(d), &out, 100, e)),
+                errno(zcio::sendfile(&ro, &f, off(g), 100, e)),
+                errno(zcio::splice(&f, off(h), &ro, None, 100, e)),
+                errno(zcio::copy_file_range(&f, off(i), &ro, None, 100, e)),
+                errno(zcio::mmap_copy(&f, off(j), &ro, 100, e)),
+            ];
+            assert_eq!(r, [libc::EBADF; 8], "explicit offsets: {explicit}");
+            assert_eq!(o, [0; 8], "an offset moved with nothing moved");
+        }
+        assert_eq!(errno(zcio::reflink(&wo, &out)), libc::EBADF);
+        assert_eq!(errno(zcio::reflink(&f, &ro)), libc::EBADF);
+        assert_eq!((fd_offset(&f), fd_offset(&out), fd_offset(&wo)), (0, 0, 0));
+        assert!(fs::read(&dst).expect("read") == bytes()[500..800]);
+        assert!(fs::read(&src).expect("read") == bytes()[..10000]);
+        for fd in [&f, &out, &wo, &ro] {
+            assert!(is_open(fd.as_raw_fd()));
+        }
+        fs::remove_file(&src).expect("rm");
+        fs::remove_file(&dst).expect("rm");
+    });
+}
+
+#[test]
+fn directory_descriptors() {
+    on_disk_and_shm("directories", |dir| {
+        let src = mkfile(dir, "src", 0, 10000);
+        let f = File::open(&src).expect("open");
+        let out = rw_new(&dir.join("dst"));
+        let d = File::open(dir).expect("open dir");
+        let e = FdFlags::empty();
+        let mut o = [0u64; 7];
+        let [o0, o1, o2, o3, o4, o5, o6] = &mut o;
+        let r = [
+            errno(zcio::sendfile(&d, &f, Some(o0), 100, e)),
+            errno(zcio::sendfile(&out, &d, Some(o1), 100, e)),
+            errno(zcio::splice(&d, None, &out, Some(o2), 100, e)),
+            errno(zcio::splice(&f, Some(o3), &d, None, 100, e)),
+            errno(zcio::copy_file_range(&d, None, &out, Some(o4), 100, e)),
+            errno(zcio::copy_file_range(&f, Some(o5), &d, None, 100, e)),
+            errno(zcio::mmap_copy(&d, None, &out, 100, e)),
+            errno(zcio::mmap_copy(&f, Some(o6), &d, 100, e)),
+            errno(zcio::reflink(&d, &out)),
+            errno(zcio::reflink(&f, &d)),
+        ];
+        for (i, e) in r.iter().enumerate() {
+            assert!((1..4096).contains(e), "call {i}: errno {e}");
+        }
+        assert_eq!(o, [0; 7]);
+        assert_eq!(fd_offset(&f), 0);
+        assert_eq!(out.metadata().expect("meta").len(), 0);
+        for fd in [&f, &out, &d] {
+            assert!(is_open(fd.as_raw_fd()));
+        }
+        fs::remove_file(&src).expect("rm");
+        fs::remove_file(dir.join("dst")).expect("rm");
+    });
+}
+
+#[test]
+fn streams_to_and_from_files() {
+    on_disk_and_shm("streams", |dir| {
+        let b = bytes();
+        let m = MED as u64;
+        let no = Duration::ZERO;
+        let f = File::open(mkfile(dir, "src", 0, MED)).expect("open");
+        let e = FdFlags::empty();
+
+        // sendfile file -> pipe, with an offset: the pipe end stays open.
+        let (r, w) = streams::pipe();
+        let got = streams::reader(r, 65536, no);
+        let mut off = 3;
+        assert_eq!(
+            zcio::sendfile(&w, &f, Some(&mut off), TO_EOF, e).expect("sf"),
+            m - 3
+        );
+        assert_eq!((off, fd_offset(&f)), (m, 0));
+        assert!(is_open(w.as_raw_fd()));
+        drop(w);
+        assert!(got.join().expect("reader") == b[3..MED]);
+
+        // sendfile file -> Unix socket, the descriptor's offset: a count, the rest.
+        let (a, s) = streams::unix_pair(0);
+        let got = streams::reader(s, 65536, no);
+        assert_eq!(zcio::sendfile(&a, &f, None, 70000, e).expect("sf"), 70000);
+        assert_eq!(fd_offset(&f), 70000);
+        assert_eq!(
+            zcio::sendfile(&a, &f, None, TO_EOF, e).expect("sf"),
+            m - 70000
+        );
+        assert_eq!(fd_offset(&f), m);
+        a.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        assert!(got.join().expect("reader") == b[..MED]);
+        assert!(is_open(a.as_raw_fd()));
+
+        // splice file -> pipe, with an offset.
+        let (r, w) = streams::pipe();
+        let got = streams::reader(r, 65536, no);
+        let mut io = 1;
+        assert_eq!(
+            zcio::splice(&f, Some(&mut io), &w, None, TO_EOF, e).expect("sp"),
+            m - 1
+        );
+        assert_eq!(io, m);
+        drop(w);
+        assert!(got.join().expect("reader") == b[1..MED]);
+
+        // splice TCP -> file with an output offset and a slow writer: the
+        // destination descriptor's offset stays where it was.
+        let out = rw_new(&dir.join("dst"));
+        let (c, s) = streams::tcp_pair();
+        let wr = streams::writer(c, &b[..MED], 100 * 1024, Duration::from_micros(200), |c| {
+            c.shutdown(std::net::Shutdown::Write).expect("shutdown")
+        });
+        let mut oo = 0;
+        assert_eq!(
+            zcio::splice(&s, None, &out, Some(&mut oo), TO_EOF, e).expect("sp"),
+            m
+        );
+        assert_eq!((oo, fd_offset(&out)), (m, 0));
+        wr.join().expect("writer");
+        assert!(contents(&out) == b[..MED]);
+
+        // splice TCP -> file with a length: that much, then the rest.
+        reset(&out);
+        let (c, s) = streams::tcp_pair();
+        let wr = streams::writer(c, &b[..MED], 256 * 1024, no, |c| {
+            c.shutdown(std::net::Shutdown::Write).expect("shutdown")
+        });
+        assert_eq!(
+            zcio::splice(&s, None, &out, None, 1000, e).expect("sp"),
+            1000
+        );
+        assert_eq!(fd_offset(&out), 1000);
+        assert!(contents(&out) == b[..1000]);
+        assert_eq!(
+            zcio::splice(&s, None, &out, None, TO_EOF, e).expect("sp"),
+            m - 1000
+        );
+        wr.join().expect("writer");
+        assert!(contents(&out) == b[..MED]);
+
+        // splice pipe -> file at output offset 3: three zeros, then the data.
+        reset(&out);
+        let (r, w) = streams::pipe();
+        let wr = streams::writer(w, &b[..MED], 256 * 1024, no, |_| {});
+        let mut oo = 3;
+        assert_eq!(
+            zcio::splice(&r, None, &out, Some(&mut oo), TO_EOF, e).expect("sp"),
+            m
+        );
+        assert_eq!(oo, m + 3);
+        wr.join().expect("writer");
+        let mut want = vec![0u8; 3];
+        want.extend_from_slice(&b[..MED]);
+        assert!(contents(&out) == want);
+
+        // The mmap copy file -> pipe: an offset and a count, then the rest.
+        let (r, w) = streams::pipe();
+        let got = streams::reader(r, 65536, no);
+        let mut io = 1;
+        assert_eq!(
+            zcio::mmap_copy(&f, Some(&mut io), &w, 70001, e).expect("mm"),
+            70001
+        );
+        assert_eq!(io, 70002);
+        seek(&f, io);
+        assert_eq!(
+            zcio::mmap_copy(&f, None, &w, TO_EOF, e).expect("mm"),
+            m - 70002
+        );
+        assert_eq!(fd_offset(&f), m);
+        assert!(is_open(w.as_raw_fd()));
+        drop(w);
+        assert!(got.join().expect("reader") == b[1..MED]);
+        fs::remove_file(dir.join("src")).expect("rm");
+        fs::remove_file(dir.join("dst")).expect("rm");
+    });
+}
+
+/// A non-blocking socket with a small send buffer and a slow reader.
+fn sendfile_waits_on(
+    snd: impl AsFd + std::os::fd::AsRawFd,
+    rcv: impl Read + Send + 'static,
+    f: &File,
+) {
+    streams::set_nonblocking(&snd);
+    let got = streams::reader(rcv, 16 * 1024, Duration::from_micros(500));
+    let mut off = 0;
+    let n = zcio::sendfile(&snd, f, Some(&mut off), TO_EOF, FdFlags::empty()).expect("sendfile");
+    assert_eq!((n, off), (MED as u64, MED as u64));
+    nix::sys::socket::shutdown(snd.as_raw_fd(), nix::sys::socket::Shutdown::Write).expect("shut");
+    assert!(got.join().expect("reader") == bytes()[..MED]);
+}
+
+/// NONBLOCK with nobody reading: part of the file, then EAGAIN with nothing
+/// moved (explicit offset or the descriptor's); then the rest, waited for.
+fn sendfile_partial_on(
+    snd: impl AsFd + std::os::fd::AsRawFd,
+    rcv: impl Read + Send + 'static,
+    f: &File,
+) {
+    streams::set_nonblocking(&snd);
+    seek(f, 0);
+    let nb = FdFlags::NONBLOCK;
+    let mut off = 0;
+    let n1 = zcio::sendfile(&snd, f, Some(&mut off), TO_EOF, nb).expect("partial");
+    assert!(n1 > 0 && n1 < MED as u64, "moved {n1}");
+    assert_eq!(off, n1);
+    assert_eq!(
+        errno(zcio::sendfile(&snd, f, Some(&mut off), TO_EOF, nb)),
+        libc::EAGAIN
+    );
+    assert_eq!((off, fd_offset(f)), (n1, 0));
+    seek(f, n1);
+    assert_eq!(
+        errno(zcio::sendfile(&snd, f, None, TO_EOF, nb)),
+        libc::EAGAIN
+    );
+    assert_eq!(fd_offset(f), n1);
+    let got = streams::reader(rcv, 65536, Duration::ZERO);
+    let n2 = zcio::sendfile(&snd, f, None, TO_EOF, FdFlags::empty()).expect("rest");
+    assert_eq!(n2, MED as u64 - n1);
+    assert_eq!(fd_offset(f), MED as u64);
+    assert!(is_open(snd.as_raw_fd()));
+    nix::sys::socket::shutdown(snd.as_raw_fd(), nix::sys::socket::Shutdown::Write).expect("shut");
+    assert!(
+        got.join().expect("reader") == bytes()[..MED],
+        "the reader saw the file once"
+    );
+}
+
+#[test]
+fn nonblocking_sockets() {
+    on_disk_and_shm("non-blocking sockets", |dir| {
+        let f = File::open(mkfile(dir, "src", 0, MED)).expect("open");
+        let (a, b) = streams::unix_pair(4096);
+        sendfile_waits_on(a, b, &f);
+        let (c, s) = streams::tcp_pair_sized(16 * 1024, 64 * 1024);
+        sendfile_waits_on(c, s, &f);
+        let (a, b) = streams::unix_pair(4096);
+        sendfile_partial_on(a, b, &f);
+        let (c, s) = streams::tcp_pair_sized(16 * 1024, 64 * 1024);
+        sendfile_partial_on(c, s, &f);
+
+        // splice from a non-blocking TCP socket: EAGAIN with NONBLOCK and no data;
+        // without it, waits for a slow writer and moves everything.
+        let out = rw_new(&dir.join("dst"));
+        let (c, s) = streams::tcp_pair();
+        streams::set_nonblocking(&s);
+        assert_eq!(
+            errno(zcio::splice(
+                &s,
+                None,
+                &out,
+                None,
+                TO_EOF,
+                FdFlags::NONBLOCK
+            )),
+            libc::EAGAIN
+        );
+        let wr = streams::writer(
+            c,
+            &bytes()[..MED],
+            64 * 1024,
+            Duration::from_micros(500),
+            |c| c.shutdown(std::net::Shutdown::Write).expect("shutdown"),
+        );
+        let n = zcio::splice(&s, None, &out, None, TO_EOF, FdFlags::empty()).expect("splice");
+        wr.join().expect("writer");
+        assert_eq!(n, MED as u64);
+        assert!(contents(&out) == bytes()[..MED]);
+        fs::remove_file(dir.join("src")).expect("rm");
+        fs::remove_file(dir.join("dst")).expect("rm");
+    });
+}
+
+#[test]
+fn sendfile_from_a_pipe_takes_no_more_than_asked() {
+    on_disk_and_shm("sendfile from a pipe", |dir| {
+        let out = rw_new(&dir.join("dst"));
+        let (r, w) = streams::pipe();
+        (&w).write_all(&bytes()[..5000]).expect("write");
+        assert_eq!(
+            zcio::sendfile(&out, &r, None, 1000, FdFlags::empty()).expect("sf"),
+            1000
+        );
+        assert!(contents(&out) == bytes()[..1000]);
+        assert!(streams::drain_now(&r) == bytes()[1000..5000]);
+        // NO_FALLBACK: the kernel's EINVAL, nothing taken from the pipe.
+        reset(&out);
+        (&w).write_all(&bytes()[..3000]).expect("write");
+        assert_eq!(
+            errno(zcio::sendfile(&out, &r, None, TO_EOF, FdFlags::NO_FALLBACK)),
+            libc::EINVAL
+        );
+        assert_eq!(out.metadata().expect("meta").len(), 0);
+        assert_eq!(streams::drain_now(&r).len(), 3000);
+        assert!(is_open(r.as_raw_fd()) && is_open(w.as_raw_fd()));
+        fs::remove_file(dir.join("dst")).expect("rm");
+    });
+}
+
+#[test]
+fn epipe_from_every_stream_call() {
+    on_disk_and_shm("EPIPE", streams::epipe_round);
+}
+
+#[test]
+fn o_append_destinations() {
+    on_disk_and_shm("O_APPEND", |dir| {
+        let b = bytes();
+        let f = File::open(mkfile(dir, "src", 0, MED)).expect("open");
+        let app = dir.join("append");
+        write_file(&app, &b[500..800]);
+        let o = OpenOptions::new().append(true).open(&app).expect("open");
+        let mut io = 0;
+        let n = zcio::copy_file_range(&f, Some(&mut io), &o, None, 100_000, FdFlags::empty())
+            .expect("cfr");
+        assert_eq!((n, io), (100_000, 100_000));
+        let mut io = 0;
+        let n = zcio::sendfile(&o, &f, Some(&mut io), TO_EOF, FdFlags::empty()).expect("sf");
+        assert_eq!((n, io), (MED as u64, MED as u64));
+        let mut want = b[500..800].to_vec();
+        want.extend_from_slice(&b[..100_000]);
+        want.extend_from_slice(&b[..MED]);
+        assert!(fs::read(&app).expect("read") == want);
+        assert!(is_open(o.as_raw_fd()));
+        fs::remove_file(dir.join("src")).expect("rm");
+        fs::remove_file(&app).expect("rm");
+    });
+}
+
+/// ext4 to tmpfs under NO_FALLBACK: the kernel's refusal moves no offset and
+/// writes nothing.
+#[test]
+fn copy_file_range_across_file_systems_moves_nothing_without_fallback() {
+    let d = disk_dir();
+    let Some(shm) = shm_dir() else { return };
+    let f = File::open(mkfile(d.path(), "src", 0, MED)).expect("open");
+    let x = rw_new(&shm.path().join("x"));
+    let (mut io, mut oo) = (0, 0);
+    let r = zcio::copy_file_range(
+        &f,
+        Some(&mut io),
+        &x,
+        Some(&mut oo),
+        TO_EOF,
+        FdFlags::NO_FALLBACK,
+    );
+    assert_eq!(errno(r), libc::EXDEV);
+    assert_eq!((io, oo, fd_offset(&f)), (0, 0, 0));
+    assert_eq!(x.metadata().expect("meta").len(), 0);
+    // And with the fallback: everything, both offsets advanced.
+    let n = zcio::copy_file_range(
+        &f,
+        Some(&mut io),
+        &x,
+        Some(&mut oo),
+        TO_EOF,
+        FdFlags::empty(),
+    )
+    .expect("fallback");
+    assert_eq!((n, io, oo), (MED as u64, MED as u64, MED as u64));
+    assert!(contents(&x) == bytes()[..MED]);
+}
+
+/// A reflink moves no offset, whether it works (XFS) or is refused (ext4, tmpfs),
+/// and a refusal leaves the destination as it was; a read-only destination is
+/// refused.
+#[test]
+fn reflink_offsets_and_refusals() {
+    let mut dirs = disk_and_shm();
+    let xfs = xfs();
+    for d in dirs.drain(..) {
+        let p = d.path();
+        let f = File::open(mkfile(p, "src", 0, MED)).expect("open");
+        let dst = mkfile(p, "dst", 500, 3000);
+        let g = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&dst)
+            .expect("open");
+        seek(&f, 17);
+        let e = errno(zcio::reflink(&f, &g));
+        assert!(
+            matches!(e, libc::EOPNOTSUPP | libc::EXDEV | libc::EINVAL),
+            "{}: {e}",
+            fs_name(p)
+        );
+        assert!(fs::read(&dst).expect("read") == bytes()[500..3500]);
+        assert_eq!((fd_offset(&f), fd_offset(&g)), (17, 0));
+        let ro = File::open(&dst).expect("ro");
+        assert_ne!(errno(zcio::reflink(&f, &ro)), 0);
+        assert!(fs::read(&dst).expect("read") == bytes()[500..3500]);
+    }
+    if let Some(m) = xfs {
+        let p = m.path();
+        let f = File::open(mkfile(&p, "src", 0, MED)).expect("open");
+        let g = rw_new(&p.join("dst"));
+        seek(&f, 17);
+        zcio::reflink(&f, &g).expect("reflink on XFS");
+        assert_eq!((fd_offset(&f), fd_offset(&g)), (17, 0));
+        assert!(contents(&g) == bytes()[..MED]);
+        let ro = File::open(p.join("dst")).expect("ro");
+        assert_eq!(errno(zcio::reflink(&f, &ro)), libc::EBADF);
+    }
+}
+
+#[test]
+fn mmap_copy_from_a_pipe() {
+    on_disk_and_shm("mmap copy from a pipe", |dir| {
+        let out = rw_new(&dir.join("dst"));
+        let (r, w) = streams::pipe();
+        (&w).write_all(&bytes()[..3000]).expect("write");
+        assert_ne!(
+            errno(zcio::mmap_copy(
+                &r,
+                None,
+                &out,
+                TO_EOF,
+                FdFlags::NO_FALLBACK
+            )),
+            0
+        );
+        assert_eq!(out.metadata().expect("meta").len(), 0);
+        drop(w);
+        let n = zcio::mmap_copy(&r, None, &out, TO_EOF, FdFlags::empty()).expect("fallback");
+        assert_eq!(n, 3000);
+        assert!(contents(&out) == bytes()[..3000]);
+        fs::remove_file(dir.join("dst")).expect("rm");
+    });
+}
+
+/// 64 MiB of 1 MiB blocks, each starting with its index, copied by the mmap copy
+/// into a pipe whose reader cuts the file to half once 1 MiB has arrived: EFAULT,
+/// or a count no larger than the half; what arrived is exactly that count, the
+/// file's own blocks in order, and the source's offset moved by it. No SIGBUS.
+#[test]
+fn mmap_copy_of_a_file_truncated_under_it() {
+    on_disk_and_shm("mmap truncated", |dir| {
+        const MIB: usize = 1 << 20;
+        let len = 64 * MIB;
+        let block = |i: usize| {
+            let mut b = bytes()[..MIB].to_vec();
+            b[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            b
+        };
+        let src = dir.join("src");
+        {
+            let mut w = File::create(&src).expect("create");
+            for i in 0..len / MIB {
+                w.write_all(&block(i)).expect("write");
+            }
+        }
+        let f = File::open(&src).expect("open");
+        let cutter = OpenOptions::new().write(true).open(&src).expect("open");
+        let (mut r, w) = streams::pipe();
+        let reader = thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 65536];
+            let mut cut = false;
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => panic!("reader: {e}"),
+                }
+                if !cut && got.len() >= MIB {
+                    cutter.set_len((len / 2) as u64).expect("truncate");
+                    cut = true;
+                }
+            }
+            got
+        });
+        let r = zcio::mmap_copy(&f, None, &w, TO_EOF, FdFlags::empty());
+        drop(w);
+        let got = reader.join().expect("reader");
+        assert_eq!(f.metadata().expect("meta").len(), (len / 2) as u64);
+        match r {
+            Ok(n) => {
+                assert!(n > 0 && n <= (len / 2) as u64, "returned {n}");
+                assert_eq!(got.len() as u64, n, "the reader got what was counted");
+                assert_eq!(fd_offset(&f), n);
+            }
+            Err(e) => assert_eq!(e.raw_os_error(), libc::EFAULT, "{e}"),
+        }
+        assert!(got.len() <= len / 2);
+        for (i, piece) in got.chunks(MIB).enumerate() {
+            assert!(piece == &block(i)[..piece.len()], "block {i} differs");
+        }
+        fs::remove_file(&src).expect("rm");
+    });
+}

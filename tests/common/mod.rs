@@ -253,3 +253,115 @@ pub fn report(test: &str, fs: &str, case: &str, detail: &str) {
         .expect("ZCIO_REPORT");
     f.write_all(line.as_bytes()).expect("report");
 }
+
+/// Runs `f` on a thread of its own and panics when it has not finished within
+/// `limit`: a call that blocks for ever (a FIFO opened the wrong way, a socket
+/// nobody drains) fails the test instead of hanging `cargo test`.
+pub fn within<T: Send + 'static>(
+    limit: std::time::Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(v) => {
+            h.join().expect("thread");
+            v
+        }
+        // The body panicked: join to pass its panic on.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match h.join() {
+            Err(p) => std::panic::resume_unwind(p),
+            Ok(()) => panic!("{what}: finished without a result"),
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: did not return within {limit:?}")
+        }
+    }
+}
+
+/// Open descriptors of this process (the directory stream's own not counted).
+pub fn open_fds() -> usize {
+    fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+        - 1
+}
+
+/// Names in `dir` that zcio's named temporary files have (`.zcio-…`).
+pub fn temp_names(dir: &Path) -> Vec<String> {
+    extra_entries(dir, &[])
+        .into_iter()
+        .filter(|n| n.starts_with(".zcio-"))
+        .collect()
+}
+
+/// The offset of an open file description.
+pub fn fd_offset(f: &impl std::os::fd::AsFd) -> u64 {
+    let off = nix::unistd::lseek(f.as_fd(), 0, nix::unistd::Whence::SeekCur).expect("lseek");
+    u64::try_from(off).expect("offsets are not negative")
+}
+
+/// Whether `fd` is an open descriptor (zcio never closes one it did not open).
+pub fn is_open(fd: std::os::fd::RawFd) -> bool {
+    // SAFETY: F_GETFD only asks whether the number is open.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// The file system `p` is on, by the name RELIABILITY.md uses.
+pub fn fs_name(p: &Path) -> String {
+    match nix::sys::statfs::statfs(p).map(|s| s.filesystem_type().0 as u64) {
+        Ok(0xEF53) => "ext4".into(),
+        Ok(0x0102_1994) => "tmpfs".into(),
+        Ok(0x5846_5342) => "xfs".into(),
+        Ok(t) => format!("{t:#x}"),
+        Err(_) => "?".into(),
+    }
+}
+
+/// With ZCIO_REPORT=FILE, records a row of another kind than `rust` (the kinds of
+/// c-tests/reliability.py: regression, fault, bad, concurrency, resources).
+pub fn report_row(kind: &str, fields: &[&str]) {
+    let Some(path) = std::env::var_os("ZCIO_REPORT") else {
+        return;
+    };
+    let mut line = kind.to_string();
+    for f in fields {
+        line.push('\t');
+        line.push_str(&f.replace(['\t', '\n'], " "));
+    }
+    line.push('\n');
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("ZCIO_REPORT");
+    f.write_all(line.as_bytes()).expect("report");
+}
+
+/// A regression check named after the fault it once found: recorded for
+/// RELIABILITY.md, then asserted.
+pub fn regression(name: &str, ok: bool) {
+    println!("regression {name}: {}", if ok { "ok" } else { "FAILED" });
+    report_row("regression", &[name, if ok { "1" } else { "0" }]);
+    assert!(ok, "regression {name}");
+}
+
+/// The Direct I/O engines and `None` (zcio's choice), for loops over all four.
+pub fn engines_and_auto() -> [Option<zcio::Engine>; 4] {
+    [
+        None,
+        Some(zcio::Engine::Sync),
+        Some(zcio::Engine::Threads),
+        Some(zcio::Engine::IoUring),
+    ]
+}
+
+/// Scratch directories on ext4 and, where there is one, on tmpfs.
+pub fn disk_and_shm() -> Vec<tempfile::TempDir> {
+    let mut v = vec![disk_dir()];
+    v.extend(shm_dir());
+    v
+}

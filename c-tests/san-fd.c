@@ -1,14 +1,17 @@
 /*
- * zcio's zero-copy descriptor calls through the C API: sendfile, splice,
- * copy_file_range, reflink and the mmap copy between files, pipes, FIFOs, Unix and
- * TCP sockets, checking the bytes that arrive and every offset; non-blocking
- * sockets; EPIPE without SIGPIPE; a source truncated under the mmap copy; bad
- * descriptors, offsets and flags; zc_copy_file with each forced method. No
- * descriptor is closed or leaked.
+ * Sanitizer driver for the descriptor calls: sendfile, splice, copy_file_range,
+ * reflink and the mmap copy between files, pipes, FIFOs (fed by another process),
+ * Unix and TCP sockets and /proc, non-blocking sockets, EPIPE under each SIGPIPE
+ * disposition (a forked child for the default one), the splice pipe of a thread
+ * when it ends and after a fork, and a source truncated under the mmap copy. Each
+ * part runs on a thread of its own under a watchdog. Its checks are the driver's
+ * own (each call's result and the bytes that arrived); the offsets and the rest
+ * of the behaviour are specified in tests/zerocopy.rs, tests/process.rs and
+ * tests/signals.rs.
  *
- * usage: test_zerocopy DIR   (DIR: where the files go; run on ext4 and on tmpfs)
+ * usage: san-fd DIR
  */
-#include "common.h"
+#include "helpers.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
@@ -74,7 +77,6 @@ static int xopen(const char *p, int flags) {
 }
 
 static int is_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
-static long long pos_of(int fd) { return (long long)lseek(fd, 0, SEEK_CUR); }
 static long long size_of(int fd) {
     struct stat st;
     return fstat(fd, &st) == 0 ? (long long)st.st_size : -1;
@@ -305,35 +307,26 @@ static void test_sendfile_file(void) {
     lseek(in, 7, SEEK_SET);
     int64_t off = 100;
     CHECK_EQ(zc_sendfile(out, in, &off, ZC_TO_EOF, 0), MED - 100);
-    CHECK_EQ(off, MED);
-    CHECK_EQ(pos_of(in), 7);
-    CHECK_EQ(pos_of(out), MED - 100);
     CHECK(fd_is(out, data + 100, MED - 100));
 
     /* NULL: the descriptor's offset is used and advanced; count shorter than the file. */
     reset(out);
     lseek(in, 1000, SEEK_SET);
     CHECK_EQ(zc_sendfile(out, in, NULL, 5000, 0), 5000);
-    CHECK_EQ(pos_of(in), 6000);
     CHECK_EQ(zc_sendfile(out, in, NULL, ZC_TO_EOF, 0), MED - 6000);
-    CHECK_EQ(pos_of(in), MED);
     CHECK(fd_is(out, data + 1000, MED - 1000));
 
     /* A count shorter than the file with an offset; then at and past the end. */
     reset(out);
     off = 0;
     CHECK_EQ(zc_sendfile(out, in, &off, 12345, 0), 12345);
-    CHECK_EQ(off, 12345);
     CHECK(fd_is(out, data, 12345));
     off = (int64_t)MED;
     CHECK_EQ(zc_sendfile(out, in, &off, ZC_TO_EOF, 0), 0);
-    CHECK_EQ(off, MED);
     off = (int64_t)MED + 10;
     CHECK_EQ(zc_sendfile(out, in, &off, 100, 0), 0);
-    CHECK_EQ(off, MED + 10);
     off = 5;
     CHECK_EQ(zc_sendfile(out, in, &off, 0, 0), 0);
-    CHECK_EQ(off, 5);
     CHECK(fd_is(out, data, 12345));
     CHECK(is_open(in) && is_open(out));
 
@@ -342,8 +335,6 @@ static void test_sendfile_file(void) {
     reset(out);
     int64_t n = zc_sendfile(out, pr, NULL, ZC_TO_EOF, 0);
     CHECK(n > 5);
-    CHECK_EQ(size_of(out), n);
-    CHECK_EQ(pos_of(pr), n);
     char head[8] = {0};
     CHECK_EQ(pread(out, head, 5, 0), 5);
     CHECK(memcmp(head, "Name:", 5) == 0);
@@ -354,13 +345,10 @@ static void test_sendfile_file(void) {
     /* Nothing moved: neither offset moves. */
     off = 0;
     CHECK_EQ(zc_sendfile(ro, in, &off, 100, 0), -EBADF);
-    CHECK_EQ(off, 0);
     lseek(in, 0, SEEK_SET);
     CHECK_EQ(zc_sendfile(ro, in, NULL, 100, 0), -EBADF);
-    CHECK_EQ(pos_of(in), 0);
     off = 0;
     CHECK_EQ(zc_sendfile(out, wo, &off, 100, 0), -EBADF);
-    CHECK_EQ(off, 0);
     CHECK(is_open(ro) && is_open(wo));
     close(ro);
     close(wo);
@@ -384,8 +372,6 @@ static void test_sendfile_streams(void) {
     reader_start(&r, p[0], MED, 0, 0);
     int64_t off = 3;
     CHECK_EQ(zc_sendfile(p[1], in, &off, ZC_TO_EOF, 0), MED - 3);
-    CHECK_EQ(off, MED);
-    CHECK_EQ(pos_of(in), 0);
     CHECK(is_open(p[1]));
     close(p[1]);
     CHECK(reader_done(&r, data + 3, MED - 3));
@@ -397,9 +383,7 @@ static void test_sendfile_streams(void) {
     reader_start(&r, s[1], MED, 0, 0);
     lseek(in, 0, SEEK_SET);
     CHECK_EQ(zc_sendfile(s[0], in, NULL, 70000, 0), 70000);
-    CHECK_EQ(pos_of(in), 70000);
     CHECK_EQ(zc_sendfile(s[0], in, NULL, ZC_TO_EOF, 0), MED - 70000);
-    CHECK_EQ(pos_of(in), MED);
     shutdown(s[0], SHUT_WR);
     CHECK(reader_done(&r, data, MED));
     CHECK(is_open(s[0]) && is_open(s[1]));
@@ -412,10 +396,8 @@ static void test_sendfile_streams(void) {
     reader_start(&r, srv, MED, 0, 0);
     off = 16;
     CHECK_EQ(zc_sendfile(c, in, &off, 65537, 0), 65537);
-    CHECK_EQ(off, 16 + 65537);
     lseek(in, off, SEEK_SET);
     CHECK_EQ(zc_sendfile(c, in, NULL, ZC_TO_EOF, 0), MED - 16 - 65537);
-    CHECK_EQ(pos_of(in), MED);
     shutdown(c, SHUT_WR);
     CHECK(reader_done(&r, data + 16, MED - 16));
     CHECK(is_open(c));
@@ -439,7 +421,6 @@ static void sendfile_nonblock_on(int snd, int rcv, int in, const char *label) {
     reader_start(&r, rcv, MED, 16 * KIB, 500);
     int64_t off = 0;
     CHECK_EQ(zc_sendfile(snd, in, &off, ZC_TO_EOF, 0), MED);
-    CHECK_EQ(off, MED);
     shutdown(snd, SHUT_WR);
     CHECK(reader_done(&r, data, MED));
 }
@@ -455,20 +436,15 @@ static void sendfile_partial_on(int snd, int rcv, int in, const char *label) {
     int64_t off = 0;
     int64_t n1 = zc_sendfile(snd, in, &off, ZC_TO_EOF, ZC_F_NONBLOCK);
     CHECK(n1 > 0 && n1 < (int64_t)MED);
-    CHECK_EQ(off, n1);
     int64_t n2 = zc_sendfile(snd, in, &off, ZC_TO_EOF, ZC_F_NONBLOCK);
     CHECK_EQ(n2, -EAGAIN);
-    CHECK_EQ(off, n1);
-    CHECK_EQ(pos_of(in), 0);
     /* NULL offset too: -EAGAIN moves the descriptor's offset nowhere. */
     lseek(in, n1, SEEK_SET);
     CHECK_EQ(zc_sendfile(snd, in, NULL, ZC_TO_EOF, ZC_F_NONBLOCK), -EAGAIN);
-    CHECK_EQ(pos_of(in), n1);
 
     /* Then the rest, waited for: the reader sees the file exactly once. */
     reader_start(&r, rcv, MED, 0, 0);
     if (n1 > 0) CHECK_EQ(zc_sendfile(snd, in, NULL, ZC_TO_EOF, 0), (int64_t)MED - n1);
-    CHECK_EQ(pos_of(in), MED);
     shutdown(snd, SHUT_WR);
     CHECK(reader_done(&r, data, MED));
     CHECK(is_open(snd) && is_open(rcv));
@@ -534,7 +510,6 @@ static void test_sendfile_from_pipe(void) {
     reset(out);
     CHECK_EQ(write(p[1], data, 3000), 3000);
     CHECK_EQ(zc_sendfile(out, p[0], NULL, ZC_TO_EOF, ZC_F_NO_FALLBACK), -EINVAL);
-    CHECK_EQ(size_of(out), 0);
     CHECK_EQ(drain_now(p[0], rest, sizeof rest), 3000);
     CHECK(is_open(p[0]) && is_open(p[1]) && is_open(out));
     close(p[0]);
@@ -558,7 +533,6 @@ static void epipe_round(void) {
     close(p[0]);
     off = 0;
     CHECK_EQ(zc_sendfile(p[1], in, &off, ZC_TO_EOF, 0), -EPIPE);
-    CHECK_EQ(off, 0);
     off = 0;
     CHECK_EQ(zc_splice(in, &off, p[1], NULL, ZC_TO_EOF, 0), -EPIPE);
     off = 0;
@@ -588,7 +562,6 @@ static void epipe_round(void) {
     r = zc_sendfile(c, in, &off, ZC_TO_EOF, 0);
     if (r != -EPIPE) fprintf(stderr, "  [%s] tcp sendfile: %lld\n", t_name, (long long)r);
     CHECK(r == -EPIPE || r == -ECONNRESET);
-    CHECK(off >= 0 && off <= (int64_t)MED); /* how far it got */
     close(c);
     tcp_pair(&c, &srv, 0, 0);
     close(srv);
@@ -713,10 +686,6 @@ static void test_splice_files(void) {
     lseek(in, 9, SEEK_SET);
     int64_t io = 10, oo = 20;
     CHECK_EQ(zc_splice(in, &io, out, &oo, ZC_TO_EOF, 0), MED - 10);
-    CHECK_EQ(io, MED);
-    CHECK_EQ(oo, 20 + MED - 10);
-    CHECK_EQ(pos_of(in), 9);
-    CHECK_EQ(pos_of(out), 0);
     unsigned char *want = calloc(1, MED + 10);
     memcpy(want + 20, data + 10, MED - 10);
     CHECK(fd_is(out, want, MED + 10));
@@ -726,16 +695,11 @@ static void test_splice_files(void) {
     reset(out);
     lseek(in, 5, SEEK_SET);
     CHECK_EQ(zc_splice(in, NULL, out, NULL, 4097, 0), 4097);
-    CHECK_EQ(pos_of(in), 5 + 4097);
-    CHECK_EQ(pos_of(out), 4097);
     CHECK_EQ(zc_splice(in, NULL, out, NULL, ZC_TO_EOF, 0), MED - 5 - 4097);
-    CHECK_EQ(pos_of(in), MED);
-    CHECK_EQ(pos_of(out), MED - 5);
     CHECK(fd_is(out, data + 5, MED - 5));
     CHECK_EQ(zc_splice(in, NULL, out, NULL, ZC_TO_EOF, 0), 0); /* at end of file */
     io = 0;
     CHECK_EQ(zc_splice(in, &io, out, NULL, 0, 0), 0);
-    CHECK_EQ(io, 0);
     CHECK(is_open(in) && is_open(out));
 
     /* A pipe side has no offset: -ESPIPE, and the pipe's bytes stay where they are. */
@@ -746,12 +710,9 @@ static void test_splice_files(void) {
     reset(out);
     int64_t po = 0;
     CHECK_EQ(zc_splice(p[0], &po, out, NULL, 5, 0), -ESPIPE);
-    CHECK_EQ(po, 0);
     io = 0;
     po = 0;
     CHECK_EQ(zc_splice(in, &io, p[1], &po, 5, 0), -ESPIPE);
-    CHECK_EQ(io, 0);
-    CHECK_EQ(size_of(out), 0);
     unsigned char buf[64];
     size_t n = drain_now(p[0], buf, sizeof buf);
     CHECK_EQ(n, 5);
@@ -795,7 +756,6 @@ static void test_splice_streams(void) {
     reader_start(&r, p[0], MED, 0, 0);
     io = 1;
     CHECK_EQ(zc_splice(in, &io, p[1], NULL, ZC_TO_EOF, 0), MED - 1);
-    CHECK_EQ(io, MED);
     close(p[1]);
     CHECK(reader_done(&r, data + 1, MED - 1));
     close(p[0]);
@@ -806,8 +766,6 @@ static void test_splice_streams(void) {
     reader_start(&r, srv, MED, 0, 0);
     io = 2;
     CHECK_EQ(zc_splice(in, &io, c, NULL, ZC_TO_EOF, 0), MED - 2);
-    CHECK_EQ(io, MED);
-    CHECK_EQ(pos_of(in), 0);
     shutdown(c, SHUT_WR);
     CHECK(reader_done(&r, data + 2, MED - 2));
     close(c);
@@ -818,8 +776,6 @@ static void test_splice_streams(void) {
     writer_start(&w, c, data, MED, 1, 100 * KIB, 200);
     oo = 0;
     CHECK_EQ(zc_splice(srv, NULL, out, &oo, ZC_TO_EOF, 0), MED);
-    CHECK_EQ(oo, MED);
-    CHECK_EQ(pos_of(out), 0);
     CHECK(writer_done(&w));
     CHECK(fd_is(out, data, MED));
     close(c);
@@ -831,7 +787,6 @@ static void test_splice_streams(void) {
     tcp_pair(&c, &srv, 0, 0);
     writer_start(&w, c, data, MED, 1, 0, 0);
     CHECK_EQ(zc_splice(srv, NULL, out, NULL, 1000, 0), 1000);
-    CHECK_EQ(pos_of(out), 1000);
     CHECK(fd_is(out, data, 1000));
     CHECK_EQ(zc_splice(srv, NULL, out, NULL, ZC_TO_EOF, 0), MED - 1000);
     CHECK(writer_done(&w));
@@ -870,7 +825,6 @@ static void test_splice_streams(void) {
     writer_start(&w, p[1], data, MED, 0, 0, 0);
     oo = 3;
     CHECK_EQ(zc_splice(p[0], NULL, out, &oo, ZC_TO_EOF, 0), MED);
-    CHECK_EQ(oo, MED + 3);
     CHECK(writer_done(&w));
     unsigned char *want = calloc(1, MED + 3);
     memcpy(want + 3, data, MED);
@@ -996,20 +950,12 @@ static void test_copy_file_range(void) {
     lseek(in, 11, SEEK_SET);
     int64_t io = 3, oo = 0;
     CHECK_EQ(zc_copy_file_range(in, &io, out, &oo, ZC_TO_EOF, 0), MED - 3);
-    CHECK_EQ(io, MED);
-    CHECK_EQ(oo, MED - 3);
-    CHECK_EQ(pos_of(in), 11);
-    CHECK_EQ(pos_of(out), 0);
     CHECK(fd_is(out, data + 3, MED - 3));
 
     reset(out);
     lseek(in, 4096, SEEK_SET);
     CHECK_EQ(zc_copy_file_range(in, NULL, out, NULL, 777, 0), 777);
-    CHECK_EQ(pos_of(in), 4096 + 777);
-    CHECK_EQ(pos_of(out), 777);
     CHECK_EQ(zc_copy_file_range(in, NULL, out, NULL, ZC_TO_EOF, 0), MED - 4096 - 777);
-    CHECK_EQ(pos_of(in), MED);
-    CHECK_EQ(pos_of(out), MED - 4096);
     CHECK(fd_is(out, data + 4096, MED - 4096));
     CHECK_EQ(zc_copy_file_range(in, NULL, out, NULL, ZC_TO_EOF, 0), 0);
     CHECK(is_open(in) && is_open(out));
@@ -1023,8 +969,6 @@ static void test_copy_file_range(void) {
         io = 0;
         oo = 0;
         CHECK_EQ(zc_copy_file_range(in, &io, x, &oo, ZC_TO_EOF, 0), MED);
-        CHECK_EQ(io, MED);
-        CHECK_EQ(oo, MED);
         CHECK(fd_is(x, data, MED));
         reset(x);
         io = 0;
@@ -1032,8 +976,6 @@ static void test_copy_file_range(void) {
         int64_t r = zc_copy_file_range(in, &io, x, &oo, ZC_TO_EOF, ZC_F_NO_FALLBACK);
         if (r != -EXDEV) fprintf(stderr, "  [%s] NO_FALLBACK: %lld\n", t_name, (long long)r);
         CHECK(r < 0);
-        CHECK_EQ(io, 0);
-        CHECK_EQ(size_of(x), 0);
         close(x);
         unlink(shm);
     }
@@ -1044,16 +986,13 @@ static void test_copy_file_range(void) {
     reset(out);
     int64_t r = zc_copy_file_range(pr, NULL, out, NULL, ZC_TO_EOF, 0);
     CHECK(r > 5);
-    CHECK_EQ(size_of(out), r);
     char head[8] = {0};
     CHECK_EQ(pread(out, head, 5, 0), 5);
     CHECK(memcmp(head, "Name:", 5) == 0);
-    CHECK_EQ(pos_of(pr), r);
     reset(out);
     io = 0;
     r = zc_copy_file_range(pr, &io, out, NULL, ZC_TO_EOF, 0);
     CHECK(r > 5);
-    CHECK_EQ(io, r);
     memset(head, 0, sizeof head);
     CHECK_EQ(pread(out, head, 5, 0), 5);
     CHECK(memcmp(head, "Name:", 5) == 0);
@@ -1065,7 +1004,6 @@ static void test_copy_file_range(void) {
     int ap = xopen(dst, O_WRONLY | O_APPEND);
     io = 0;
     CHECK_EQ(zc_copy_file_range(in, &io, ap, NULL, 100000, 0), 100000);
-    CHECK_EQ(io, 100000);
     unsigned char *want = malloc(300 + 100000);
     memcpy(want, data + 500, 300);
     memcpy(want + 300, data, 100000);
@@ -1099,8 +1037,6 @@ static void test_reflink(void) {
         if (r == 0) CHECK(fd_is(out, data, MED));
         else CHECK(fd_is(out, data + 500, 3000));
     }
-    CHECK_EQ(pos_of(in), 17);
-    CHECK_EQ(pos_of(out), 0);
 
     int closed = closed_fd(in);
     CHECK_EQ(zc_reflink(-1, out), -EBADF);
@@ -1115,7 +1051,6 @@ static void test_reflink(void) {
         int x = mkostemp(shm, O_CLOEXEC);
         if (x < 0) t_die("mkostemp");
         CHECK(zc_reflink(in, x) < 0);
-        CHECK_EQ(size_of(x), 0);
         close(x);
         unlink(shm);
     }
@@ -1139,29 +1074,22 @@ static void test_mmap_copy(void) {
     lseek(in, 9, SEEK_SET);
     int64_t io = 5;
     CHECK_EQ(zc_mmap_copy(in, &io, out, ZC_TO_EOF, 0), MED - 5);
-    CHECK_EQ(io, MED);
-    CHECK_EQ(pos_of(in), 9);
-    CHECK_EQ(pos_of(out), MED - 5);
     CHECK(fd_is(out, data + 5, MED - 5));
 
     reset(out);
     lseek(in, 100, SEEK_SET);
     CHECK_EQ(zc_mmap_copy(in, NULL, out, 1000, 0), 1000);
-    CHECK_EQ(pos_of(in), 1100);
     CHECK_EQ(zc_mmap_copy(in, NULL, out, ZC_TO_EOF, 0), MED - 1100);
-    CHECK_EQ(pos_of(in), MED);
     CHECK(fd_is(out, data + 100, MED - 100));
     CHECK_EQ(zc_mmap_copy(in, NULL, out, ZC_TO_EOF, 0), 0);
     io = (int64_t)MED + 4096;
     CHECK_EQ(zc_mmap_copy(in, &io, out, ZC_TO_EOF, 0), 0);
-    CHECK_EQ(io, MED + 4096);
 
     /* An empty source. */
     char *empty = mkfile("mm.empty", 0, 0);
     int e = xopen(empty, O_RDONLY);
     reset(out);
     CHECK_EQ(zc_mmap_copy(e, NULL, out, ZC_TO_EOF, 0), 0);
-    CHECK_EQ(size_of(out), 0);
     close(e);
     unlink(empty);
     free(empty);
@@ -1173,10 +1101,8 @@ static void test_mmap_copy(void) {
     reader_start(&r, p[0], MED, 0, 0);
     io = 1;
     CHECK_EQ(zc_mmap_copy(in, &io, p[1], 70001, 0), 70001);
-    CHECK_EQ(io, 70001 + 1);
     lseek(in, io, SEEK_SET);
     CHECK_EQ(zc_mmap_copy(in, NULL, p[1], ZC_TO_EOF, 0), MED - 70002);
-    CHECK_EQ(pos_of(in), MED);
     CHECK(is_open(p[1]));
     close(p[1]);
     CHECK(reader_done(&r, data + 1, MED - 1));
@@ -1188,7 +1114,6 @@ static void test_mmap_copy(void) {
     CHECK_EQ(write(p[1], data, 3000), 3000);
     reset(out);
     CHECK(zc_mmap_copy(p[0], NULL, out, ZC_TO_EOF, ZC_F_NO_FALLBACK) < 0);
-    CHECK_EQ(size_of(out), 0);
     close(p[1]);
     CHECK_EQ(zc_mmap_copy(p[0], NULL, out, ZC_TO_EOF, 0), 3000);
     CHECK(fd_is(out, data, 3000));
@@ -1200,7 +1125,6 @@ static void test_mmap_copy(void) {
     reset(out);
     int64_t n = zc_mmap_copy(pr, NULL, out, ZC_TO_EOF, 0);
     CHECK(n > 5);
-    CHECK_EQ(size_of(out), n);
     char head[8] = {0};
     CHECK_EQ(pread(out, head, 5, 0), 5);
     CHECK(memcmp(head, "Name:", 5) == 0);
@@ -1246,11 +1170,7 @@ static void test_mmap_truncated(void) {
         fprintf(stderr, "  [%s] returned %lld after truncation to %zu\n", t_name, (long long)n,
                 TRUNC_LEN / 2);
     CHECK(n == -EFAULT || (n > 0 && n <= (int64_t)(TRUNC_LEN / 2)));
-    CHECK_EQ(size_of(in), TRUNC_LEN / 2);
-    CHECK_EQ(r.err, 0);
     if (n > 0) {
-        CHECK_EQ(r.len, n);
-        CHECK_EQ(pos_of(in), n);
     }
     /* Whatever arrived is the file's own bytes, in order. */
     int same = r.len <= TRUNC_LEN / 2;
@@ -1270,222 +1190,6 @@ static void test_mmap_truncated(void) {
     free(src);
 }
 
-/* ---------- bad descriptors, offsets, flags ---------- */
-
-static void test_bad_args(void) {
-    section("bad descriptors");
-    char *src = mkfile("ba.src", 0, 10000), *dst = t_path(dir, "ba.dst");
-    int in = xopen(src, O_RDONLY), out = xopen(dst, O_RDWR | O_CREAT | O_TRUNC);
-    int closed = closed_fd(in);
-    int dfd = xopen(dir, O_RDONLY | O_DIRECTORY);
-    const int bad[] = {-1, -100, INT_MIN, closed, 1 << 30, dfd};
-    static const char *const calls[10] = {
-        "sendfile(bad, in)",  "sendfile(out, bad)", "splice(bad, out)",  "splice(in, bad)",
-        "copy_file_range(bad, out)", "copy_file_range(in, bad)", "mmap_copy(bad, out)",
-        "mmap_copy(in, bad)", "reflink(bad, out)", "reflink(in, bad)"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int b = bad[i];
-        int64_t rs[10], o[10] = {0};
-        rs[0] = zc_sendfile(b, in, &o[0], 100, 0);
-        rs[1] = zc_sendfile(out, b, &o[1], 100, 0);
-        rs[2] = zc_splice(b, NULL, out, &o[2], 100, 0);
-        rs[3] = zc_splice(in, &o[3], b, NULL, 100, 0);
-        rs[4] = zc_copy_file_range(b, NULL, out, &o[4], 100, 0);
-        rs[5] = zc_copy_file_range(in, &o[5], b, NULL, 100, 0);
-        rs[6] = zc_mmap_copy(b, NULL, out, 100, 0);
-        rs[7] = zc_mmap_copy(in, &o[7], b, 100, 0);
-        rs[8] = zc_reflink(b, out);
-        rs[9] = zc_reflink(in, b);
-        for (int k = 0; k < 10; k++) {
-            int ok = b == dfd ? rs[k] < 0 && rs[k] > -4096 : rs[k] == -EBADF;
-            /* Nothing was moved, so no offset may have moved. */
-            if (!ok || o[k] != 0)
-                fprintf(stderr, "  [%s] fd %d, %s: %lld, offset now %lld\n", t_name, b, calls[k],
-                        (long long)rs[k], (long long)o[k]);
-            CHECK(ok);
-            CHECK_EQ(o[k], 0);
-        }
-        CHECK_EQ(pos_of(in), 0);
-        CHECK_EQ(size_of(out), 0);
-        CHECK(is_open(in) && is_open(out) && is_open(dfd));
-    }
-
-    /* Negative offsets: -EINVAL, the offset and the files untouched. */
-    section("negative offsets");
-    const int64_t negs[] = {-1, -4096, INT64_MIN};
-    for (int i = 0; i < 3; i++) {
-        int64_t v = negs[i], a = v, b = 0;
-        CHECK_EQ(zc_sendfile(out, in, &a, 100, 0), -EINVAL);
-        CHECK_EQ(a, v);
-        CHECK_EQ(zc_splice(in, &a, out, NULL, 100, 0), -EINVAL);
-        CHECK_EQ(a, v);
-        CHECK_EQ(zc_splice(in, &b, out, &a, 100, 0), -EINVAL);
-        CHECK_EQ(a, v);
-        CHECK_EQ(b, 0);
-        CHECK_EQ(zc_copy_file_range(in, &a, out, NULL, 100, 0), -EINVAL);
-        CHECK_EQ(a, v);
-        CHECK_EQ(zc_copy_file_range(in, &b, out, &a, 100, 0), -EINVAL);
-        CHECK_EQ(a, v);
-        CHECK_EQ(b, 0);
-        CHECK_EQ(zc_mmap_copy(in, &a, out, 100, 0), -EINVAL);
-        CHECK_EQ(a, v);
-    }
-    CHECK_EQ(pos_of(in), 0);
-    CHECK_EQ(size_of(out), 0);
-
-    /* Flags other than ZC_F_NONBLOCK and ZC_F_NO_FALLBACK: -EINVAL, nothing moved. */
-    section("unknown flags");
-    const uint32_t flags[] = {ZC_F_FSYNC, ZC_F_EXCL, ZC_F_PRESERVE_TIMES, 1u << 9, 1u << 31,
-                              ZC_F_NONBLOCK | (1u << 20)};
-    for (int i = 0; i < 6; i++) {
-        uint32_t f = flags[i];
-        int64_t a = 0, b = 0;
-        CHECK_EQ(zc_sendfile(out, in, &a, 100, f), -EINVAL);
-        CHECK_EQ(zc_sendfile(out, in, NULL, 100, f), -EINVAL);
-        CHECK_EQ(zc_splice(in, &a, out, &b, 100, f), -EINVAL);
-        CHECK_EQ(zc_splice(in, NULL, out, NULL, 100, f), -EINVAL);
-        CHECK_EQ(zc_copy_file_range(in, &a, out, &b, 100, f), -EINVAL);
-        CHECK_EQ(zc_copy_file_range(in, NULL, out, NULL, 100, f), -EINVAL);
-        CHECK_EQ(zc_mmap_copy(in, &a, out, 100, f), -EINVAL);
-        CHECK_EQ(zc_mmap_copy(in, NULL, out, 100, f), -EINVAL);
-        CHECK_EQ(a, 0);
-        CHECK_EQ(b, 0);
-    }
-    CHECK_EQ(pos_of(in), 0);
-    CHECK_EQ(pos_of(out), 0);
-    CHECK_EQ(size_of(out), 0);
-
-    /* errno is left alone, on failure and on success. */
-    section("errno");
-    errno = 4242;
-    CHECK_EQ(zc_sendfile(-1, in, NULL, 100, 0), -EBADF);
-    CHECK_EQ(zc_splice(in, NULL, closed, NULL, 100, 0), -EBADF);
-    CHECK_EQ(zc_copy_file_range(in, NULL, out, NULL, 100, 1u << 31), -EINVAL);
-    CHECK_EQ(zc_reflink(-1, -1), -EBADF);
-    CHECK_EQ(zc_mmap_copy(dfd, NULL, out, 100, 0) < 0, 1);
-    CHECK_EQ(errno, 4242);
-    int64_t a = 0;
-    CHECK_EQ(zc_sendfile(out, in, &a, ZC_TO_EOF, 0), 10000);
-    CHECK_EQ(zc_splice(in, &a, out, NULL, ZC_TO_EOF, 0), 0);
-    a = 0;
-    CHECK_EQ(zc_copy_file_range(in, &a, out, NULL, 10, 0), 10);
-    a = 0;
-    CHECK_EQ(zc_mmap_copy(in, &a, out, 10, 0), 10);
-    CHECK_EQ(errno, 4242);
-    unsigned char *want = malloc(10020);
-    memcpy(want, data, 10000);
-    memcpy(want + 10000, data, 10);
-    memcpy(want + 10010, data, 10);
-    CHECK(fd_is(out, want, 10020));
-    free(want);
-
-    CHECK(is_open(in) && is_open(out) && is_open(dfd));
-    close(dfd);
-    close(in);
-    close(out);
-    unlink(src);
-    unlink(dst);
-    free(src);
-    free(dst);
-}
-
-/* ---------- whole-file copies ---------- */
-
-static const char *method_name(uint32_t m) {
-    static const char *names[] = {"auto",     "direct", "reflink", "copy_file_range",
-                                  "sendfile", "splice", "mmap",    "read_write"};
-    return m < ZC_METHOD_COUNT ? names[m] : "?";
-}
-
-static void test_copy_file(void) {
-    section("zc_copy_file methods");
-    char *src = mkfile("cf.src", 0, BIG), *dst = t_path(dir, "cf.dst");
-    CHECK_EQ(chmod(src, 0640), 0);
-    mode_t um = umask(0);
-    umask(um);
-    const uint32_t methods[] = {ZC_METHOD_SENDFILE, ZC_METHOD_SPLICE, ZC_METHOD_COPY_FILE_RANGE,
-                                ZC_METHOD_MMAP,     ZC_METHOD_READ_WRITE, ZC_METHOD_DIRECT};
-    for (int i = 0; i < 6; i++) {
-        uint32_t m = methods[i];
-        zc_options o;
-        zc_options_init(&o);
-        o.method = m;
-        zc_stats st;
-        zc_stats_init(&st);
-        int r = zc_copy_file(src, dst, &o, &st);
-        if (r != 0) fprintf(stderr, "  [%s] %s: %s\n", t_name, method_name(m), zc_strerror(r));
-        CHECK_EQ(r, 0);
-        CHECK(t_file_is(dst, data, BIG));
-        if (st.method != m)
-            fprintf(stderr, "  [%s] forced %s, moved by %s (fallbacks %#x, errno %d)\n", t_name,
-                    method_name(m), method_name(st.method), st.fallbacks,
-                    st.fallback_errno[m % ZC_METHOD_COUNT]);
-        CHECK(st.method == m ||
-              (st.method == ZC_METHOD_READ_WRITE && (st.fallbacks & (1u << m))));
-        CHECK_EQ(st.bytes, BIG);
-        CHECK_EQ(st.failed_step, ZC_STEP_NONE);
-        struct stat sb;
-        CHECK(stat(dst, &sb) == 0 && (sb.st_mode & 07777) == (0640 & ~um));
-        unlink(dst);
-    }
-
-    /* Reflink cannot be done here: refused, and nothing created. */
-    section("zc_copy_file reflink");
-    int entries = t_count_entries(dir);
-    zc_options o;
-    zc_options_init(&o);
-    o.method = ZC_METHOD_REFLINK;
-    zc_stats st;
-    zc_stats_init(&st);
-    int r = zc_copy_file(src, dst, &o, &st);
-    if (dir_clones_never()) {
-        CHECK_EQ(r, -EOPNOTSUPP);
-        CHECK(!t_exists(dst));
-        CHECK_EQ(t_count_entries(dir), entries);
-        /* An existing destination stays as it was. */
-        t_write_file(dst, data + 9, 999);
-        CHECK_EQ(zc_copy_file(src, dst, &o, NULL), -EOPNOTSUPP);
-        CHECK(t_file_is(dst, data + 9, 999));
-        unlink(dst);
-    } else if (r == 0) {
-        CHECK(t_file_is(dst, data, BIG));
-        CHECK_EQ(st.method, ZC_METHOD_REFLINK);
-        unlink(dst);
-    }
-
-    section("zc_splice_file");
-    zc_stats_init(&st);
-    CHECK_EQ(zc_splice_file(src, dst, NULL, &st), 0);
-    CHECK(t_file_is(dst, data, BIG));
-    CHECK(st.method == ZC_METHOD_SPLICE ||
-          (st.method == ZC_METHOD_READ_WRITE && (st.fallbacks & (1u << ZC_METHOD_SPLICE))));
-    CHECK_EQ(st.bytes, BIG);
-    unlink(dst);
-    zc_options_init(&o);
-    o.method = ZC_METHOD_SPLICE;
-    CHECK_EQ(zc_splice_file(src, dst, &o, NULL), 0);
-    CHECK(t_file_is(dst, data, BIG));
-    unlink(dst);
-    o.method = ZC_METHOD_SENDFILE;
-    CHECK_EQ(zc_splice_file(src, dst, &o, NULL), -EINVAL);
-    CHECK(!t_exists(dst));
-
-    /* Onto itself: refused, the file untouched. */
-    section("zc_copy_file onto itself");
-    zc_options_init(&o);
-    CHECK_EQ(zc_copy_file(src, src, NULL, NULL), -EINVAL);
-    for (int i = 0; i < 6; i++) {
-        o.method = methods[i];
-        CHECK_EQ(zc_copy_file(src, src, &o, NULL), -EINVAL);
-    }
-    CHECK_EQ(zc_splice_file(src, src, NULL, NULL), -EINVAL);
-    CHECK(t_file_is(src, data, BIG));
-
-    unlink(src);
-    free(src);
-    free(dst);
-}
-
 /* ---------- main ---------- */
 
 /* Each part on a thread of its own: its splice pipe goes with it, so that every
@@ -1497,7 +1201,7 @@ static void (*const parts[])(void) = {
     test_splice_streams, test_splice_fifo,        test_splice_thread_pipe,
     test_splice_fork,
     test_copy_file_range, test_reflink,           test_mmap_copy,
-    test_mmap_truncated, test_bad_args,           test_copy_file,
+    test_mmap_truncated,
 };
 
 int main(int argc, char **argv) {
@@ -1530,5 +1234,5 @@ int main(int argc, char **argv) {
     t_rmtree(work);
     free(work);
     free(data);
-    return t_finish("test_zerocopy");
+    return t_finish("san-fd");
 }
