@@ -51,7 +51,9 @@ static void bad_arguments(void) {
     EXPECT("NULL src", zc_copy_tree(NULL, dst, &o, &s), -EINVAL);
     CHECK_EQ(s.failed_step, ZC_STEP_ARGS);
     EXPECT("NULL dst", zc_copy_tree(src, NULL, &o, &s), -EINVAL);
-    EXPECT("missing src", zc_copy_tree(t_ok_path("missing"), dst, NULL, NULL), -ENOENT);
+    char *missing = t_ok_path("missing");
+    EXPECT("missing src", zc_copy_tree(missing, dst, NULL, NULL), -ENOENT);
+    free(missing);
     EXPECT("empty src", zc_copy_tree("", dst, NULL, NULL), -ENOENT);
     char *inside = t_path(src, "copy");
     EXPECT("dst inside src", zc_copy_tree(src, inside, NULL, NULL), -EINVAL);
