@@ -243,7 +243,7 @@ mod tests {
             ..Stats::default()
         };
         let e = Error::new(libc::ENOSPC, Step::Write).with_stats(s);
-        let io: io::Error = e.into();
+        let io: io::Error = e.clone().into();
         assert_eq!(io.kind(), io::ErrorKind::StorageFull);
         let back = Error::from(io);
         assert_eq!(back, e);
