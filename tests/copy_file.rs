@@ -383,18 +383,6 @@ fn mode_times_and_xattrs() {
         );
         assert!(st.xattrs_copied >= 1);
     }
-    // As root, a new file belongs to the source's owner.
-    if is_root() {
-        nix::unistd::chown(
-            &src,
-            Some(nix::unistd::Uid::from_raw(65534)),
-            Some(nix::unistd::Gid::from_raw(65534)),
-        )
-        .expect("chown");
-        zcio::copy_file(&src, d.path().join("owned")).expect("copy");
-        let meta = fs::metadata(d.path().join("owned")).expect("meta");
-        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
-    }
     // The same through the Direct I/O path.
     Options::new()
         .method(Method::Direct)

@@ -10,7 +10,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use super::error::{Error, Result};
 use super::options::FdFlags;
-use super::signals::SigpipeGuard;
+use super::signals::SignalGuard;
 use super::stats::{Method, Step};
 
 /// The most one system call is asked to move: the kernel caps every read, write,
@@ -266,7 +266,7 @@ pub(crate) fn write_all(x: &mut Xfer<'_>, mut buf: &[u8], written: &mut usize) -
 /// file, or `piece` more bytes were moved.
 pub(crate) fn rw_loop(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
     let mut budget = piece;
-    let mut buf = vec![0u8; x.want(RW_BUF as u64).clamp(1, RW_BUF)];
+    let mut buf = super::sys::zeroed(x.want(RW_BUF as u64).clamp(1, RW_BUF))?;
     while x.left > 0 {
         if budget == 0 {
             return Ok(End::Piece);
@@ -348,6 +348,9 @@ pub(crate) fn kernel_loop(
                 wait_ready(x.src, PollFlags::POLLIN)?;
                 wait_ready(x.dst, PollFlags::POLLOUT)?;
             }
+            // copy_file_range checks RLIMIT_FSIZE before it looks at the source: a
+            // destination that reached the limit exactly at the source's end fits.
+            Errno::EFBIG if source_at_end(x) => return Ok(End::Done),
             e if x.may_fall_back() && not_here(e, x.trace.moved, method) => {
                 return fall_back(x, e as i32, stop_at);
             }
@@ -355,6 +358,20 @@ pub(crate) fn kernel_loop(
         }
     }
     Ok(End::Done)
+}
+
+/// Whether the source has no byte at its position (a pipe or socket cannot tell
+/// without taking one: no).
+fn source_at_end(x: &Xfer<'_>) -> bool {
+    let off = match x.src_pos {
+        Pos::At(v) => v,
+        Pos::Fd => match nix::unistd::lseek(x.src, 0, nix::unistd::Whence::SeekCur) {
+            Ok(v) => v,
+            Err(_) => return false,
+        },
+    };
+    let mut b = [0u8; 1];
+    matches!(super::sys::pread(x.src, &mut b, off.max(0) as u64), Ok(0))
 }
 
 /// Falls back to the read/write loop for the rest of this piece, recording why.
@@ -380,12 +397,63 @@ pub(crate) fn transfer(
     }
     let sp = Pos::from_opt(src_off.as_deref_mut())?;
     let dp = Pos::from_opt(dst_off.as_deref_mut())?;
-    let _sigpipe = SigpipeGuard::new();
+    if dp != Pos::Fd && appends(dst)? {
+        // O_APPEND sends every write to the end of file, whatever offset it is given:
+        // an explicit destination offset cannot hold.
+        return Err(Error::new(libc::EINVAL, Step::Args));
+    }
+    let len = within_one_file(src, sp, dst, dp, len)?;
+    let _signals = SignalGuard::new();
     let mut x = Xfer::new(src, sp, dst, dp, len, flags);
     let r = run(&mut x, u64::MAX);
     x.src_pos.store(src_off);
     x.dst_pos.store(dst_off);
     r.and_then(|end| x.result(end))
+}
+
+/// Whether writes to `fd` go to the end of file whatever the offset (O_APPEND).
+fn appends(fd: BorrowedFd<'_>) -> Result<bool> {
+    let fl = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)
+        .map_err(|e| Error::new(e as i32, Step::Args))?;
+    Ok(nix::fcntl::OFlag::from_bits_retain(fl).contains(nix::fcntl::OFlag::O_APPEND))
+}
+
+/// The length to copy when both ends are the same file. Its source range ends where
+/// the file ended at the start (the copy must not read back what it wrote), and the
+/// two ranges may not overlap: a forward loop would read bytes it has just
+/// overwritten, so that is EINVAL, as copy_file_range(2) itself says. Other pairs
+/// keep `len`.
+fn within_one_file(
+    src: BorrowedFd<'_>,
+    sp: Pos,
+    dst: BorrowedFd<'_>,
+    dp: Pos,
+    len: u64,
+) -> Result<u64> {
+    let (Ok(a), Ok(b)) = (nix::sys::stat::fstat(src), nix::sys::stat::fstat(dst)) else {
+        return Ok(len); // the calls themselves say EBADF
+    };
+    let seekable = |st: &nix::sys::stat::FileStat| super::sys::is_reg(st) || super::sys::is_blk(st);
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) || !seekable(&a) {
+        return Ok(len);
+    }
+    let at = |fd, p: Pos| match p {
+        Pos::At(v) => Ok(v.max(0) as u64),
+        Pos::Fd => nix::unistd::lseek(fd, 0, nix::unistd::Whence::SeekCur)
+            .map(|v| v as u64)
+            .map_err(|e| Error::new(e as i32, Step::Args)),
+    };
+    let (from, to) = (at(src, sp)?, at(dst, dp)?);
+    let size = if super::sys::is_blk(&a) {
+        u64::MAX
+    } else {
+        a.st_size.max(0) as u64
+    };
+    let len = len.min(size.saturating_sub(from));
+    if len > 0 && from < to.saturating_add(len) && to < from.saturating_add(len) {
+        return Err(Error::new(libc::EINVAL, Step::Args));
+    }
+    Ok(len)
 }
 
 /// The file type of an open descriptor.

@@ -139,9 +139,11 @@ pub fn check_never_wider(
                 }
                 ControlFlow::Continue(())
             };
+            // A copy goes to the source's owner only when asked (cp -p).
             let o = Options::new()
                 .method(meth.unwrap_or_default())
                 .in_place(dest == Dest::InPlaceNew)
+                .preserve_owner(owner.is_some())
                 .progress(&look);
             let r = match meth {
                 Some(_) => o.copy_file(&src, &dst),
@@ -158,7 +160,7 @@ pub fn check_never_wider(
                 },
                 (_, m) => Perm {
                     mode: if m.is_some() { src_mode & 0o777 } else { 0o644 } & !mask,
-                    // As root a new file goes to the source's owner, as with cp -p.
+                    // As root, asked to, a new file goes to the source's owner (cp -p).
                     uid: if me.0 == 0 {
                         owner.map_or(me.0, |o| o.0)
                     } else {
