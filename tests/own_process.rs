@@ -167,7 +167,10 @@ fn read_write_copy_under_rlimit_as_returns_enomem() -> Result<(), String> {
         ("read_write", Options::new().method(Method::ReadWrite)),
         ("mmap", Options::new().method(Method::Mmap)),
         ("direct", Options::new().method(Method::Direct)),
-        ("direct, sync engine", Options::new().method(Method::Direct).engine(Engine::Sync)),
+        (
+            "direct, sync engine",
+            Options::new().method(Method::Direct).engine(Engine::Sync),
+        ),
     ];
     for (label, way) in ways {
         let r = with_address_space(64 << 10, || way.copy_file(&src, &dst));
@@ -192,10 +195,20 @@ fn read_write_copy_under_rlimit_as_returns_enomem() -> Result<(), String> {
     };
     let s2 = shm.path().join("src");
     write_file(&s2, &bytes);
-    let (sf, df) = (File::open(&s2).expect("src"), File::create(&dst).expect("dst"));
+    let (sf, df) = (
+        File::open(&s2).expect("src"),
+        File::create(&dst).expect("dst"),
+    );
     let (mut i, mut o) = (0u64, 0u64);
     let r = with_address_space(64 << 10, || {
-        zcio::copy_file_range(&sf, Some(&mut i), &df, Some(&mut o), TO_EOF, FdFlags::empty())
+        zcio::copy_file_range(
+            &sf,
+            Some(&mut i),
+            &df,
+            Some(&mut o),
+            TO_EOF,
+            FdFlags::empty(),
+        )
     });
     let code = errno(r);
     check(code == libc::ENOMEM, || {
@@ -223,13 +236,19 @@ fn direct_auto_engine_steps_down_to_sync_when_buffers_cannot_be_had() -> Result<
     // not for seven.
     let r = with_address_space(6 << 20, || zcio::directio_copy(&src, &dst));
     let st = r.map_err(|e| format!("auto engine: {e}"))?;
-    check(st.method == Method::Direct, || format!("method {}", st.method))?;
-    check(st.engine == Some(Engine::Sync), || format!("engine {:?}", st.engine))?;
+    check(st.method == Method::Direct, || {
+        format!("method {}", st.method)
+    })?;
+    check(st.engine == Some(Engine::Sync), || {
+        format!("engine {:?}", st.engine)
+    })?;
     check(fs::read(&dst).expect("read") == bytes, || "contents".into())?;
     let _ = fs::remove_file(&dst);
     let forced = Options::new().engine(Engine::Threads);
     let r = with_address_space(6 << 20, || forced.directio_copy(&src, &dst));
-    let e = r.err().ok_or("threads engine: worked without its buffers")?;
+    let e = r
+        .err()
+        .ok_or("threads engine: worked without its buffers")?;
     check(
         e.raw_os_error() == libc::ENOMEM && e.step() == Step::Resource,
         || format!("threads engine: {e} at {:?}", e.step()),
@@ -293,9 +312,10 @@ fn copy_exactly_at_rlimit_fsize_succeeds_and_one_byte_more_is_efbig() -> Result<
             check(e.raw_os_error() == libc::EFBIG, || {
                 format!("{label}: one byte over the limit: {e}, not EFBIG")
             })?;
-            check(fs::read(&dst).expect("read") == bytes[..limit as usize], || {
-                format!("{label}: the copy that fitted was replaced")
-            })?;
+            check(
+                fs::read(&dst).expect("read") == bytes[..limit as usize],
+                || format!("{label}: the copy that fitted was replaced"),
+            )?;
         }
         // The descriptor calls, each to a new file, at explicit offsets or not.
         type FdCall = fn(&File, &File) -> zcio::Result<u64>;
@@ -318,7 +338,10 @@ fn copy_exactly_at_rlimit_fsize_succeeds_and_one_byte_more_is_efbig() -> Result<
         ];
         for (label, call) in calls {
             let out = d.path().join("out");
-            let (s, o) = (File::open(&fits).expect("src"), File::create(&out).expect("out"));
+            let (s, o) = (
+                File::open(&fits).expect("src"),
+                File::create(&out).expect("out"),
+            );
             setrlimit(Resource::RLIMIT_FSIZE, limit, hard).expect("setrlimit");
             let r = call(&s, &o);
             setrlimit(Resource::RLIMIT_FSIZE, hard, hard).expect("lift");
@@ -330,7 +353,9 @@ fn copy_exactly_at_rlimit_fsize_succeeds_and_one_byte_more_is_efbig() -> Result<
             setrlimit(Resource::RLIMIT_FSIZE, limit, hard).expect("setrlimit");
             let r = call(&s, &o);
             setrlimit(Resource::RLIMIT_FSIZE, hard, hard).expect("lift");
-            check(errno(r) == libc::EFBIG, || format!("{label} over the limit"))?;
+            check(errno(r) == libc::EFBIG, || {
+                format!("{label} over the limit")
+            })?;
         }
     }
     // SAFETY: sigpending only fills the set.
@@ -349,48 +374,73 @@ fn copy_exactly_at_rlimit_fsize_succeeds_and_one_byte_more_is_efbig() -> Result<
     Ok(())
 }
 
-/// Threads named zcio-dio in this process.
-fn dio_threads() -> usize {
-    fs::read_dir("/proc/self/task")
-        .map(|d| {
-            d.filter_map(|e| fs::read_to_string(e.ok()?.path().join("comm")).ok())
-                .filter(|c| c.trim() == "zcio-dio")
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-/// queue_depth 20,000 on the threaded engine starts no more than its cap.
+/// queue_depth 20,000 on the threaded engine starts no more threads than its cap.
+/// The copy runs as the first process of a new PID namespace, where thread ids are
+/// handed out from 1 on: the id of a thread started after the copy tells how many
+/// the copy started, however short-lived they were.
 fn threaded_engine_caps_queue_depth() -> Result<(), String> {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
+    if !is_root() {
+        return Err("skip: a PID namespace needs root".into());
+    }
     let d = disk_dir();
     let src = d.path().join("src");
     let bytes = data(64 << 20, 4);
     write_file(&src, &bytes);
-    let most = std::cell::Cell::new(0);
-    let count = |_: zcio::Progress| {
-        most.set(most.get().max(dio_threads()));
-        std::ops::ControlFlow::Continue(())
-    };
-    let st = Options::new()
-        .engine(Engine::Threads)
-        .queue_depth(20_000)
-        .chunk_size(64 << 10)
-        .progress(&count)
-        .directio_copy(&src, d.path().join("dst"))
-        .map_err(|e| format!("copy: {e}"))?;
-    check(st.engine == Some(Engine::Threads), || format!("{:?}", st.engine))?;
-    check(fs::read(d.path().join("dst")).expect("read") == bytes, || "contents".into())?;
-    // The calling thread is one of the workers.
-    check(most.get() > 1 && most.get() < 64, || {
-        format!("{} worker threads for queue_depth 20000", most.get())
-    })?;
-    report(
-        "own_process",
-        "ext4",
-        "threaded engine, queue_depth 20000, 1024 chunks",
-        &format!("at most {} threads of its own", most.get()),
-    );
-    Ok(())
+    // SAFETY: a new PID namespace for this process's children; nothing else changes.
+    if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+        return Err(format!(
+            "skip: unshare: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: this process has one thread.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            let r = (|| {
+                let st = Options::new()
+                    .engine(Engine::Threads)
+                    .queue_depth(20_000)
+                    .chunk_size(64 << 10)
+                    .directio_copy(&src, d.path().join("dst"))
+                    .map_err(|e| format!("copy: {e}"))?;
+                // SAFETY: gettid cannot fail.
+                let probe = std::thread::spawn(|| unsafe { libc::gettid() })
+                    .join()
+                    .map_err(|_| "probe thread".to_string())?;
+                // Ids 1 (this process) and `probe` are not the copy's.
+                let started = probe - 2;
+                check(st.engine == Some(Engine::Threads), || {
+                    format!("{:?}", st.engine)
+                })?;
+                check(
+                    fs::read(d.path().join("dst")).expect("read") == bytes,
+                    || "contents".into(),
+                )?;
+                // The calling thread is one of the 64 workers.
+                check(started > 0 && started < 64, || {
+                    format!("{started} threads started for queue_depth 20000")
+                })?;
+                report(
+                    "own_process",
+                    "ext4",
+                    "threaded engine, queue_depth 20000, 1024 chunks",
+                    &format!("{started} threads started besides the caller"),
+                );
+                Ok::<(), String>(())
+            })();
+            if let Err(why) = &r {
+                eprintln!("{why}");
+            }
+            // SAFETY: leaves at once, as run_in_child's child does.
+            unsafe { libc::_exit(i32::from(r.is_err())) }
+        }
+        ForkResult::Parent { child } => match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, 0)) => Ok(()),
+            other => Err(format!("the copy in its PID namespace: {other:?}")),
+        },
+    }
 }
 
 /// Another user's writable file in a sticky directory cannot be replaced (rename
@@ -423,7 +473,10 @@ fn another_users_file_in_a_sticky_directory_is_eperm_unless_in_place() -> Result
 fn as_other_user(src: &Path, sticky: &Path, victim: &Path) -> Result<(), String> {
     // Every directory above must be searchable by the other user.
     if File::open(src).is_err() {
-        return Err(format!("skip: {} is not readable by uid 65533", src.display()));
+        return Err(format!(
+            "skip: {} is not readable by uid 65533",
+            src.display()
+        ));
     }
     for m in [Method::Auto, Method::Direct] {
         let r = Options::new().method(m).copy_file(src, victim);
