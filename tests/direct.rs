@@ -734,7 +734,7 @@ fn direct_copy_of_a_sparse_file_keeps_its_holes() {
         assert!(st.bytes <= 8192, "{e:?}: wrote {} bytes", st.bytes);
         assert_eq!(fs::metadata(&dst).expect("meta").len(), 1 << 30);
         let mut two = [0u8; 2];
-        nix::sys::uio::pread(&fs::File::open(&dst).expect("open"), &mut two, 500 << 20)
+        nix::sys::uio::pread(fs::File::open(&dst).expect("open"), &mut two, 500 << 20)
             .expect("read");
         assert_eq!(&two, b"ab");
         fs::remove_file(&dst).expect("rm");

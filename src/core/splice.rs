@@ -96,9 +96,12 @@ fn is_pipe(fd: BorrowedFd<'_>) -> Result<bool> {
 /// file to socket, file to file). After an error part-way that pipe is thrown
 /// away, so no later call delivers stale bytes. Offsets: `None` uses and advances
 /// the descriptor's own offset; `Some` is read, used and advanced by the bytes
-/// moved (a pipe has no offset: `ESPIPE`; one above `i64::MAX` is `EINVAL`). Non-blocking descriptors and the flags
-/// as for [`sendfile`](crate::sendfile); bytes already taken from the source are
-/// always delivered before the call returns.
+/// moved (a pipe has no offset: `ESPIPE`; one above `i64::MAX` is `EINVAL`); O_APPEND
+/// and one file at both ends as for [`copy_file_range`](crate::copy_file_range).
+/// Non-blocking descriptors and the flags as for [`sendfile`](crate::sendfile):
+/// under [`FdFlags::NONBLOCK`] the call returns once the destination is full, and
+/// what zcio's pipe still holds goes back to a source that can seek; from a pipe or
+/// socket it is delivered first.
 ///
 /// ```no_run
 /// use std::net::TcpListener;
