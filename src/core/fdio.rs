@@ -437,6 +437,17 @@ fn within_one_file(
     if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) || !seekable(&a) {
         return Ok(len);
     }
+    // A descriptor without the access it needs is the kernel's EBADF, not ours.
+    let access = |fd| {
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)
+            .map(|f| nix::fcntl::OFlag::from_bits_retain(f) & nix::fcntl::OFlag::O_ACCMODE)
+    };
+    use nix::fcntl::OFlag;
+    if access(src).is_ok_and(|m| m == OFlag::O_WRONLY)
+        || access(dst).is_ok_and(|m| m == OFlag::O_RDONLY)
+    {
+        return Ok(len);
+    }
     let at = |fd, p: Pos| match p {
         Pos::At(v) => Ok(v.max(0) as u64),
         Pos::Fd => nix::unistd::lseek(fd, 0, nix::unistd::Whence::SeekCur)

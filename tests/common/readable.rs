@@ -152,11 +152,14 @@ pub fn check_never_wider(
             let st = r.unwrap_or_else(|e| panic!("{label}: {e}"));
             assert!(fs::read(&dst).expect("read") == bytes, "{label}: contents");
             let fin = Perm::of(&fs::metadata(&dst).expect("stat"));
+            // As root under PRESERVE_OWNER the copy has the source's owner, a
+            // replaced file too; else a replaced file keeps the old one's (root's).
+            let given = owner.filter(|_| me.0 == 0);
             let want = match (dest, meth) {
                 (Dest::Replace, _) => Perm {
                     mode: 0o600,
-                    uid: me.0,
-                    gid: me.1,
+                    uid: given.map_or(me.0, |o| o.0),
+                    gid: given.map_or(me.1, |o| o.1),
                 },
                 (_, m) => Perm {
                     mode: if m.is_some() { src_mode & 0o777 } else { 0o644 } & !mask,
