@@ -671,11 +671,13 @@ fn copy_file_with_each_method() {
     }
 }
 
-#[test]
-fn splice_to_a_nonblocking_socket_honours_nonblock() {
-    // File to socket goes through zcio's pipe. With nobody reading, ZC_F_NONBLOCK
-    // returns at once with what the socket took (the bytes the pipe still held go
-    // back to the file's offset), as zc_sendfile does; nothing is lost or repeated.
+/// A call from a file to a socket, at the file's own offset or an explicit one.
+type ToSocket = fn(&File, Option<&mut u64>, &UnixStream, FdFlags) -> zcio::Result<u64>;
+
+/// With nobody reading a non-blocking socket, `call` under ZC_F_NONBLOCK returns at
+/// once with what the socket took (bytes read but not taken go back to the file's
+/// offset), then EAGAIN; a reader then gets every byte once, in order.
+fn check_nonblock_to_a_full_socket(name: &str, call: ToSocket) {
     let d = disk_dir();
     let p = d.path().join("src");
     let bytes = data(8 << 20, 81);
@@ -695,56 +697,83 @@ fn splice_to_a_nonblocking_socket_honours_nonblock() {
             v
         });
         let mut off = 0u64;
+        let mut run = |flags| {
+            if explicit {
+                call(&f, Some(&mut off), &a, flags)
+            } else {
+                call(&f, None, &a, flags)
+            }
+        };
         let start = std::time::Instant::now();
-        let n = if explicit {
-            zcio::splice(&f, Some(&mut off), &a, None, TO_EOF, FdFlags::NONBLOCK)
-        } else {
-            zcio::splice(&f, None, &a, None, TO_EOF, FdFlags::NONBLOCK)
-        }
-        .expect("partial");
+        let n = run(FdFlags::NONBLOCK).expect("partial");
         let took = start.elapsed();
         assert!(
             took < Duration::from_millis(500),
-            "blocked {took:?} with nobody reading"
+            "{name}: blocked {took:?} with nobody reading"
         );
-        assert!(n > 0 && n < bytes.len() as u64, "moved {n}");
+        assert!(n > 0 && n < bytes.len() as u64, "{name}: moved {n}");
+        assert_eq!(errno(run(FdFlags::NONBLOCK)), libc::EAGAIN, "{name}");
         let pos = if explicit { off } else { fd_offset(&f) };
         assert_eq!(
             pos, n,
-            "the source's offset is where the socket stopped taking"
+            "{name}: the source's offset is where the socket stopped"
         );
-        let again = if explicit {
-            zcio::splice(&f, Some(&mut off), &a, None, TO_EOF, FdFlags::NONBLOCK)
-        } else {
-            zcio::splice(&f, None, &a, None, TO_EOF, FdFlags::NONBLOCK)
-        };
-        assert_eq!(errno(again), libc::EAGAIN);
         // The reader drains it; the rest follows without the flag.
         go.send(()).expect("go");
         let m = if explicit {
-            zcio::splice(&f, Some(&mut off), &a, None, TO_EOF, FdFlags::empty())
+            call(&f, Some(&mut off), &a, FdFlags::empty())
         } else {
-            zcio::splice(&f, None, &a, None, TO_EOF, FdFlags::empty())
+            call(&f, None, &a, FdFlags::empty())
         }
         .expect("rest");
         drop(a);
         let sent = reader.join().expect("join");
-        assert_eq!(n + m, bytes.len() as u64);
-        assert!(sent == bytes, "the socket got other bytes than the file's");
+        assert_eq!(n + m, bytes.len() as u64, "{name}");
+        assert!(
+            sent == bytes,
+            "{name}: the socket got other bytes than the file's"
+        );
         report(
-            "splice_to_a_nonblocking_socket_honours_nonblock",
+            "check_nonblock_to_a_full_socket",
             "ext4 -> unix socket",
-            if explicit {
-                "explicit offset"
-            } else {
-                "the fd's own offset"
-            },
+            &format!(
+                "{name}, {}",
+                if explicit {
+                    "explicit offset"
+                } else {
+                    "the fd's own offset"
+                }
+            ),
             &format!(
                 "returned {n} bytes after {:.1} ms, then EAGAIN",
                 took.as_secs_f64() * 1e3
             ),
         );
     }
+}
+
+#[test]
+fn splice_to_a_nonblocking_socket_honours_nonblock() {
+    // File to socket goes through zcio's pipe: what the pipe holds when the socket
+    // is full goes back to the file, as zc_sendfile leaves it.
+    check_nonblock_to_a_full_socket("splice", |f, off, s, fl| {
+        zcio::splice(f, off, s, None, TO_EOF, fl)
+    });
+}
+
+#[test]
+fn read_write_fallback_to_a_nonblocking_socket_honours_nonblock() {
+    // copy_file_range cannot write to a socket: its read/write fallback stops at
+    // the full socket too. sendfile and mmap_copy, for comparison.
+    check_nonblock_to_a_full_socket("copy_file_range", |f, off, s, fl| {
+        zcio::copy_file_range(f, off, s, None, TO_EOF, fl)
+    });
+    check_nonblock_to_a_full_socket("sendfile", |f, off, s, fl| {
+        zcio::sendfile(s, f, off, TO_EOF, fl)
+    });
+    check_nonblock_to_a_full_socket("mmap_copy", |f, off, s, fl| {
+        zcio::mmap_copy(f, off, s, TO_EOF, fl)
+    });
 }
 
 #[test]

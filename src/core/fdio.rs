@@ -239,8 +239,15 @@ fn read_some(x: &mut Xfer<'_>, buf: &mut [u8]) -> Result<Option<usize>> {
 
 /// Writes all of `buf` at the destination position, counting in `written` what got
 /// there even when it then fails. Data already taken from the source is never
-/// dropped, so this waits on a non-blocking destination even under `ZC_F_NONBLOCK`.
-pub(crate) fn write_all(x: &mut Xfer<'_>, mut buf: &[u8], written: &mut usize) -> Result<()> {
+/// dropped, so this waits on a non-blocking destination even under `ZC_F_NONBLOCK`,
+/// unless `stop_when_full`: then it returns at the first EAGAIN with `written`
+/// short, for a caller that gives the rest back to the source.
+pub(crate) fn write_all(
+    x: &mut Xfer<'_>,
+    mut buf: &[u8],
+    written: &mut usize,
+    stop_when_full: bool,
+) -> Result<()> {
     while !buf.is_empty() {
         let r = match x.dst_pos {
             Pos::Fd => nix::unistd::write(x.dst, buf),
@@ -255,11 +262,19 @@ pub(crate) fn write_all(x: &mut Xfer<'_>, mut buf: &[u8], written: &mut usize) -
                 buf = &buf[n..];
             }
             Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) if stop_when_full => return Ok(()),
             Err(Errno::EAGAIN) => wait_ready(x.dst, PollFlags::POLLOUT)?,
             Err(e) => return Err(Error::new(e as i32, Step::Write)),
         }
     }
     Ok(())
+}
+
+/// Whether bytes taken from the source can be put back by moving its position (an
+/// explicit offset, or a descriptor that can seek).
+pub(crate) fn rewindable(x: &Xfer<'_>) -> bool {
+    matches!(x.src_pos, Pos::At(_))
+        || nix::unistd::lseek(x.src, 0, nix::unistd::Whence::SeekCur).is_ok()
 }
 
 /// The plain loop: read into a buffer, write it out, until `left` is 0, end of
@@ -282,7 +297,10 @@ pub(crate) fn rw_loop(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
             return Ok(End::Done);
         }
         let mut written = 0;
-        let w = write_all(x, &buf[..n], &mut written);
+        // Under NONBLOCK a full destination ends the call, as it does for the
+        // kernel's calls, when what it did not take can go back to the source.
+        let stop = x.nonblock() && rewindable(x);
+        let w = write_all(x, &buf[..n], &mut written, stop);
         x.trace.moved += written as u64;
         if x.left != TO_EOF {
             x.left -= written as u64;
@@ -292,6 +310,10 @@ pub(crate) fn rw_loop(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
             // the offset then says exactly how far the copy got.
             give_back(x, (n - written) as u64);
             return Err(e);
+        }
+        if written < n {
+            give_back(x, (n - written) as u64);
+            return Ok(End::WouldBlock);
         }
         budget -= n as u64;
     }

@@ -253,12 +253,6 @@ enum Drained {
     Full,
 }
 
-/// Whether bytes taken from the source can be put back by moving its position.
-fn rewindable(x: &Xfer<'_>) -> bool {
-    matches!(x.src_pos, Pos::At(_))
-        || nix::unistd::lseek(x.src, 0, nix::unistd::Whence::SeekCur).is_ok()
-}
-
 /// Empties the pipe into the destination. Bytes taken from a source that cannot
 /// take them back are always delivered, so this waits on a full non-blocking
 /// destination then, whatever the flags; under NONBLOCK it returns `Full` instead
@@ -285,7 +279,7 @@ fn drain(x: &mut Xfer<'_>, pipe: &Pipe, held: &mut usize) -> Result<Drained> {
         let e = if r == 0 { Errno::EIO } else { Errno::last() };
         match e {
             Errno::EINTR => continue,
-            Errno::EAGAIN if x.nonblock() && rewindable(x) => return Ok(Drained::Full),
+            Errno::EAGAIN if x.nonblock() && fdio::rewindable(x) => return Ok(Drained::Full),
             Errno::EAGAIN => {
                 full |= x.nonblock();
                 fdio::wait_ready(x.dst, PollFlags::POLLOUT)?
@@ -304,7 +298,7 @@ fn drain(x: &mut Xfer<'_>, pipe: &Pipe, held: &mut usize) -> Result<Drained> {
                     }
                 }
                 let mut written = 0;
-                let w = fdio::write_all(x, &buf[..got], &mut written);
+                let w = fdio::write_all(x, &buf[..got], &mut written, false);
                 *held -= written;
                 x.trace.moved += written as u64;
                 if x.left != fdio::TO_EOF {
