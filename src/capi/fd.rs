@@ -47,7 +47,9 @@ fn count(r: Result<u64, Error>) -> i64 {
 /// is where reading starts, and it is advanced by the bytes moved while `in_fd`'s
 /// offset is left alone. `out_fd` is written at its own offset. A non-blocking
 /// `out_fd` that would block is waited on with poll, unless `ZC_F_NONBLOCK` is set:
-/// then the call returns the bytes moved so far, or `-EAGAIN` when none. Without
+/// then the call returns the bytes moved so far, or `-EAGAIN` when none (bytes the
+/// read/write fallback read but the destination did not take go back to a source
+/// that can seek; from a pipe or socket they are delivered first). Without
 /// `ZC_F_NO_FALLBACK`, a source sendfile cannot read (a pipe, a socket) and a first
 /// 0 from a file that reports size 0 (/proc, /sys, FUSE) continue with read/write
 /// from where sendfile stopped. A reader that has gone gives `-EPIPE`, a write at
