@@ -48,6 +48,50 @@ FOUND = [
     ("big_chunk_on_a_small_file_allocates_no_more_than_the_file", "tests/process.rs",
      "Found by the fuzzer: the largest chunk size (1 GiB) on a small file allocated a "
      "1 GiB buffer per I/O in flight; the buffers are now cut to the file's size."),
+    # Issue 16: found by checks written apart from the suite.
+    ("read_write_copy_under_rlimit_as_returns_enomem", "tests/own_process.rs",
+     "Under RLIMIT_AS the read/write loop's buffer allocation aborted the host; every "
+     "buffer of a copy path is now fallible and the copy fails with -ENOMEM."),
+    ("direct_auto_engine_steps_down_to_sync_when_buffers_cannot_be_had",
+     "tests/own_process.rs",
+     "Direct I/O returned -ENOMEM where the synchronous engine's one buffer fitted; an "
+     "engine whose buffers cannot be had is now given up for the next."),
+    ("copy_exactly_at_rlimit_fsize_succeeds_and_one_byte_more_is_efbig",
+     "tests/own_process.rs",
+     "A file exactly RLIMIT_FSIZE long: one more copy_file_range at the end raised "
+     "SIGXFSZ, killing the host; SIGXFSZ is now kept from it like SIGPIPE, and EFBIG "
+     "at the source's end ends the copy."),
+    ("overlapping_ranges_on_one_descriptor_are_einval", "tests/zerocopy.rs",
+     "zc_copy_file_range/zc_splice on overlapping ranges of one file fell back to a "
+     "loop that smeared the data; they are refused with -EINVAL."),
+    ("splice_to_a_nonblocking_socket_honours_nonblock", "tests/zerocopy.rs",
+     "zc_splice through its pipe to a full non-blocking socket blocked under "
+     "ZC_F_NONBLOCK."),
+    ("root_copy_of_another_users_file_is_roots_unless_preserve_owner",
+     "tests/copy_file.rs",
+     "Root's copy of another user's file was given to that user."),
+    ("no_reflink_is_never_ignored_by_a_forced_method", "tests/copy_file.rs",
+     "ZC_F_NO_REFLINK with REFLINK or COPY_FILE_RANGE forced shared blocks on XFS."),
+    ("excl_on_a_libfuse2_file_system_creates_the_name_exclusively",
+     "tests/named_temp.rs",
+     "ZC_F_EXCL failed with -EPERM on file systems without O_TMPFILE, "
+     "RENAME_NOREPLACE and hard links."),
+    ("source_with_a_write_lease_waits_for_the_break", "tests/copy_file.rs",
+     "A write lease on the source gave -EAGAIN at once (the open was non-blocking)."),
+    ("explicit_out_off_into_an_o_append_descriptor_is_einval", "tests/zerocopy.rs",
+     "An explicit out_off into O_APPEND was advanced as if written there."),
+    ("replacing_a_destination_keeps_its_acl_and_user_xattrs", "tests/copy_file.rs",
+     "A replaced destination lost its ACL and user.* extended attributes."),
+    ("direct_copy_of_a_sparse_file_keeps_its_holes", "tests/direct.rs",
+     "Direct I/O preallocated and wrote a sparse file's apparent size (ENOSPC)."),
+    ("progress_totals_are_the_size_at_the_start", "tests/copy_file.rs",
+     "Progress of a sparse Direct I/O copy never reached its total."),
+    ("reflink_with_a_pipe_is_einval", "tests/zerocopy.rs",
+     "zc_reflink with a pipe returned -EXDEV where -EINVAL is documented."),
+    ("threaded_engine_caps_queue_depth", "tests/own_process.rs",
+     "queue_depth 20000 started 20000 threads; the threaded engine stops at 64."),
+    ("dio_alignment_on_ramfs_says_no_direct_io", "tests/direct.rs",
+     "zc_dio_alignment said 4096 on ramfs, which refuses O_DIRECT."),
 ]
 
 

@@ -109,7 +109,12 @@ extern "C" {
 #define ZC_F_NO_FALLBACK (1 << 1)
 
 /**
- * Fail with `-EEXIST` when the destination exists.
+ * Fail with `-EEXIST` when the destination exists, also when it appears during the
+ * copy: the finished file is given its name by a call that never replaces one
+ * (linkat, or renameat2 with RENAME_NOREPLACE). On a file system with neither and no
+ * O_TMPFILE (libfuse2 file systems such as s3fs or rclone mounts) the name itself is
+ * created with O_EXCL and written in place: visible while the copy runs, removed
+ * again on failure (a killed program can leave it partial).
  */
 #define ZC_F_EXCL (1 << 2)
 
@@ -119,12 +124,15 @@ extern "C" {
 #define ZC_F_IN_PLACE (1 << 3)
 
 /**
- * Never share blocks with the source: no reflink, no copy_file_range.
+ * Never share blocks with the source: no reflink, no copy_file_range (which may
+ * share blocks and cannot be told not to). With `ZC_METHOD_REFLINK` or
+ * `ZC_METHOD_COPY_FILE_RANGE` it is a contradiction: `-EINVAL`.
  */
 #define ZC_F_NO_REFLINK (1 << 4)
 
 /**
- * Write holes out as zeros instead of keeping the copy sparse.
+ * Write holes out as zeros instead of keeping the copy sparse (every method,
+ * Direct I/O included).
  */
 #define ZC_F_NO_SPARSE (1 << 5)
 
@@ -139,7 +147,8 @@ extern "C" {
 #define ZC_F_PRESERVE_XATTRS (1 << 7)
 
 /**
- * On a non-blocking descriptor, return what was moved instead of waiting.
+ * On a non-blocking descriptor, return what was moved instead of waiting (as soon as
+ * a descriptor would block; `-EAGAIN` when nothing moved).
  */
 #define ZC_F_NONBLOCK (1 << 8)
 
@@ -367,10 +376,14 @@ extern "C" {
 #define ZC_FOLLOW_ALL 2
 
 /**
- * Progress callback: `done` bytes of `total` have been copied (`total` is the
- * source's size when the copy started, 0 when unknown). Return 0 to go on, anything
- * else to stop the copy, which then fails with `-ECANCELED` and leaves the
- * destination as it was. Called on the thread that called zcio.
+ * Progress callback: `done` bytes of `total` have been copied. `total` is the
+ * source's size when the copy started, the same in every call (a source that grows
+ * meanwhile is still copied to its end, so `done` may pass it), and 0 when the source
+ * has no size (a FIFO, a character device). Holes skipped count as done: the last
+ * call of a copy that succeeds has `done` == the copy's size (== `total` for a file
+ * that did not change). Return 0 to go on, anything else to stop the copy, which
+ * then fails with `-ECANCELED` and leaves the destination as it was. Called on the
+ * thread that called zcio.
  */
 typedef int (*zc_progress_fn)(uint64_t done, uint64_t total, void *arg);
 
@@ -392,7 +405,9 @@ typedef struct zc_options {
    */
   uint32_t flags;
   /**
-   * I/Os in flight for engines that overlap them; 0 = zcio's default.
+   * I/Os in flight for engines that overlap them; 0 = zcio's default (16). Capped
+   * at 4096 for io_uring and at 64 threads for the threaded engine, and at the
+   * file's number of chunks plus one.
    */
   uint32_t queue_depth;
   /**
@@ -412,8 +427,10 @@ typedef struct zc_options {
   void *progress_arg;
   /**
    * The Direct I/O engine to use: `ZC_ENGINE_AUTO` (0: io_uring where the kernel
-   * allows it, else threads) or one of `ZC_ENGINE_IO_URING`, `ZC_ENGINE_THREADS`,
-   * `ZC_ENGINE_SYNC` (`-EOPNOTSUPP` when it cannot run here).
+   * allows it and its buffers can be had, else threads, else the synchronous engine,
+   * which needs one chunk's buffer) or one of `ZC_ENGINE_IO_URING`,
+   * `ZC_ENGINE_THREADS`, `ZC_ENGINE_SYNC` (`-EOPNOTSUPP` when it cannot run here,
+   * `-ENOMEM` when its buffers cannot be allocated).
    */
   uint32_t engine;
 } zc_options;
@@ -671,18 +688,25 @@ typedef struct zc_tree_stats {
  * The data goes into a temporary file in `dst`'s directory that replaces `dst` only
  * when everything succeeded: on any failure or cancellation an existing `dst` is
  * left exactly as it was and no temporary file remains. An existing `dst` keeps its
- * mode (and owner, where allowed); a new one gets 0644 minus the umask. A symlink as
- * `dst` is written through. Where a file system refuses O_DIRECT, a buffered copy
- * that drops its pages from the cache runs instead (`stats.method` is
- * `ZC_METHOD_READ_WRITE`, `stats.fallbacks` has `1u << ZC_METHOD_DIRECT`), unless
+ * mode, its extended attributes and access ACL, and its owner where allowed; a new
+ * one gets 0644 minus the umask. A symlink as `dst` is written through. Holes in the
+ * source stay holes: only its data segments are read and written (on alignment
+ * boundaries), and only a file without holes is preallocated. Where a file system
+ * refuses O_DIRECT (ramfs), or where a padded last write would cross RLIMIT_FSIZE,
+ * a buffered copy that drops its pages from the cache runs instead (`stats.method`
+ * is `ZC_METHOD_READ_WRITE`, `stats.fallbacks` has `1u << ZC_METHOD_DIRECT`), unless
  * `ZC_F_NO_FALLBACK` is set.
  *
  * Honoured flags: `ZC_F_FSYNC`, `ZC_F_NO_FALLBACK`, `ZC_F_EXCL`, `ZC_F_IN_PLACE`,
- * `ZC_F_PRESERVE_TIMES`, `ZC_F_PRESERVE_XATTRS`, `ZC_F_PRESERVE_MODE`,
- * `ZC_F_PRESERVE_OWNER`, `ZC_F_NOFOLLOW`; the others change nothing here. A new
- * destination belongs to the caller unless `ZC_F_PRESERVE_OWNER` is set, even when
- * root copies another user's file.
- * `opts->method` must be `ZC_METHOD_AUTO` or `ZC_METHOD_DIRECT`.
+ * `ZC_F_NO_SPARSE`, `ZC_F_PRESERVE_TIMES`, `ZC_F_PRESERVE_XATTRS`,
+ * `ZC_F_PRESERVE_MODE`, `ZC_F_PRESERVE_OWNER`, `ZC_F_NOFOLLOW`; the others change
+ * nothing here. A new destination belongs to the caller unless
+ * `ZC_F_PRESERVE_OWNER` is set, even when root copies another user's file.
+ * `opts->method` must be `ZC_METHOD_AUTO` or `ZC_METHOD_DIRECT`. A source under
+ * another process's write lease is opened as a reader's open(2) is: the call waits
+ * until the lease is broken. SIGPIPE and SIGXFSZ never reach the program: a copy
+ * that does not fit RLIMIT_FSIZE fails with `-EFBIG` (one that ends exactly at the
+ * limit succeeds).
  *
  * Returns 0 on success, `-errno` on failure; `errno` itself is left alone.
  *
@@ -692,7 +716,11 @@ typedef struct zc_tree_stats {
  * under `ZC_F_NO_FALLBACK`; `-EISDIR` when either path is a directory; `-EEXIST`
  * under `ZC_F_EXCL`; `-ECANCELED` when the progress callback stopped the copy;
  * `-E2BIG` for a `size` larger than this library knows with non-zero unknown
- * fields; otherwise the errno of the failing system call (`-ENOENT`, `-EACCES`,
+ * fields; `-ENOMEM` when not even one buffer can be allocated (never an abort);
+ * `-EFBIG` past RLIMIT_FSIZE; `-EBUSY` when `dst` is a mount point (a file
+ * bind-mounted on it) and `-EPERM` when it is another user's file in a sticky
+ * directory: neither can be replaced, and `ZC_F_IN_PLACE` writes into it instead,
+ * as cp does; otherwise the errno of the failing system call (`-ENOENT`, `-EACCES`,
  * `-ENOSPC`, `-EIO`...). `stats_out->failed_step` says which step failed.
  *
  * NULL: `opts` NULL means defaults, `stats_out` NULL means no statistics.
@@ -714,9 +742,10 @@ int directio_copy(const char *src,
  * Direct I/O and default options. Prints nothing.
  *
  * Returns true on success; false on failure with `errno` set (EINVAL for NULL
- * paths or a copy onto itself, ENOENT, EACCES, EISDIR, ENOSPC, EIO...). A failed
- * call creates or changes nothing. The copy is byte-identical and exactly the
- * source's size; a new destination gets 0644 minus the umask.
+ * paths or a copy onto itself, ENOENT, EACCES, EISDIR, ENOSPC, ENOMEM, EFBIG,
+ * EIO...). A failed call creates or changes nothing. The copy is byte-identical and
+ * exactly the source's size, holes kept; a new destination gets 0644 minus the
+ * umask and belongs to the caller (root's copy of another user's file is root's).
  *
  * Thread safety: safe to call from any number of threads at once.
  *
@@ -782,8 +811,18 @@ void zc_stats_init_sized(struct zc_stats *stats, size_t size);
  * `ZC_METHOD_MMAP` and `ZC_METHOD_READ_WRITE` force that method; where the kernel
  * cannot use it for these files, the copy goes on with read/write from where it
  * stopped (`stats.method` is then `ZC_METHOD_READ_WRITE` and `stats.fallbacks`
- * names the method given up), unless `ZC_F_NO_FALLBACK` is set. A new destination
- * gets the source's permission bits minus the umask.
+ * names the method given up), unless `ZC_F_NO_FALLBACK` is set. `ZC_F_NO_REFLINK`
+ * with `ZC_METHOD_REFLINK` or `ZC_METHOD_COPY_FILE_RANGE` is `-EINVAL`. A new
+ * destination gets the source's permission bits minus the umask and belongs to the
+ * caller unless `ZC_F_PRESERVE_OWNER`; an existing one keeps its mode, extended
+ * attributes, access ACL and (where allowed) owner.
+ *
+ * Sources and destinations that are not regular files: a FIFO or character device
+ * source is streamed to its end (no size: the progress `total` is 0). An existing
+ * FIFO, character or block device as `dst` is opened for writing as it is, as cp
+ * does (no temporary file, no truncation, no size set; the open waits for a FIFO's
+ * reader, and writes wait for it to read; a failure leaves what was written); not
+ * under `ZC_F_EXCL` (`-EEXIST`).
  *
  * Returns 0 or `-errno`, as `directio_copy()`.
  *
@@ -845,14 +884,16 @@ int directio(int fildes, int advice);
 /**
  * Asks what alignment Direct I/O needs on the file or block device open on `fd`:
  * statx(STATX_DIOALIGN) where the kernel and file system answer it, else the block
- * device's logical block size, else 4096.
+ * device's logical block size, else 4096. On a file system with no block device that
+ * does not answer (ramfs, FUSE, NFS...), the file is opened once more with O_DIRECT
+ * through /proc/self/fd to find out whether Direct I/O is there at all.
  *
  * Returns 0 and stores the memory-buffer alignment in `*mem_align_out` and the file
  * offset and length alignment in `*offset_align_out`; `-errno` on failure.
  *
  * Errors: `-EBADF` for a descriptor that is not open; `-EINVAL` when `fd` is not a
  * regular file or block device; `-EOPNOTSUPP` when its file system says it cannot
- * do Direct I/O on it.
+ * do Direct I/O on it, or refuses O_DIRECT at open (ramfs).
  *
  * NULL: either out pointer may be NULL when that value is not wanted.
  *
@@ -883,19 +924,25 @@ const char *zc_strerror(int err);
  * is where reading starts, and it is advanced by the bytes moved while `in_fd`'s
  * offset is left alone. `out_fd` is written at its own offset. A non-blocking
  * `out_fd` that would block is waited on with poll, unless `ZC_F_NONBLOCK` is set:
- * then the call returns the bytes moved so far, or `-EAGAIN` when none. Without
+ * then the call returns the bytes moved so far, or `-EAGAIN` when none (bytes the
+ * read/write fallback read but the destination did not take go back to a source
+ * that can seek; from a pipe or socket they are delivered first). Without
  * `ZC_F_NO_FALLBACK`, a source sendfile cannot read (a pipe, a socket) and a first
  * 0 from a file that reports size 0 (/proc, /sys, FUSE) continue with read/write
- * from where sendfile stopped. A reader that has gone gives `-EPIPE`; SIGPIPE is
- * neither delivered nor left pending. Note: pages sent to a socket are shared with
- * the page cache, so later writes to the source may reach the reader.
+ * from where sendfile stopped. A reader that has gone gives `-EPIPE`, a write at
+ * or past RLIMIT_FSIZE `-EFBIG` (a copy that ends exactly at the limit succeeds);
+ * SIGPIPE and SIGXFSZ are neither delivered nor left pending. Both ends one file:
+ * as for `zc_copy_file_range()`. Note: pages sent to a socket are shared with the
+ * page cache, so later writes to the source may reach the reader.
  *
  * Returns the bytes moved, or `-errno` (after a failure part-way `*offset` still
  * shows how far it got).
  *
  * Errors: `-EBADF` (a descriptor not open, or opened without the access needed),
- * `-EINVAL` (negative `*offset`, unknown flags; with `ZC_F_NO_FALLBACK`, a pair the
- * kernel cannot do), `-EAGAIN`, `-EPIPE`, `-EIO`, `-ENOSPC`...
+ * `-EINVAL` (negative `*offset`, unknown flags, overlapping ranges of one file;
+ * with `ZC_F_NO_FALLBACK`, a pair the kernel cannot do), `-EAGAIN`, `-EPIPE`,
+ * `-EFBIG`, `-ENOMEM` (the read/write fallback's buffer cannot be had: zcio never
+ * aborts for memory), `-EIO`, `-ENOSPC`...
  *
  * Flags: `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`. Thread safety: safe. Never closes a
  * descriptor.
@@ -912,12 +959,16 @@ int64_t zc_sendfile(int out_fd, int in_fd, int64_t *offset, uint64_t count, uint
  * thread (so socket to file, the receive side, works too). After an error
  * part-way that pipe is thrown away, so no later call delivers stale bytes.
  *
- * Offsets as for `zc_copy_file_range()`; a pipe has none (`-ESPIPE` when one is
- * given for it). Non-blocking descriptors, `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`,
- * EPIPE and SIGPIPE as for `zc_sendfile()`; bytes already taken from the source
- * are always delivered before the call returns.
+ * Offsets, O_APPEND and one file at both ends as for `zc_copy_file_range()`; a
+ * pipe has no offset (`-ESPIPE` when one is given for it). Non-blocking
+ * descriptors, `ZC_F_NO_FALLBACK`, EPIPE, EFBIG and the signals as for
+ * `zc_sendfile()`. Under `ZC_F_NONBLOCK` the call returns as soon as a descriptor
+ * would block, also through zcio's pipe: bytes the pipe holds that a full
+ * destination did not take go back to a source that can seek (its offset says how
+ * far the data got); from a pipe or socket they are delivered first, waiting for
+ * the destination once, since they cannot go back.
  *
- * Returns the bytes moved, or `-errno`.
+ * Returns the bytes moved, or `-errno` (errors as for `zc_sendfile()`).
  *
  * Thread safety: safe. Never closes a descriptor.
  *
@@ -938,13 +989,19 @@ int64_t zc_splice(int in_fd,
  *
  * `in_off`/`out_off` NULL use and advance the descriptor's file offset; otherwise
  * the value is used and advanced by the bytes moved, and the descriptor's offset is
- * left alone. Without `ZC_F_NO_FALLBACK`, a pair the kernel cannot copy between
- * (across file systems, a file system without it, an O_APPEND destination, a
- * seccomp filter) and a first 0 from a file that reports size 0 continue with
- * read/write from where it stopped; EIO, ENOSPC, EDQUOT or ENOMEM after data moved
- * are failures.
+ * left alone. An explicit `out_off` into an O_APPEND `out_fd` is `-EINVAL` (every
+ * write goes to the end of file, whatever the offset); with NULL `out_off` the data
+ * is appended, as write(2) does. Both ends one file (one descriptor, or two of the
+ * same file): the source range ends where the file ended when the call started
+ * (the copy never reads what it wrote), and ranges that overlap are `-EINVAL`, as
+ * copy_file_range(2) says (a forward copy would read bytes it had just overwritten).
+ * Without `ZC_F_NO_FALLBACK`, a pair the kernel cannot copy between (across file
+ * systems, a file system without it, an O_APPEND destination, a seccomp filter) and
+ * a first 0 from a file that reports size 0 continue with read/write from where it
+ * stopped; EIO, ENOSPC, EDQUOT or ENOMEM after data moved are failures. EPIPE,
+ * EFBIG and the signals as for `zc_sendfile()`.
  *
- * Returns the bytes moved, or `-errno`.
+ * Returns the bytes moved, or `-errno` (errors as for `zc_sendfile()`).
  *
  * Flags: `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`. Thread safety: safe. Never closes a
  * descriptor.
@@ -965,8 +1022,9 @@ int64_t zc_copy_file_range(int in_fd,
  * no fallback. Moves no file offset.
  *
  * Returns 0, or `-errno`: `-EOPNOTSUPP` (the file system cannot clone), `-EXDEV`
- * (different file systems), `-EINVAL` (not regular files, or unaligned), `-EBADF`
- * (`dst_fd` not open for writing), `-EISDIR`, `-ETXTBSY`, `-EPERM`.
+ * (different file systems), `-EINVAL` (either is not a regular file: a pipe, a
+ * socket, a device; or unaligned), `-EISDIR` (either is a directory), `-EBADF`
+ * (`dst_fd` not open for writing), `-ETXTBSY`, `-EPERM`.
  *
  * Thread safety: safe. Never closes a descriptor.
  */
@@ -981,9 +1039,10 @@ int zc_reflink(int src_fd, int dst_fd);
  * process during the copy cannot raise SIGBUS in the calling program: the copy
  * ends at the new end of file (a short count), or fails with `-EFAULT`.
  *
- * `in_off` as for `zc_copy_file_range()`; `out_fd` is written at its own offset.
- * Non-blocking descriptors, `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK` (a source that
- * cannot be mapped), EPIPE and SIGPIPE as for `zc_sendfile()`.
+ * `in_off` and one file at both ends as for `zc_copy_file_range()`; `out_fd` is
+ * written at its own offset. Non-blocking descriptors, `ZC_F_NONBLOCK`,
+ * `ZC_F_NO_FALLBACK` (a source that cannot be mapped), EPIPE, EFBIG and the signals
+ * as for `zc_sendfile()`; `-ENOMEM` when the mapping cannot be had.
  *
  * Returns the bytes moved, or `-errno`.
  *

@@ -72,8 +72,9 @@ pub use crate::core::tree::{
 /// end. The data goes into a temporary file in `dst`'s directory, which replaces
 /// `dst` only when everything succeeded; a copy onto itself (same path, hard link,
 /// symlink, bind mount) is refused with `EINVAL` before anything is opened for
-/// writing. A new `dst` gets the source's permission bits minus the umask; an
-/// existing one keeps its mode and, where allowed, its owner.
+/// writing. A new `dst` gets the source's permission bits minus the umask and
+/// belongs to the caller (unless [`Flags::PRESERVE_OWNER`]); an existing one keeps
+/// its mode, extended attributes, access ACL and, where allowed, its owner.
 ///
 /// ```no_run
 /// let stats = zcio::copy_file("big.img", "copy.img")?;
@@ -90,8 +91,9 @@ pub fn copy_file(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<Stats> 
 /// page cache left as it was. Where a file system refuses O_DIRECT, a buffered copy
 /// that drops its pages from the cache runs instead (`stats.method` is then
 /// [`Method::ReadWrite`], and [`Stats::gave_up`] of [`Method::Direct`] says why).
-/// A new `dst` gets 0644 minus the umask; the destination rules are those of
-/// [`copy_file`].
+/// Holes stay holes: only data segments are copied (on alignment boundaries) and
+/// only a file without holes is preallocated. A new `dst` gets 0644 minus the
+/// umask; the destination rules are those of [`copy_file`].
 ///
 /// ```no_run
 /// let stats = zcio::directio_copy("disk.img", "backup/disk.img")?;

@@ -5,9 +5,10 @@ mod common;
 
 use std::cell::{Cell, RefCell};
 use std::fs::{self, File, OpenOptions};
+use std::io::Read;
 use std::ops::ControlFlow;
 use std::os::fd::AsFd;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -383,25 +384,6 @@ fn mode_times_and_xattrs() {
         );
         assert!(st.xattrs_copied >= 1);
     }
-    // As root, a new copy of another user's file is root's, unless the owner is
-    // preserved.
-    if is_root() {
-        nix::unistd::chown(
-            &src,
-            Some(nix::unistd::Uid::from_raw(65534)),
-            Some(nix::unistd::Gid::from_raw(65534)),
-        )
-        .expect("chown");
-        zcio::copy_file(&src, d.path().join("owned")).expect("copy");
-        let meta = fs::metadata(d.path().join("owned")).expect("meta");
-        assert_eq!((meta.uid(), meta.gid()), (0, 0));
-        Options::new()
-            .preserve_owner(true)
-            .copy_file(&src, d.path().join("given"))
-            .expect("copy");
-        let meta = fs::metadata(d.path().join("given")).expect("meta");
-        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
-    }
     // The same through the Direct I/O path.
     Options::new()
         .method(Method::Direct)
@@ -771,4 +753,592 @@ fn non_utf8_paths() {
     zcio::directio_copy(&src, &b).expect("directio_copy");
     assert!(fs::read(&a).expect("read") == bytes);
     assert!(fs::read(&b).expect("read") == bytes);
+}
+
+/// Extents of `p` that FIEMAP says are shared with another file.
+fn shared_extents(p: &Path) -> usize {
+    const FS_IOC_FIEMAP: libc::c_ulong = 0xC020_660B;
+    const FIEMAP_FLAG_SYNC: u32 = 1;
+    const FIEMAP_EXTENT_SHARED: u32 = 0x2000;
+    const EXTENTS: usize = 512;
+    // struct fiemap (32 bytes) then struct fiemap_extent (56 bytes) each.
+    let mut buf = vec![0u64; (32 + 56 * EXTENTS) / 8];
+    let f = File::open(p).expect("open");
+    let mut shared = 0;
+    let mut start = 0u64;
+    loop {
+        buf.iter_mut().for_each(|w| *w = 0);
+        buf[0] = start;
+        buf[1] = u64::MAX;
+        // fm_flags, then fm_extent_count at byte 24.
+        buf[2] = u64::from(FIEMAP_FLAG_SYNC);
+        buf[3] = EXTENTS as u64;
+        // SAFETY: FS_IOC_FIEMAP fills at most fm_extent_count extents into `buf`.
+        let r = unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&f),
+                FS_IOC_FIEMAP,
+                buf.as_mut_ptr(),
+            )
+        };
+        assert_eq!(r, 0, "FIEMAP: {}", std::io::Error::last_os_error());
+        let mapped = (buf[2] >> 32) as usize;
+        if mapped == 0 {
+            return shared;
+        }
+        let mut last = false;
+        for i in 0..mapped {
+            let e = &buf[4 + i * 7..4 + (i + 1) * 7];
+            let flags = e[5] as u32;
+            if flags & FIEMAP_EXTENT_SHARED != 0 {
+                shared += 1;
+            }
+            last |= flags & 1 != 0; // FIEMAP_EXTENT_LAST
+            start = e[0] + e[2];
+        }
+        if last {
+            return shared;
+        }
+    }
+}
+
+#[test]
+fn no_reflink_is_never_ignored_by_a_forced_method() {
+    // "Never share blocks" and a forced method that may share them contradict each
+    // other: EINVAL, the destination untouched. Every other method really copies on
+    // XFS, where copy_file_range would share the blocks.
+    let Some(m) = Mount::image("xfs", 300, &["mkfs.xfs", "-q", "-f", "-m", "reflink=1"]) else {
+        return;
+    };
+    let mp = m.path();
+    let src = mp.join("src");
+    let bytes = data(8 << 20, 31);
+    write_file(&src, &bytes);
+    // Shown to share blocks without the flag, so that the check below can fail.
+    let st = Options::new()
+        .method(Method::CopyFileRange)
+        .copy_file(&src, mp.join("shared"))
+        .expect("copy_file_range");
+    assert_eq!(st.method, Method::CopyFileRange);
+    assert!(shared_extents(&mp.join("shared")) > 0, "XFS did not share");
+    let dst = mp.join("dst");
+    write_file(&dst, b"old");
+    for forced in [Method::Reflink, Method::CopyFileRange] {
+        let o = Options::new().method(forced).reflink(false);
+        let (r, st) = outcome(o.copy_file(&src, &dst));
+        assert_eq!(
+            r.map_err(|e| e.raw_os_error()),
+            Err(libc::EINVAL),
+            "{forced}"
+        );
+        assert_eq!(st.bytes, 0);
+        assert_eq!(fs::read(&dst).expect("read"), b"old", "{forced}");
+    }
+    for meth in [
+        Method::Auto,
+        Method::Sendfile,
+        Method::Splice,
+        Method::Mmap,
+        Method::ReadWrite,
+        Method::Direct,
+    ] {
+        let _ = fs::remove_file(&dst);
+        let st = Options::new()
+            .method(meth)
+            .reflink(false)
+            .copy_file(&src, &dst)
+            .unwrap_or_else(|e| panic!("{meth}: {e}"));
+        assert_ne!(st.method, Method::Reflink);
+        assert_ne!(st.method, Method::CopyFileRange);
+        assert!(fs::read(&dst).expect("read") == bytes, "{meth}");
+        assert_eq!(
+            shared_extents(&dst),
+            0,
+            "{meth} shares blocks with the source"
+        );
+    }
+    report(
+        "no_reflink_is_never_ignored_by_a_forced_method",
+        "xfs (reflink=1)",
+        "NO_REFLINK with each method",
+        "REFLINK and COPY_FILE_RANGE: EINVAL; the others share no extent",
+    );
+}
+
+#[test]
+fn root_copy_of_another_users_file_is_roots_unless_preserve_owner() {
+    // cp gives a copy to the caller; only PRESERVE_OWNER (cp -p) gives it the
+    // source's owner. Without that, the user could rewrite root's copy.
+    if !is_root() {
+        eprintln!("skip: copying as root needs root");
+        return;
+    }
+    let d = disk_dir();
+    let src = d.path().join("src");
+    write_file(&src, &data(3 << 20, 32));
+    fs::set_permissions(&src, fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::os::unix::fs::chown(&src, Some(65534), Some(65534)).expect("chown");
+    let owner = |p: &Path| {
+        let m = fs::metadata(p).expect("meta");
+        (m.uid(), m.gid())
+    };
+    type Copy = fn(&Path, &Path, bool) -> i32;
+    let ways: [(&str, Copy); 5] = [
+        ("copy_file", |s, d, keep| {
+            errno(Options::new().preserve_owner(keep).copy_file(s, d))
+        }),
+        ("directio_copy", |s, d, keep| {
+            errno(Options::new().preserve_owner(keep).directio_copy(s, d))
+        }),
+        ("C zc_copy_file", |s, d, keep| {
+            let (s, d) = (cpath(s), cpath(d));
+            // SAFETY: zc_options_init fills the struct; the paths are C strings.
+            unsafe {
+                let mut o = std::mem::zeroed::<zcio::capi::types::zc_options>();
+                zcio::capi::copy::zc_options_init(&mut o);
+                if keep {
+                    o.flags = zcio::capi::types::ZC_F_PRESERVE_OWNER;
+                }
+                -zcio::capi::copy::zc_copy_file(s.as_ptr(), d.as_ptr(), &o, std::ptr::null_mut())
+            }
+        }),
+        ("C directio_copy", |s, d, keep| {
+            let (s, d) = (cpath(s), cpath(d));
+            // SAFETY: as above.
+            unsafe {
+                let mut o = std::mem::zeroed::<zcio::capi::types::zc_options>();
+                zcio::capi::copy::zc_options_init(&mut o);
+                if keep {
+                    o.flags = zcio::capi::types::ZC_F_PRESERVE_OWNER;
+                }
+                -zcio::capi::copy::directio_copy(s.as_ptr(), d.as_ptr(), &o, std::ptr::null_mut())
+            }
+        }),
+        ("C directIO_copy", |s, d, _| {
+            let (s, d) = (cpath(s), cpath(d));
+            // SAFETY: two C strings.
+            i32::from(!unsafe { zcio::capi::copy::directIO_copy(s.as_ptr(), d.as_ptr()) })
+        }),
+    ];
+    for (name, copy) in ways {
+        let dst = d.path().join("dst");
+        let _ = fs::remove_file(&dst);
+        assert_eq!(copy(&src, &dst, false), 0, "{name}");
+        assert_eq!(
+            owner(&dst),
+            (0, 0),
+            "{name}: a new copy belongs to the caller"
+        );
+        if name != "C directIO_copy" {
+            let _ = fs::remove_file(&dst);
+            assert_eq!(copy(&src, &dst, true), 0, "{name}, PRESERVE_OWNER");
+            assert_eq!(owner(&dst), (65534, 65534), "{name}: PRESERVE_OWNER");
+        }
+    }
+    report(
+        "root_copy_of_another_users_file_is_roots_unless_preserve_owner",
+        "ext4",
+        "root copies a 65534-owned file, by each path-based call",
+        "root's without PRESERVE_OWNER, 65534's with it",
+    );
+}
+
+#[test]
+fn source_with_a_write_lease_waits_for_the_break() {
+    // Another process holds a write lease on the source (Samba, NFS servers take
+    // them). A reader's open waits for the lease to be broken; it must not fail
+    // with EAGAIN. The holder lets go 300 ms after being told to.
+    if !is_root() {
+        eprintln!("skip: a lease on a file of another owner needs root");
+        return;
+    }
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let bytes = data(1 << 20, 33);
+    write_file(&src, &bytes);
+    let ready = d.path().join("ready");
+    let holder = r#"
+import fcntl, os, signal, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+broken = []
+signal.signal(signal.SIGIO, lambda *a: broken.append(1))
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+open(sys.argv[2], "w").close()
+deadline = time.time() + 30
+while not broken and time.time() < deadline:
+    time.sleep(0.01)
+time.sleep(0.3)
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+"#;
+    for m in [Method::Auto, Method::Direct] {
+        let _ = fs::remove_file(&ready);
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", holder])
+            .arg(&src)
+            .arg(&ready)
+            .spawn()
+            .expect("python3");
+        let t = Instant::now();
+        while !ready.exists() {
+            assert!(t.elapsed() < Duration::from_secs(10), "no lease taken");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let start = Instant::now();
+        let r = Options::new()
+            .method(m)
+            .copy_file(&src, d.path().join("dst"));
+        let took = start.elapsed();
+        let _ = child.wait();
+        r.unwrap_or_else(|e| panic!("{m}: {e}"));
+        assert!(
+            took >= Duration::from_millis(250),
+            "{m}: {took:?}: the lease did not hold"
+        );
+        assert!(fs::read(d.path().join("dst")).expect("read") == bytes);
+        report(
+            "source_with_a_write_lease_waits_for_the_break",
+            "ext4",
+            &format!("{m}, a write lease held by another process"),
+            &format!(
+                "waited {:.0} ms for the break, then copied",
+                took.as_secs_f64() * 1e3
+            ),
+        );
+    }
+}
+
+/// The raw bytes of `p`'s access ACL, if it has one.
+fn acl_of(p: &Path) -> Option<Vec<u8>> {
+    xattr_get(p, "system.posix_acl_access")
+}
+
+#[test]
+fn replacing_a_destination_keeps_its_acl_and_user_xattrs() {
+    // cp writing over a file keeps its ACL and extended attributes (it is the same
+    // file); zcio's new file takes them over from the one it replaces.
+    let have = std::process::Command::new("setfacl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!("skip: setfacl (Debian's acl) is missing");
+        return;
+    }
+    let dirs: Vec<tempfile::TempDir> = std::iter::once(disk_dir()).chain(shm_dir()).collect();
+    for d in &dirs {
+        let p = d.path();
+        let src = p.join("src");
+        write_file(&src, &data(3 << 20, 34));
+        let setfacl = |args: &[&str], f: &Path| {
+            let ok = std::process::Command::new("setfacl")
+                .args(args)
+                .arg(f)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "setfacl {args:?} {}", f.display());
+        };
+        for m in [Method::Auto, Method::Direct, Method::ReadWrite] {
+            let dst = p.join("dst");
+            write_file(&dst, b"old");
+            setfacl(&["-m", "u:65534:rw,g:65534:r"], &dst);
+            assert!(
+                xattr_set(&dst, "user.origin", b"dst"),
+                "user xattrs on {}",
+                p.display()
+            );
+            let acl = acl_of(&dst).expect("an ACL");
+            let mode = fs::metadata(&dst).expect("meta").mode();
+            Options::new()
+                .method(m)
+                .copy_file(&src, &dst)
+                .unwrap_or_else(|e| panic!("{m}: {e}"));
+            assert_eq!(
+                acl_of(&dst),
+                Some(acl.clone()),
+                "{m}: the ACL in {}",
+                p.display()
+            );
+            assert_eq!(
+                xattr_get(&dst, "user.origin").as_deref(),
+                Some(&b"dst"[..]),
+                "{m}"
+            );
+            assert_eq!(fs::metadata(&dst).expect("meta").mode(), mode, "{m}: mode");
+            // Copying the source's attributes means the source's, not the old file's.
+            assert!(xattr_set(&src, "user.origin", b"src"));
+            Options::new()
+                .method(m)
+                .preserve_xattrs(true)
+                .copy_file(&src, &dst)
+                .unwrap_or_else(|e| panic!("{m}: {e}"));
+            assert_eq!(
+                xattr_get(&dst, "user.origin").as_deref(),
+                Some(&b"src"[..]),
+                "{m}"
+            );
+            assert_eq!(acl_of(&dst), None, "{m}: the source has no ACL");
+            // SAFETY: a C string path and name.
+            unsafe {
+                libc::removexattr(cpath(&src).as_ptr(), c"user.origin".as_ptr());
+            }
+            let _ = fs::remove_file(&dst);
+        }
+        // A file without an ACL, replaced in a directory whose default ACL the new
+        // file would inherit, stays without one: no wider than what it replaces.
+        let sub = p.join("sub");
+        fs::create_dir(&sub).expect("mkdir");
+        setfacl(&["-d", "-m", "u:65534:rwx"], &sub);
+        let dst = sub.join("dst");
+        write_file(&dst, b"old");
+        fs::set_permissions(&dst, fs::Permissions::from_mode(0o600)).expect("chmod");
+        let _ = std::process::Command::new("setfacl")
+            .arg("-b")
+            .arg(&dst)
+            .status();
+        assert_eq!(acl_of(&dst), None);
+        zcio::copy_file(&src, &dst).expect("copy");
+        assert_eq!(
+            acl_of(&dst),
+            None,
+            "the directory's default ACL widened the copy"
+        );
+        assert_eq!(fs::metadata(&dst).expect("meta").mode() & 0o777, 0o600);
+        report(
+            "replacing_a_destination_keeps_its_acl_and_user_xattrs",
+            &p.display().to_string(),
+            "a destination with an ACL and user.* replaced by auto, direct, read_write",
+            "ACL, xattrs and mode kept; the source's under PRESERVE_XATTRS",
+        );
+    }
+}
+
+#[test]
+fn progress_totals_are_the_size_at_the_start() {
+    // A sparse file's last report is done == total; a source that grows during
+    // the copy keeps the total it had at the start; a FIFO has no total (0 in C).
+    let d = disk_dir();
+    let sparse = d.path().join("sparse");
+    {
+        let f = File::create(&sparse).expect("create");
+        f.set_len(1 << 30).expect("size");
+        nix::sys::uio::pwrite(&f, &data(128 << 10, 35), 300 << 20).expect("write");
+    }
+    let dst = d.path().join("dst");
+    for m in [
+        Method::Auto,
+        Method::ReadWrite,
+        Method::Sendfile,
+        Method::Direct,
+    ] {
+        let seen = RefCell::new(Vec::new());
+        let cb = |p: Progress| {
+            seen.borrow_mut().push(p);
+            ControlFlow::Continue(())
+        };
+        Options::new()
+            .method(m)
+            .reflink(false)
+            .progress(&cb)
+            .copy_file(&sparse, &dst)
+            .unwrap_or_else(|e| panic!("{m}: {e}"));
+        let seen = seen.into_inner();
+        assert!(
+            seen.iter().all(|p| p.total == Some(1 << 30)),
+            "{m}: {seen:?}"
+        );
+        assert_eq!(
+            seen.last().map(|p| p.done),
+            Some(1 << 30),
+            "{m}: last report"
+        );
+        assert!(
+            seen.windows(2).all(|w| w[0].done <= w[1].done),
+            "{m}: {seen:?}"
+        );
+        assert!(
+            fs::metadata(&dst).expect("meta").blocks() * 512 < 8 << 20,
+            "{m}: holes filled"
+        );
+    }
+    // A source that grows while it is copied: the callback itself appends to it.
+    let grow = d.path().join("grow");
+    write_file(&grow, &data(16 << 20, 36));
+    for m in [Method::Auto, Method::ReadWrite, Method::Direct] {
+        let seen = RefCell::new(Vec::new());
+        let appender = OpenOptions::new().append(true).open(&grow).expect("open");
+        let cb = |p: Progress| {
+            if seen.borrow().is_empty() {
+                (&appender).write_all(&data(8 << 20, 37)).expect("append");
+            }
+            seen.borrow_mut().push(p);
+            ControlFlow::Continue(())
+        };
+        let before = fs::metadata(&grow).expect("meta").len();
+        Options::new()
+            .method(m)
+            .chunk_size(if m == Method::Direct { 1 << 20 } else { 0 })
+            .progress(&cb)
+            .copy_file(&grow, &dst)
+            .unwrap_or_else(|e| panic!("{m}: {e}"));
+        let seen = seen.into_inner();
+        assert!(seen.len() > 1, "{m}: one report");
+        assert!(
+            seen.iter().all(|p| p.total == Some(before)),
+            "{m}: {seen:?}"
+        );
+    }
+    use std::io::Write;
+    // A FIFO: no total, in Rust and in C.
+    let fifo = d.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let feed = |n: usize| {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut w = OpenOptions::new()
+                .write(true)
+                .open(&fifo)
+                .expect("open fifo");
+            w.write_all(&data(n, 38)).expect("feed");
+        })
+    };
+    let seen = RefCell::new(Vec::new());
+    let cb = |p: Progress| {
+        seen.borrow_mut().push(p);
+        ControlFlow::Continue(())
+    };
+    let t = feed(3 << 20);
+    Options::new()
+        .progress(&cb)
+        .copy_file(&fifo, &dst)
+        .expect("fifo");
+    t.join().expect("feeder");
+    let seen = seen.into_inner();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|p| p.total.is_none()),
+        "{seen:?}"
+    );
+    assert_eq!(seen.last().map(|p| p.done), Some(3 << 20));
+    unsafe extern "C" fn record(done: u64, total: u64, arg: *mut std::ffi::c_void) -> i32 {
+        // SAFETY: `arg` is the Vec below, alive for the call.
+        unsafe { (*arg.cast::<Vec<(u64, u64)>>()).push((done, total)) };
+        0
+    }
+    let mut c_seen: Vec<(u64, u64)> = Vec::new();
+    let t = feed(2 << 20);
+    // SAFETY: initialised options, C strings, a callback and its argument that
+    // outlive the call.
+    let r = unsafe {
+        let mut o = std::mem::zeroed::<zcio::capi::types::zc_options>();
+        zcio::capi::copy::zc_options_init(&mut o);
+        o.progress = Some(record);
+        o.progress_arg = (&raw mut c_seen).cast();
+        zcio::capi::copy::zc_copy_file(
+            cpath(&fifo).as_ptr(),
+            cpath(&dst).as_ptr(),
+            &o,
+            std::ptr::null_mut(),
+        )
+    };
+    t.join().expect("feeder");
+    assert_eq!(r, 0);
+    assert!(
+        !c_seen.is_empty() && c_seen.iter().all(|&(_, total)| total == 0),
+        "{c_seen:?}"
+    );
+    assert_eq!(c_seen.last().map(|p| p.0), Some(2 << 20));
+}
+
+#[test]
+fn fifo_and_device_destinations_are_written_as_they_are() {
+    // An existing FIFO is opened for writing as cp does: the open waits for a
+    // reader, the data streams to it, nothing is truncated, renamed or sized.
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let bytes = data(2 << 20, 39);
+    write_file(&src, &bytes);
+    let fifo = d.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let copier = {
+        let (src, fifo) = (src.clone(), fifo.clone());
+        std::thread::spawn(move || {
+            let r = zcio::copy_file(&src, &fifo);
+            tx.send(()).expect("send");
+            r
+        })
+    };
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the copy to a FIFO finished with no reader"
+    );
+    let mut got = Vec::new();
+    File::open(&fifo)
+        .expect("reader")
+        .read_to_end(&mut got)
+        .expect("read");
+    copier.join().expect("join").expect("copy to the FIFO");
+    assert!(got == bytes);
+    assert!(
+        fs::symlink_metadata(&fifo)
+            .expect("meta")
+            .file_type()
+            .is_fifo()
+    );
+    // A character device is written in place: /dev/null takes it all.
+    zcio::copy_file(&src, "/dev/null").expect("to /dev/null");
+    assert!(
+        fs::metadata("/dev/null")
+            .expect("meta")
+            .file_type()
+            .is_char_device()
+    );
+    // Direct I/O takes regular files only.
+    assert_eq!(errno(zcio::directio_copy(&src, "/dev/null")), libc::EINVAL);
+}
+
+#[test]
+fn bind_mounted_destination_is_ebusy_unless_in_place() {
+    // A file with another file bind-mounted on it cannot be replaced (rename over
+    // a mount point: EBUSY) and is left as it was; ZC_F_IN_PLACE writes into it.
+    if !is_root() {
+        eprintln!("skip: a bind mount needs root");
+        return;
+    }
+    let d = disk_dir();
+    let src = d.path().join("src");
+    write_file(&src, b"new contents");
+    let backing = d.path().join("backing");
+    write_file(&backing, b"old");
+    let dst = d.path().join("dst");
+    write_file(&dst, b"under the mount");
+    let ok = std::process::Command::new("mount")
+        .args(["--bind"])
+        .arg(&backing)
+        .arg(&dst)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skip: mount --bind failed");
+        return;
+    }
+    let r = std::panic::catch_unwind(|| {
+        for m in [Method::Auto, Method::Direct] {
+            let r = Options::new().method(m).copy_file(&src, &dst);
+            assert_eq!(errno(r), libc::EBUSY, "{m}");
+            assert_eq!(fs::read(&dst).expect("read"), b"old", "{m}");
+            assert_eq!(
+                extra_entries(d.path(), &["src", "backing", "dst"]),
+                Vec::<String>::new()
+            );
+        }
+        Options::new()
+            .in_place(true)
+            .copy_file(&src, &dst)
+            .expect("in place");
+        assert_eq!(fs::read(&backing).expect("read"), b"new contents");
+    });
+    let _ = std::process::Command::new("umount").arg(&dst).status();
+    if let Err(e) = r {
+        std::panic::resume_unwind(e);
+    }
 }

@@ -1193,3 +1193,143 @@ fn deny_io_uring_setup(err: i32) {
         );
     }
 }
+
+/// The data segments of `p` (SEEK_DATA/SEEK_HOLE), as offsets and lengths.
+fn data_map(p: &Path) -> Vec<(u64, u64)> {
+    use nix::unistd::{Whence, lseek};
+    let f = fs::File::open(p).expect("open");
+    let size = f.metadata().expect("meta").len() as i64;
+    let mut v = Vec::new();
+    let mut off = 0i64;
+    while off < size {
+        let Ok(d) = lseek(&f, off, Whence::SeekData) else {
+            break;
+        };
+        let h = lseek(&f, d, Whence::SeekHole).expect("hole");
+        v.push((d as u64, (h - d) as u64));
+        off = h;
+    }
+    v
+}
+
+#[test]
+fn direct_copy_of_a_sparse_file_keeps_its_holes() {
+    // A 2 GiB file holding 2 MiB, on a 64 MiB file system: Direct I/O copies the
+    // data segments only, on alignment boundaries, and preallocates nothing for the
+    // holes, as every other method does; a 1 GiB file with 2 bytes writes a block
+    // or two, not 1 GiB.
+    let Some(m) = Mount::image("ext4", 64, &["mkfs.ext4", "-q", "-F"]) else {
+        return;
+    };
+    let mp = m.path();
+    let big = mp.join("big");
+    let islands: [(u64, usize); 4] = [
+        (0, 4096),
+        (1 << 20, 777_777),
+        (1 << 30, 1 << 20),
+        ((2 << 30) - 5000, 5000),
+    ];
+    {
+        let f = fs::File::create(&big).expect("create");
+        f.set_len(2 << 30).expect("size");
+        for (i, &(at, len)) in islands.iter().enumerate() {
+            nix::sys::uio::pwrite(&f, &data(len, 40 + i as u64), at as i64).expect("write");
+        }
+        f.sync_all().expect("sync");
+    }
+    let tiny = mp.join("tiny");
+    {
+        let f = fs::File::create(&tiny).expect("create");
+        f.set_len(1 << 30).expect("size");
+        nix::sys::uio::pwrite(&f, b"ab", 500 << 20).expect("write");
+    }
+    for e in Engine::ALL {
+        let dst = mp.join("dst");
+        let o = Options::new().engine(e);
+        let st = o
+            .directio_copy(&big, &dst)
+            .unwrap_or_else(|err| panic!("{e:?}: {err}"));
+        assert_eq!(st.method, Method::Direct, "{e:?}");
+        let meta = fs::metadata(&dst).expect("meta");
+        assert_eq!(meta.len(), 2 << 30, "{e:?}: size");
+        assert!(
+            meta.blocks() * 512 < 4 << 20,
+            "{e:?}: {} bytes allocated",
+            meta.blocks() * 512
+        );
+        assert_eq!(data_map(&dst), data_map(&big), "{e:?}: holes");
+        let f = fs::File::open(&dst).expect("open");
+        for (i, &(at, len)) in islands.iter().enumerate() {
+            let mut got = vec![0u8; len];
+            nix::sys::uio::pread(&f, &mut got, at as i64).expect("read");
+            assert!(got == data(len, 40 + i as u64), "{e:?}: island {i}");
+        }
+        fs::remove_file(&dst).expect("rm");
+        // Two bytes in 1 GiB: one aligned block written.
+        let st = o
+            .directio_copy(&tiny, &dst)
+            .unwrap_or_else(|err| panic!("{e:?}: {err}"));
+        assert!(st.bytes <= 8192, "{e:?}: wrote {} bytes", st.bytes);
+        assert_eq!(fs::metadata(&dst).expect("meta").len(), 1 << 30);
+        let mut two = [0u8; 2];
+        nix::sys::uio::pread(fs::File::open(&dst).expect("open"), &mut two, 500 << 20)
+            .expect("read");
+        assert_eq!(&two, b"ab");
+        fs::remove_file(&dst).expect("rm");
+    }
+    // NO_SPARSE writes the holes out: it does not fit.
+    let r = Options::new()
+        .sparse(false)
+        .directio_copy(&big, mp.join("full"));
+    assert_eq!(errno(r), libc::ENOSPC);
+    report(
+        "direct_copy_of_a_sparse_file_keeps_its_holes",
+        "ext4 (64 MiB loop image)",
+        "2 GiB with 2 MiB of data, 1 GiB with 2 bytes, every engine",
+        "holes kept, data exact, NO_SPARSE: ENOSPC",
+    );
+}
+
+#[test]
+fn dio_alignment_on_ramfs_says_no_direct_io() {
+    // ramfs refuses O_DIRECT at open and answers no statx alignment: the query says
+    // so (None; -EOPNOTSUPP in C) instead of a 4096 that cannot be used.
+    let Some(m) = Mount::new("ramfs", "ramfs", "") else {
+        return;
+    };
+    let p = m.path().join("f");
+    write_file(&p, b"x");
+    for f in [
+        fs::File::open(&p).expect("open"),
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .expect("open for writing"),
+    ] {
+        assert_eq!(zcio::dio_alignment(&f).expect("query"), None);
+        let (mut mem, mut off) = (7u32, 7u32);
+        // SAFETY: two writable u32s.
+        let r = unsafe {
+            zcio::capi::directio::zc_dio_alignment(
+                std::os::fd::AsRawFd::as_raw_fd(&f),
+                &mut mem,
+                &mut off,
+            )
+        };
+        assert_eq!(r, -libc::EOPNOTSUPP);
+    }
+    // tmpfs, which has no block device either, takes O_DIRECT on this kernel or not:
+    // the answer matches what an open with O_DIRECT says.
+    if let Some(shm) = shm_dir() {
+        let q = shm.path().join("f");
+        write_file(&q, b"x");
+        let direct = std::os::unix::fs::OpenOptionsExt::custom_flags(
+            fs::OpenOptions::new().read(true),
+            libc::O_DIRECT,
+        )
+        .open(&q)
+        .is_ok();
+        let a = zcio::dio_alignment(fs::File::open(&q).expect("open")).expect("query");
+        assert_eq!(a.is_some(), direct, "tmpfs: {a:?}");
+    }
+}

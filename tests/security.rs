@@ -72,10 +72,9 @@ fn temp_file_is_never_more_readable_than_the_copy() {
 
 #[test]
 fn new_file_for_another_owner_is_not_group_readable_before_its_chown() {
-    // Preserving the owner, root gives a new copy to the source's owner. Until that
-    // chown (at commit)
-    // the file belongs to root and root's group: created with the source's 0640, it
-    // would let root's group read data that the copy keeps from them.
+    // As root under PRESERVE_OWNER, a new copy goes to the source's owner. Until
+    // that chown (at commit) the file belongs to root and root's group: created with
+    // the source's 0640, it would let root's group read data the copy keeps from them.
     if !is_root() {
         eprintln!("skip: giving a copy to another owner needs root");
         return;

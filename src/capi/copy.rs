@@ -13,18 +13,25 @@ use crate::Options;
 /// The data goes into a temporary file in `dst`'s directory that replaces `dst` only
 /// when everything succeeded: on any failure or cancellation an existing `dst` is
 /// left exactly as it was and no temporary file remains. An existing `dst` keeps its
-/// mode (and owner, where allowed); a new one gets 0644 minus the umask. A symlink as
-/// `dst` is written through. Where a file system refuses O_DIRECT, a buffered copy
-/// that drops its pages from the cache runs instead (`stats.method` is
-/// `ZC_METHOD_READ_WRITE`, `stats.fallbacks` has `1u << ZC_METHOD_DIRECT`), unless
+/// mode, its extended attributes and access ACL, and its owner where allowed; a new
+/// one gets 0644 minus the umask. A symlink as `dst` is written through. Holes in the
+/// source stay holes: only its data segments are read and written (on alignment
+/// boundaries), and only a file without holes is preallocated. Where a file system
+/// refuses O_DIRECT (ramfs), or where a padded last write would cross RLIMIT_FSIZE,
+/// a buffered copy that drops its pages from the cache runs instead (`stats.method`
+/// is `ZC_METHOD_READ_WRITE`, `stats.fallbacks` has `1u << ZC_METHOD_DIRECT`), unless
 /// `ZC_F_NO_FALLBACK` is set.
 ///
 /// Honoured flags: `ZC_F_FSYNC`, `ZC_F_NO_FALLBACK`, `ZC_F_EXCL`, `ZC_F_IN_PLACE`,
-/// `ZC_F_PRESERVE_TIMES`, `ZC_F_PRESERVE_XATTRS`, `ZC_F_PRESERVE_MODE`,
-/// `ZC_F_PRESERVE_OWNER`, `ZC_F_NOFOLLOW`; the others change nothing here. A new
-/// destination belongs to the caller unless `ZC_F_PRESERVE_OWNER` is set, even when
-/// root copies another user's file.
-/// `opts->method` must be `ZC_METHOD_AUTO` or `ZC_METHOD_DIRECT`.
+/// `ZC_F_NO_SPARSE`, `ZC_F_PRESERVE_TIMES`, `ZC_F_PRESERVE_XATTRS`,
+/// `ZC_F_PRESERVE_MODE`, `ZC_F_PRESERVE_OWNER`, `ZC_F_NOFOLLOW`; the others change
+/// nothing here. A new destination belongs to the caller unless
+/// `ZC_F_PRESERVE_OWNER` is set, even when root copies another user's file.
+/// `opts->method` must be `ZC_METHOD_AUTO` or `ZC_METHOD_DIRECT`. A source under
+/// another process's write lease is opened as a reader's open(2) is: the call waits
+/// until the lease is broken. SIGPIPE and SIGXFSZ never reach the program: a copy
+/// that does not fit RLIMIT_FSIZE fails with `-EFBIG` (one that ends exactly at the
+/// limit succeeds).
 ///
 /// Returns 0 on success, `-errno` on failure; `errno` itself is left alone.
 ///
@@ -34,7 +41,11 @@ use crate::Options;
 /// under `ZC_F_NO_FALLBACK`; `-EISDIR` when either path is a directory; `-EEXIST`
 /// under `ZC_F_EXCL`; `-ECANCELED` when the progress callback stopped the copy;
 /// `-E2BIG` for a `size` larger than this library knows with non-zero unknown
-/// fields; otherwise the errno of the failing system call (`-ENOENT`, `-EACCES`,
+/// fields; `-ENOMEM` when not even one buffer can be allocated (never an abort);
+/// `-EFBIG` past RLIMIT_FSIZE; `-EBUSY` when `dst` is a mount point (a file
+/// bind-mounted on it) and `-EPERM` when it is another user's file in a sticky
+/// directory: neither can be replaced, and `ZC_F_IN_PLACE` writes into it instead,
+/// as cp does; otherwise the errno of the failing system call (`-ENOENT`, `-EACCES`,
 /// `-ENOSPC`, `-EIO`...). `stats_out->failed_step` says which step failed.
 ///
 /// NULL: `opts` NULL means defaults, `stats_out` NULL means no statistics.
@@ -62,9 +73,10 @@ pub unsafe extern "C" fn directio_copy(
 /// Direct I/O and default options. Prints nothing.
 ///
 /// Returns true on success; false on failure with `errno` set (EINVAL for NULL
-/// paths or a copy onto itself, ENOENT, EACCES, EISDIR, ENOSPC, EIO...). A failed
-/// call creates or changes nothing. The copy is byte-identical and exactly the
-/// source's size; a new destination gets 0644 minus the umask.
+/// paths or a copy onto itself, ENOENT, EACCES, EISDIR, ENOSPC, ENOMEM, EFBIG,
+/// EIO...). A failed call creates or changes nothing. The copy is byte-identical and
+/// exactly the source's size, holes kept; a new destination gets 0644 minus the
+/// umask and belongs to the caller (root's copy of another user's file is root's).
 ///
 /// Thread safety: safe to call from any number of threads at once.
 ///
@@ -179,8 +191,18 @@ pub(crate) unsafe fn init_sized(p: *mut u8, size: usize) {
 /// `ZC_METHOD_MMAP` and `ZC_METHOD_READ_WRITE` force that method; where the kernel
 /// cannot use it for these files, the copy goes on with read/write from where it
 /// stopped (`stats.method` is then `ZC_METHOD_READ_WRITE` and `stats.fallbacks`
-/// names the method given up), unless `ZC_F_NO_FALLBACK` is set. A new destination
-/// gets the source's permission bits minus the umask.
+/// names the method given up), unless `ZC_F_NO_FALLBACK` is set. `ZC_F_NO_REFLINK`
+/// with `ZC_METHOD_REFLINK` or `ZC_METHOD_COPY_FILE_RANGE` is `-EINVAL`. A new
+/// destination gets the source's permission bits minus the umask and belongs to the
+/// caller unless `ZC_F_PRESERVE_OWNER`; an existing one keeps its mode, extended
+/// attributes, access ACL and (where allowed) owner.
+///
+/// Sources and destinations that are not regular files: a FIFO or character device
+/// source is streamed to its end (no size: the progress `total` is 0). An existing
+/// FIFO, character or block device as `dst` is opened for writing as it is, as cp
+/// does (no temporary file, no truncation, no size set; the open waits for a FIFO's
+/// reader, and writes wait for it to read; a failure leaves what was written); not
+/// under `ZC_F_EXCL` (`-EEXIST`).
 ///
 /// Returns 0 or `-errno`, as `directio_copy()`.
 ///

@@ -54,14 +54,16 @@ pub extern "C" fn directio(fildes: c_int, advice: c_int) -> c_int {
 
 /// Asks what alignment Direct I/O needs on the file or block device open on `fd`:
 /// statx(STATX_DIOALIGN) where the kernel and file system answer it, else the block
-/// device's logical block size, else 4096.
+/// device's logical block size, else 4096. On a file system with no block device that
+/// does not answer (ramfs, FUSE, NFS...), the file is opened once more with O_DIRECT
+/// through /proc/self/fd to find out whether Direct I/O is there at all.
 ///
 /// Returns 0 and stores the memory-buffer alignment in `*mem_align_out` and the file
 /// offset and length alignment in `*offset_align_out`; `-errno` on failure.
 ///
 /// Errors: `-EBADF` for a descriptor that is not open; `-EINVAL` when `fd` is not a
 /// regular file or block device; `-EOPNOTSUPP` when its file system says it cannot
-/// do Direct I/O on it.
+/// do Direct I/O on it, or refuses O_DIRECT at open (ramfs).
 ///
 /// NULL: either out pointer may be NULL when that value is not wanted.
 ///

@@ -47,19 +47,25 @@ fn count(r: Result<u64, Error>) -> i64 {
 /// is where reading starts, and it is advanced by the bytes moved while `in_fd`'s
 /// offset is left alone. `out_fd` is written at its own offset. A non-blocking
 /// `out_fd` that would block is waited on with poll, unless `ZC_F_NONBLOCK` is set:
-/// then the call returns the bytes moved so far, or `-EAGAIN` when none. Without
+/// then the call returns the bytes moved so far, or `-EAGAIN` when none (bytes the
+/// read/write fallback read but the destination did not take go back to a source
+/// that can seek; from a pipe or socket they are delivered first). Without
 /// `ZC_F_NO_FALLBACK`, a source sendfile cannot read (a pipe, a socket) and a first
 /// 0 from a file that reports size 0 (/proc, /sys, FUSE) continue with read/write
-/// from where sendfile stopped. A reader that has gone gives `-EPIPE`; SIGPIPE is
-/// neither delivered nor left pending. Note: pages sent to a socket are shared with
-/// the page cache, so later writes to the source may reach the reader.
+/// from where sendfile stopped. A reader that has gone gives `-EPIPE`, a write at
+/// or past RLIMIT_FSIZE `-EFBIG` (a copy that ends exactly at the limit succeeds);
+/// SIGPIPE and SIGXFSZ are neither delivered nor left pending. Both ends one file:
+/// as for `zc_copy_file_range()`. Note: pages sent to a socket are shared with the
+/// page cache, so later writes to the source may reach the reader.
 ///
 /// Returns the bytes moved, or `-errno` (after a failure part-way `*offset` still
 /// shows how far it got).
 ///
 /// Errors: `-EBADF` (a descriptor not open, or opened without the access needed),
-/// `-EINVAL` (negative `*offset`, unknown flags; with `ZC_F_NO_FALLBACK`, a pair the
-/// kernel cannot do), `-EAGAIN`, `-EPIPE`, `-EIO`, `-ENOSPC`...
+/// `-EINVAL` (negative `*offset`, unknown flags, overlapping ranges of one file;
+/// with `ZC_F_NO_FALLBACK`, a pair the kernel cannot do), `-EAGAIN`, `-EPIPE`,
+/// `-EFBIG`, `-ENOMEM` (the read/write fallback's buffer cannot be had: zcio never
+/// aborts for memory), `-EIO`, `-ENOSPC`...
 ///
 /// Flags: `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`. Thread safety: safe. Never closes a
 /// descriptor.
@@ -91,12 +97,16 @@ pub unsafe extern "C" fn zc_sendfile(
 /// thread (so socket to file, the receive side, works too). After an error
 /// part-way that pipe is thrown away, so no later call delivers stale bytes.
 ///
-/// Offsets as for `zc_copy_file_range()`; a pipe has none (`-ESPIPE` when one is
-/// given for it). Non-blocking descriptors, `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`,
-/// EPIPE and SIGPIPE as for `zc_sendfile()`; bytes already taken from the source
-/// are always delivered before the call returns.
+/// Offsets, O_APPEND and one file at both ends as for `zc_copy_file_range()`; a
+/// pipe has no offset (`-ESPIPE` when one is given for it). Non-blocking
+/// descriptors, `ZC_F_NO_FALLBACK`, EPIPE, EFBIG and the signals as for
+/// `zc_sendfile()`. Under `ZC_F_NONBLOCK` the call returns as soon as a descriptor
+/// would block, also through zcio's pipe: bytes the pipe holds that a full
+/// destination did not take go back to a source that can seek (its offset says how
+/// far the data got); from a pipe or socket they are delivered first, waiting for
+/// the destination once, since they cannot go back.
 ///
-/// Returns the bytes moved, or `-errno`.
+/// Returns the bytes moved, or `-errno` (errors as for `zc_sendfile()`).
 ///
 /// Thread safety: safe. Never closes a descriptor.
 ///
@@ -132,13 +142,19 @@ pub unsafe extern "C" fn zc_splice(
 ///
 /// `in_off`/`out_off` NULL use and advance the descriptor's file offset; otherwise
 /// the value is used and advanced by the bytes moved, and the descriptor's offset is
-/// left alone. Without `ZC_F_NO_FALLBACK`, a pair the kernel cannot copy between
-/// (across file systems, a file system without it, an O_APPEND destination, a
-/// seccomp filter) and a first 0 from a file that reports size 0 continue with
-/// read/write from where it stopped; EIO, ENOSPC, EDQUOT or ENOMEM after data moved
-/// are failures.
+/// left alone. An explicit `out_off` into an O_APPEND `out_fd` is `-EINVAL` (every
+/// write goes to the end of file, whatever the offset); with NULL `out_off` the data
+/// is appended, as write(2) does. Both ends one file (one descriptor, or two of the
+/// same file): the source range ends where the file ended when the call started
+/// (the copy never reads what it wrote), and ranges that overlap are `-EINVAL`, as
+/// copy_file_range(2) says (a forward copy would read bytes it had just overwritten).
+/// Without `ZC_F_NO_FALLBACK`, a pair the kernel cannot copy between (across file
+/// systems, a file system without it, an O_APPEND destination, a seccomp filter) and
+/// a first 0 from a file that reports size 0 continue with read/write from where it
+/// stopped; EIO, ENOSPC, EDQUOT or ENOMEM after data moved are failures. EPIPE,
+/// EFBIG and the signals as for `zc_sendfile()`.
 ///
-/// Returns the bytes moved, or `-errno`.
+/// Returns the bytes moved, or `-errno` (errors as for `zc_sendfile()`).
 ///
 /// Flags: `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK`. Thread safety: safe. Never closes a
 /// descriptor.
@@ -176,8 +192,9 @@ pub unsafe extern "C" fn zc_copy_file_range(
 /// no fallback. Moves no file offset.
 ///
 /// Returns 0, or `-errno`: `-EOPNOTSUPP` (the file system cannot clone), `-EXDEV`
-/// (different file systems), `-EINVAL` (not regular files, or unaligned), `-EBADF`
-/// (`dst_fd` not open for writing), `-EISDIR`, `-ETXTBSY`, `-EPERM`.
+/// (different file systems), `-EINVAL` (either is not a regular file: a pipe, a
+/// socket, a device; or unaligned), `-EISDIR` (either is a directory), `-EBADF`
+/// (`dst_fd` not open for writing), `-ETXTBSY`, `-EPERM`.
 ///
 /// Thread safety: safe. Never closes a descriptor.
 #[unsafe(no_mangle)]
@@ -195,9 +212,10 @@ pub extern "C" fn zc_reflink(src_fd: c_int, dst_fd: c_int) -> c_int {
 /// process during the copy cannot raise SIGBUS in the calling program: the copy
 /// ends at the new end of file (a short count), or fails with `-EFAULT`.
 ///
-/// `in_off` as for `zc_copy_file_range()`; `out_fd` is written at its own offset.
-/// Non-blocking descriptors, `ZC_F_NONBLOCK`, `ZC_F_NO_FALLBACK` (a source that
-/// cannot be mapped), EPIPE and SIGPIPE as for `zc_sendfile()`.
+/// `in_off` and one file at both ends as for `zc_copy_file_range()`; `out_fd` is
+/// written at its own offset. Non-blocking descriptors, `ZC_F_NONBLOCK`,
+/// `ZC_F_NO_FALLBACK` (a source that cannot be mapped), EPIPE, EFBIG and the signals
+/// as for `zc_sendfile()`; `-ENOMEM` when the mapping cannot be had.
 ///
 /// Returns the bytes moved, or `-errno`.
 ///

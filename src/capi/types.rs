@@ -5,10 +5,14 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-/// Progress callback: `done` bytes of `total` have been copied (`total` is the
-/// source's size when the copy started, 0 when unknown). Return 0 to go on, anything
-/// else to stop the copy, which then fails with `-ECANCELED` and leaves the
-/// destination as it was. Called on the thread that called zcio.
+/// Progress callback: `done` bytes of `total` have been copied. `total` is the
+/// source's size when the copy started, the same in every call (a source that grows
+/// meanwhile is still copied to its end, so `done` may pass it), and 0 when the source
+/// has no size (a FIFO, a character device). Holes skipped count as done: the last
+/// call of a copy that succeeds has `done` == the copy's size (== `total` for a file
+/// that did not change). Return 0 to go on, anything else to stop the copy, which
+/// then fails with `-ECANCELED` and leaves the destination as it was. Called on the
+/// thread that called zcio.
 pub type zc_progress_fn =
     Option<unsafe extern "C" fn(done: u64, total: u64, arg: *mut c_void) -> c_int>;
 
@@ -23,7 +27,9 @@ pub struct zc_options {
     pub method: u32,
     /// `ZC_F_*` bits.
     pub flags: u32,
-    /// I/Os in flight for engines that overlap them; 0 = zcio's default.
+    /// I/Os in flight for engines that overlap them; 0 = zcio's default (16). Capped
+    /// at 4096 for io_uring and at 64 threads for the threaded engine, and at the
+    /// file's number of chunks plus one.
     pub queue_depth: u32,
     /// Bytes per I/O; 0 = zcio's default (1 MiB). For Direct I/O, a multiple of the
     /// alignment (see `zc_dio_alignment()`) and at most 1 GiB; one larger than the
@@ -35,8 +41,10 @@ pub struct zc_options {
     /// Passed to `progress` unchanged.
     pub progress_arg: *mut c_void,
     /// The Direct I/O engine to use: `ZC_ENGINE_AUTO` (0: io_uring where the kernel
-    /// allows it, else threads) or one of `ZC_ENGINE_IO_URING`, `ZC_ENGINE_THREADS`,
-    /// `ZC_ENGINE_SYNC` (`-EOPNOTSUPP` when it cannot run here).
+    /// allows it and its buffers can be had, else threads, else the synchronous engine,
+    /// which needs one chunk's buffer) or one of `ZC_ENGINE_IO_URING`,
+    /// `ZC_ENGINE_THREADS`, `ZC_ENGINE_SYNC` (`-EOPNOTSUPP` when it cannot run here,
+    /// `-ENOMEM` when its buffers cannot be allocated).
     pub engine: u32,
 }
 
@@ -104,19 +112,28 @@ pub const ZC_METHOD_COUNT: u32 = 8;
 pub const ZC_F_FSYNC: u32 = 1 << 0;
 /// Fail with the kernel's error instead of falling back to another method.
 pub const ZC_F_NO_FALLBACK: u32 = 1 << 1;
-/// Fail with `-EEXIST` when the destination exists.
+/// Fail with `-EEXIST` when the destination exists, also when it appears during the
+/// copy: the finished file is given its name by a call that never replaces one
+/// (linkat, or renameat2 with RENAME_NOREPLACE). On a file system with neither and no
+/// O_TMPFILE (libfuse2 file systems such as s3fs or rclone mounts) the name itself is
+/// created with O_EXCL and written in place: visible while the copy runs, removed
+/// again on failure (a killed program can leave it partial).
 pub const ZC_F_EXCL: u32 = 1 << 2;
 /// Write straight into the destination (no temporary file): a failure leaves it partial.
 pub const ZC_F_IN_PLACE: u32 = 1 << 3;
-/// Never share blocks with the source: no reflink, no copy_file_range.
+/// Never share blocks with the source: no reflink, no copy_file_range (which may
+/// share blocks and cannot be told not to). With `ZC_METHOD_REFLINK` or
+/// `ZC_METHOD_COPY_FILE_RANGE` it is a contradiction: `-EINVAL`.
 pub const ZC_F_NO_REFLINK: u32 = 1 << 4;
-/// Write holes out as zeros instead of keeping the copy sparse.
+/// Write holes out as zeros instead of keeping the copy sparse (every method,
+/// Direct I/O included).
 pub const ZC_F_NO_SPARSE: u32 = 1 << 5;
 /// Give the copy the source's access and modification times.
 pub const ZC_F_PRESERVE_TIMES: u32 = 1 << 6;
 /// Copy the source's extended attributes.
 pub const ZC_F_PRESERVE_XATTRS: u32 = 1 << 7;
-/// On a non-blocking descriptor, return what was moved instead of waiting.
+/// On a non-blocking descriptor, return what was moved instead of waiting (as soon as
+/// a descriptor would block; `-EAGAIN` when nothing moved).
 pub const ZC_F_NONBLOCK: u32 = 1 << 8;
 /// Refuse a destination that is a symlink with `-ELOOP` instead of writing through it.
 pub const ZC_F_NOFOLLOW: u32 = 1 << 9;

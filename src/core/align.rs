@@ -92,11 +92,38 @@ pub(crate) fn dio_alignment_of(fd: BorrowedFd<'_>, st: &FileStat) -> Result<Opti
             source: AlignSource::BlockDevice,
         }));
     }
+    // No block device and no answer (ramfs, FUSE, NFS...): whether O_DIRECT is
+    // there at all is only known by trying; ramfs refuses it at open.
+    if accepts_direct(fd) == Some(false) {
+        return Ok(None);
+    }
     Ok(Some(DioAlign {
         mem: DEFAULT_ALIGN,
         offset: DEFAULT_ALIGN,
         source: AlignSource::Default,
     }))
+}
+
+/// Whether the file open on `fd` opens with O_DIRECT, tried on a second open of
+/// it through /proc/self/fd with the same access mode; `None` when that cannot tell
+/// (no /proc, no permission, a busy executable...).
+fn accepts_direct(fd: BorrowedFd<'_>) -> Option<bool> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let fl = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL).ok()?);
+    if fl.contains(OFlag::O_PATH) {
+        return None;
+    }
+    let path = sys::proc_fd_path(fd);
+    let flags = (fl & OFlag::O_ACCMODE)
+        | OFlag::O_DIRECT
+        | OFlag::O_CLOEXEC
+        | OFlag::O_NOCTTY
+        | OFlag::O_NONBLOCK;
+    match sys::retry(|| nix::fcntl::open(path.as_bytes(), flags, nix::sys::stat::Mode::empty())) {
+        Ok(_) => Some(true),
+        Err(nix::errno::Errno::EINVAL) => Some(false),
+        Err(_) => None,
+    }
 }
 
 /// The logical block size of the block device `dev`, from sysfs. A partition's

@@ -1,6 +1,6 @@
 //! Reflink: the whole file shared copy-on-write (FICLONE), or nothing.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::RwLock;
 
 use nix::errno::Errno;
@@ -8,11 +8,13 @@ use nix::errno::Errno;
 use super::error::{Error, Result};
 use super::fdio;
 use super::stats::Step;
+use super::sys;
 
 /// Makes `dst_fd` a copy-on-write clone of all of `src_fd` (FICLONE: its size
 /// becomes the source's, the file systems share the blocks). A clone or nothing:
 /// `EOPNOTSUPP` when the file system cannot, `EXDEV` across file systems, `EINVAL`
-/// for files that are not both regular, and no fallback. Moves no file offset.
+/// for files that are not both regular (a pipe, a socket, a device; `EISDIR` for a
+/// directory), and no fallback. Moves no file offset.
 ///
 /// ```no_run
 /// let src = std::fs::File::open("/mnt/xfs/a")?;
@@ -28,12 +30,19 @@ pub fn reflink(src_fd: impl AsFd, dst_fd: impl AsFd) -> Result<()> {
         if r == 0 {
             return Ok(());
         }
-        match Errno::last() {
+        let e = match Errno::last() {
             Errno::EINTR => continue,
             // Some file systems answer an unknown ioctl with ENOTTY: no cloning here.
-            Errno::ENOTTY => return Err(Error::new(libc::EOPNOTSUPP, Step::Write)),
-            e => return Err(Error::new(e as i32, Step::Write)),
-        }
+            Errno::ENOTTY => Errno::EOPNOTSUPP,
+            e => e,
+        };
+        // The kernel checks the mount before the file type: a pipe's clone is
+        // "another file system" (EXDEV). Anything but two regular files is EINVAL
+        // (a directory EISDIR), as documented.
+        return Err(Error::new(
+            not_regular(src_fd, dst_fd).unwrap_or(e) as i32,
+            Step::Write,
+        ));
     }
 }
 
@@ -61,4 +70,18 @@ pub(crate) fn remember_refusal(src: u64, dst: u64, errno: i32) {
     {
         v.push((src, dst));
     }
+}
+
+/// EISDIR or EINVAL when either file is not a regular file.
+fn not_regular(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Option<Errno> {
+    for fd in [src, dst] {
+        let st = nix::sys::stat::fstat(fd).ok()?;
+        if sys::is_dir(&st) {
+            return Some(Errno::EISDIR);
+        }
+        if !sys::is_reg(&st) {
+            return Some(Errno::EINVAL);
+        }
+    }
+    None
 }

@@ -10,7 +10,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use super::error::{Error, Result};
 use super::options::FdFlags;
-use super::signals::SigpipeGuard;
+use super::signals::SignalGuard;
 use super::stats::{Method, Step};
 
 /// The most one system call is asked to move: the kernel caps every read, write,
@@ -239,8 +239,15 @@ fn read_some(x: &mut Xfer<'_>, buf: &mut [u8]) -> Result<Option<usize>> {
 
 /// Writes all of `buf` at the destination position, counting in `written` what got
 /// there even when it then fails. Data already taken from the source is never
-/// dropped, so this waits on a non-blocking destination even under `ZC_F_NONBLOCK`.
-pub(crate) fn write_all(x: &mut Xfer<'_>, mut buf: &[u8], written: &mut usize) -> Result<()> {
+/// dropped, so this waits on a non-blocking destination even under `ZC_F_NONBLOCK`,
+/// unless `stop_when_full`: then it returns at the first EAGAIN with `written`
+/// short, for a caller that gives the rest back to the source.
+pub(crate) fn write_all(
+    x: &mut Xfer<'_>,
+    mut buf: &[u8],
+    written: &mut usize,
+    stop_when_full: bool,
+) -> Result<()> {
     while !buf.is_empty() {
         let r = match x.dst_pos {
             Pos::Fd => nix::unistd::write(x.dst, buf),
@@ -255,6 +262,7 @@ pub(crate) fn write_all(x: &mut Xfer<'_>, mut buf: &[u8], written: &mut usize) -
                 buf = &buf[n..];
             }
             Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) if stop_when_full => return Ok(()),
             Err(Errno::EAGAIN) => wait_ready(x.dst, PollFlags::POLLOUT)?,
             Err(e) => return Err(Error::new(e as i32, Step::Write)),
         }
@@ -262,11 +270,18 @@ pub(crate) fn write_all(x: &mut Xfer<'_>, mut buf: &[u8], written: &mut usize) -
     Ok(())
 }
 
+/// Whether bytes taken from the source can be put back by moving its position (an
+/// explicit offset, or a descriptor that can seek).
+pub(crate) fn rewindable(x: &Xfer<'_>) -> bool {
+    matches!(x.src_pos, Pos::At(_))
+        || nix::unistd::lseek(x.src, 0, nix::unistd::Whence::SeekCur).is_ok()
+}
+
 /// The plain loop: read into a buffer, write it out, until `left` is 0, end of
 /// file, or `piece` more bytes were moved.
 pub(crate) fn rw_loop(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
     let mut budget = piece;
-    let mut buf = vec![0u8; x.want(RW_BUF as u64).clamp(1, RW_BUF)];
+    let mut buf = super::sys::zeroed(x.want(RW_BUF as u64).clamp(1, RW_BUF))?;
     while x.left > 0 {
         if budget == 0 {
             return Ok(End::Piece);
@@ -282,7 +297,10 @@ pub(crate) fn rw_loop(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
             return Ok(End::Done);
         }
         let mut written = 0;
-        let w = write_all(x, &buf[..n], &mut written);
+        // Under NONBLOCK a full destination ends the call, as it does for the
+        // kernel's calls, when what it did not take can go back to the source.
+        let stop = x.nonblock() && rewindable(x);
+        let w = write_all(x, &buf[..n], &mut written, stop);
         x.trace.moved += written as u64;
         if x.left != TO_EOF {
             x.left -= written as u64;
@@ -292,6 +310,10 @@ pub(crate) fn rw_loop(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
             // the offset then says exactly how far the copy got.
             give_back(x, (n - written) as u64);
             return Err(e);
+        }
+        if written < n {
+            give_back(x, (n - written) as u64);
+            return Ok(End::WouldBlock);
         }
         budget -= n as u64;
     }
@@ -348,6 +370,9 @@ pub(crate) fn kernel_loop(
                 wait_ready(x.src, PollFlags::POLLIN)?;
                 wait_ready(x.dst, PollFlags::POLLOUT)?;
             }
+            // copy_file_range checks RLIMIT_FSIZE before it looks at the source: a
+            // destination that reached the limit exactly at the source's end fits.
+            Errno::EFBIG if source_at_end(x) => return Ok(End::Done),
             e if x.may_fall_back() && not_here(e, x.trace.moved, method) => {
                 return fall_back(x, e as i32, stop_at);
             }
@@ -355,6 +380,20 @@ pub(crate) fn kernel_loop(
         }
     }
     Ok(End::Done)
+}
+
+/// Whether the source has no byte at its position (a pipe or socket cannot tell
+/// without taking one: no).
+fn source_at_end(x: &Xfer<'_>) -> bool {
+    let off = match x.src_pos {
+        Pos::At(v) => v,
+        Pos::Fd => match nix::unistd::lseek(x.src, 0, nix::unistd::Whence::SeekCur) {
+            Ok(v) => v,
+            Err(_) => return false,
+        },
+    };
+    let mut b = [0u8; 1];
+    matches!(super::sys::pread(x.src, &mut b, off.max(0) as u64), Ok(0))
 }
 
 /// Falls back to the read/write loop for the rest of this piece, recording why.
@@ -380,12 +419,74 @@ pub(crate) fn transfer(
     }
     let sp = Pos::from_opt(src_off.as_deref_mut())?;
     let dp = Pos::from_opt(dst_off.as_deref_mut())?;
-    let _sigpipe = SigpipeGuard::new();
+    if dp != Pos::Fd && appends(dst)? {
+        // O_APPEND sends every write to the end of file, whatever offset it is given:
+        // an explicit destination offset cannot hold.
+        return Err(Error::new(libc::EINVAL, Step::Args));
+    }
+    let len = within_one_file(src, sp, dst, dp, len)?;
+    let _signals = SignalGuard::new();
     let mut x = Xfer::new(src, sp, dst, dp, len, flags);
     let r = run(&mut x, u64::MAX);
     x.src_pos.store(src_off);
     x.dst_pos.store(dst_off);
     r.and_then(|end| x.result(end))
+}
+
+/// Whether writes to `fd` go to the end of file whatever the offset (O_APPEND).
+fn appends(fd: BorrowedFd<'_>) -> Result<bool> {
+    let fl = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)
+        .map_err(|e| Error::new(e as i32, Step::Args))?;
+    Ok(nix::fcntl::OFlag::from_bits_retain(fl).contains(nix::fcntl::OFlag::O_APPEND))
+}
+
+/// The length to copy when both ends are the same file. Its source range ends where
+/// the file ended at the start (the copy must not read back what it wrote), and the
+/// two ranges may not overlap: a forward loop would read bytes it has just
+/// overwritten, so that is EINVAL, as copy_file_range(2) itself says. Other pairs
+/// keep `len`.
+fn within_one_file(
+    src: BorrowedFd<'_>,
+    sp: Pos,
+    dst: BorrowedFd<'_>,
+    dp: Pos,
+    len: u64,
+) -> Result<u64> {
+    let (Ok(a), Ok(b)) = (nix::sys::stat::fstat(src), nix::sys::stat::fstat(dst)) else {
+        return Ok(len); // the calls themselves say EBADF
+    };
+    let seekable = |st: &nix::sys::stat::FileStat| super::sys::is_reg(st) || super::sys::is_blk(st);
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) || !seekable(&a) {
+        return Ok(len);
+    }
+    // A descriptor without the access it needs is the kernel's EBADF, not ours.
+    let access = |fd| {
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)
+            .map(|f| nix::fcntl::OFlag::from_bits_retain(f) & nix::fcntl::OFlag::O_ACCMODE)
+    };
+    use nix::fcntl::OFlag;
+    if access(src).is_ok_and(|m| m == OFlag::O_WRONLY)
+        || access(dst).is_ok_and(|m| m == OFlag::O_RDONLY)
+    {
+        return Ok(len);
+    }
+    let at = |fd, p: Pos| match p {
+        Pos::At(v) => Ok(v.max(0) as u64),
+        Pos::Fd => nix::unistd::lseek(fd, 0, nix::unistd::Whence::SeekCur)
+            .map(|v| v as u64)
+            .map_err(|e| Error::new(e as i32, Step::Args)),
+    };
+    let (from, to) = (at(src, sp)?, at(dst, dp)?);
+    let size = if super::sys::is_blk(&a) {
+        u64::MAX
+    } else {
+        a.st_size.max(0) as u64
+    };
+    let len = len.min(size.saturating_sub(from));
+    if len > 0 && from < to.saturating_add(len) && to < from.saturating_add(len) {
+        return Err(Error::new(libc::EINVAL, Step::Args));
+    }
+    Ok(len)
 }
 
 /// The file type of an open descriptor.

@@ -13,8 +13,10 @@ use nix::unistd::Whence;
 use super::direct::{self, DirectJob};
 use super::error::{At, Error, Result};
 use super::fdio::{self, End, Pos, TO_EOF, Xfer};
+use super::holes::{DataMap, Segment};
 use super::options::{FdFlags, Flags, Options};
 use super::progress::{Pacer, Reporter};
+use super::signals::SignalGuard;
 use super::stats::{Method, Stats, Step};
 use super::target::{Meta, Source, SourceKinds, Target, TargetOpts};
 use super::{clone, mmap, range, sendfile, splice, sys};
@@ -92,6 +94,15 @@ pub(crate) fn copy_opened(
     opts: &Options<'_>,
     stats: &mut Stats,
 ) -> Result<()> {
+    // Never sharing blocks cannot be had from the two calls that may share them.
+    if opts.has(Flags::NO_REFLINK)
+        && matches!(opts.get_method(), Method::Reflink | Method::CopyFileRange)
+    {
+        return Err(Error::invalid());
+    }
+    // A FIFO destination whose reader has gone, a write past RLIMIT_FSIZE: errors,
+    // never signals that kill the host.
+    let _signals = SignalGuard::new();
     target.begin()?;
     // A stream has no size to go by.
     let total = sys::is_reg(&source.stat).then(|| source.size());
@@ -122,62 +133,20 @@ pub(crate) fn copy_opened(
     Ok(())
 }
 
-/// A stretch of the source that holds data: `len` `TO_EOF` means "to end of file".
-#[derive(Clone, Copy, Debug)]
-struct Segment {
-    start: u64,
-    len: u64,
-}
-
-/// The data segments of the source: one segment to end of file for files without
-/// holes (and for files whose size may lie), else each run of data between holes.
-/// Only a regular destination can keep holes: a FIFO cannot seek past them, and a
-/// device would keep its old bytes there.
-fn segments(
-    src: BorrowedFd<'_>,
+/// The data segments of the source (see `DataMap`). Only a regular destination
+/// can keep holes: a FIFO cannot seek past them, and a device would keep its old
+/// bytes there.
+fn segments<'a>(
+    src: BorrowedFd<'a>,
     source: &Source,
     target: &Target<'_>,
     opts: &Options<'_>,
-) -> Vec<Segment> {
-    let whole = vec![Segment {
-        start: 0,
-        len: TO_EOF,
-    }];
-    let st = &source.stat;
-    let size = source.size();
-    if opts.has(Flags::NO_SPARSE)
-        || !target.is_regular()
-        || !sys::is_reg(st)
-        || size == 0
-        || (st.st_blocks as u64) * 512 >= size
-    {
-        return whole;
-    }
-    match nix::unistd::lseek(src, 0, Whence::SeekHole) {
-        Ok(h) if (h as u64) < size => {}
-        _ => return whole,
-    }
-    let mut v = Vec::new();
-    let mut off = 0u64;
-    while off < size {
-        let data = match nix::unistd::lseek(src, off as i64, Whence::SeekData) {
-            Ok(d) => d as u64,
-            Err(Errno::ENXIO) => break, // only a hole is left
-            Err(_) => return whole,
-        };
-        let hole = match nix::unistd::lseek(src, data as i64, Whence::SeekHole) {
-            Ok(h) => (h as u64).min(size),
-            Err(_) => return whole,
-        };
-        if hole > data {
-            v.push(Segment {
-                start: data,
-                len: hole - data,
-            });
-        }
-        off = hole.max(data + 1);
-    }
-    v
+) -> DataMap<'a> {
+    DataMap::new(
+        src,
+        &source.stat,
+        !opts.has(Flags::NO_SPARSE) && target.is_regular(),
+    )
 }
 
 /// The two ends of a whole-file copy, as the segment loop needs them.
@@ -275,7 +244,7 @@ fn forced(
 ) -> Result<bool> {
     stats.method = method;
     let segs = segments(src, source, target, opts);
-    let sparse = segs.len() != 1 || segs[0].len != TO_EOF;
+    let sparse = segs.is_sparse();
     let flags = if opts.has(Flags::NO_FALLBACK) {
         FdFlags::NO_FALLBACK
     } else {
@@ -339,7 +308,7 @@ fn auto(
         _ => &[Method::CopyFileRange, Method::Sendfile, Method::ReadWrite],
     };
     let segs = segments(src, source, target, opts);
-    let sparse = segs.len() != 1 || segs[0].len != TO_EOF;
+    let sparse = segs.is_sparse();
     // zcio walks the chain itself: each method is told not to fall back on its own.
     let ends = Ends::new(src, source, target, FdFlags::NO_FALLBACK);
     let mut step = 0;

@@ -61,7 +61,14 @@ pub(crate) fn exact_mode(src: &nix::sys::stat::FileStat, owner: (u32, u32)) -> u
 
 /// Calls a size-query-then-fill xattr function until the buffer is large enough.
 fn fetch(mut call: impl FnMut(&mut [u8]) -> isize) -> std::result::Result<Vec<u8>, Errno> {
-    let mut buf = vec![0u8; 256];
+    // Grown fallibly: a copy short of memory fails with ENOMEM, it never aborts.
+    let grow = |buf: &mut Vec<u8>, len: usize| {
+        buf.try_reserve_exact(len.saturating_sub(buf.len()))
+            .map_err(|_| Errno::ENOMEM)
+            .map(|()| buf.resize(len, 0))
+    };
+    let mut buf = Vec::new();
+    grow(&mut buf, 256)?;
     loop {
         let n = call(&mut buf);
         if n >= 0 {
@@ -74,7 +81,8 @@ fn fetch(mut call: impl FnMut(&mut [u8]) -> isize) -> std::result::Result<Vec<u8
                 if need < 0 {
                     return Err(Errno::last());
                 }
-                buf.resize((need as usize).max(buf.len() * 2), 0);
+                let len = (need as usize).max(buf.len() * 2);
+                grow(&mut buf, len)?;
             }
             Errno::EINTR => continue,
             e => return Err(e),
@@ -169,11 +177,53 @@ pub(crate) fn copy_between(src: &XattrAt<'_>, dst: &XattrAt<'_>) -> Result<MetaR
         let set = fetch(|b| src.get(&cname, b)).and_then(|v| dst.set(&cname, &v));
         match set {
             Ok(()) => report.xattrs_copied += 1,
-            Err(e @ (Errno::ENOSPC | Errno::EDQUOT | Errno::EIO)) => {
+            Err(e @ (Errno::ENOSPC | Errno::EDQUOT | Errno::EIO | Errno::ENOMEM)) => {
                 return Err(Error::new(e as i32, Step::Metadata));
             }
             Err(_) => report.xattrs_skipped += 1,
         }
     }
     Ok(report)
+}
+
+/// The attribute that holds a file's access ACL.
+const ACL_ACCESS: &CStr = c"system.posix_acl_access";
+
+/// Gives `dst`, the new file that replaces `old`, the extended attributes `old`
+/// has (but the security label, as in `copy_between`) and, under `acl`, its access
+/// ACL: none when `old` had none, so that a default ACL the new file inherited
+/// makes it no wider than the file it replaces. Without `acl` the new file's own
+/// ACL is left. One that cannot be read or set is passed over; running out of
+/// space or memory, or an I/O error, fails.
+pub(crate) fn carry_over(old: &XattrAt<'_>, dst: BorrowedFd<'_>, acl: bool) -> Result<()> {
+    let names = match fetch(|b| old.list(b)) {
+        Ok(n) => n,
+        Err(Errno::ENOTSUP) => return Ok(()),
+        Err(e) => return Err(Error::new(e as i32, Step::Metadata)),
+    };
+    let to = XattrAt::Fd(dst);
+    let mut had_acl = false;
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let is_acl = name == ACL_ACCESS.to_bytes();
+        had_acl |= is_acl;
+        if SKIP.contains(&name) || (is_acl && !acl) {
+            continue;
+        }
+        let Ok(cname) = CString::new(name) else {
+            continue;
+        };
+        if let Err(e @ (Errno::ENOSPC | Errno::EDQUOT | Errno::EIO | Errno::ENOMEM)) =
+            fetch(|b| old.get(&cname, b)).and_then(|v| to.set(&cname, &v))
+        {
+            return Err(Error::new(e as i32, Step::Metadata));
+        }
+    }
+    if acl && !had_acl {
+        // SAFETY: a NUL-terminated name on a descriptor we borrow.
+        let r = unsafe { libc::fremovexattr(dst.as_raw_fd(), ACL_ACCESS.as_ptr()) };
+        if r != 0 && Errno::last() == Errno::EIO {
+            return Err(Error::new(libc::EIO, Step::Metadata));
+        }
+    }
+    Ok(())
 }

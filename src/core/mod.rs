@@ -7,6 +7,7 @@ pub(crate) mod directio;
 pub(crate) mod error;
 pub(crate) mod fdio;
 pub(crate) mod file;
+pub(crate) mod holes;
 pub(crate) mod meta;
 pub(crate) mod mmap;
 pub(crate) mod options;

@@ -22,11 +22,15 @@ bitflags::bitflags! {
         const FSYNC = 1 << 0;
         /// Fail with the kernel's error instead of falling back to another method.
         const NO_FALLBACK = 1 << 1;
-        /// Fail with `EEXIST` when the destination exists.
+        /// Fail with `EEXIST` when the destination exists (or appears during the
+        /// copy). Where no call can name a file without replacing one (no O_TMPFILE,
+        /// RENAME_NOREPLACE or link: libfuse2 file systems), the name itself is
+        /// created with O_EXCL and written in place, removed again on failure.
         const EXCL = 1 << 2;
         /// Write straight into the destination instead of a temporary file.
         const IN_PLACE = 1 << 3;
-        /// Never share blocks with the source (no reflink, no copy_file_range).
+        /// Never share blocks with the source (no reflink, no copy_file_range). With
+        /// [`Method::Reflink`] or [`Method::CopyFileRange`] forced: `EINVAL`.
         const NO_REFLINK = 1 << 4;
         /// Write holes out as zeros.
         const NO_SPARSE = 1 << 5;
@@ -338,7 +342,8 @@ impl<'a> Options<'a> {
         self.flag(Flags::NOFOLLOW, on)
     }
 
-    /// Direct I/O: I/Os in flight; 0 is zcio's default (16).
+    /// Direct I/O: I/Os in flight; 0 is zcio's default (16). At most 4096 for
+    /// io_uring, 64 threads for the threaded engine.
     ///
     /// ```
     /// assert_eq!(zcio::Options::new().queue_depth(8).get_queue_depth(), 8);
@@ -348,8 +353,10 @@ impl<'a> Options<'a> {
         self
     }
 
-    /// Direct I/O: the engine to use, or `None` to let zcio pick (see [`Engine`]).
-    /// `EOPNOTSUPP` when the engine asked for cannot run here.
+    /// Direct I/O: the engine to use, or `None` to let zcio pick (see [`Engine`]):
+    /// io_uring, else threads, else the synchronous engine, each given up when it
+    /// cannot run here or its buffers cannot be had. `EOPNOTSUPP` when the engine
+    /// asked for cannot run here, `ENOMEM` when its buffers cannot be had.
     ///
     /// ```
     /// let o = zcio::Options::new().engine(zcio::Engine::Threads);

@@ -15,7 +15,11 @@ use super::stats::Method;
 ///
 /// Offsets: `None` uses and advances the descriptor's own offset; `Some` is read,
 /// used and advanced by the bytes moved, leaving the descriptor's offset alone; one
-/// above `i64::MAX` is `EINVAL`, as in [`sendfile`](crate::sendfile).
+/// above `i64::MAX` is `EINVAL`, as in [`sendfile`](crate::sendfile). An explicit
+/// `out_off` into an O_APPEND descriptor is `EINVAL` (writes go to the end of file).
+/// One file at both ends: the source range ends where the file ended at the start,
+/// and overlapping ranges are `EINVAL`, as copy_file_range(2) says. A write past
+/// RLIMIT_FSIZE is `EFBIG` (a copy that ends exactly at it succeeds), never SIGXFSZ.
 /// Without [`FdFlags::NO_FALLBACK`], a pair the kernel cannot copy between
 /// (across file systems, a file system without it, an O_APPEND destination, a
 /// seccomp filter) and a first 0 from a file that may lie about its size (/proc,

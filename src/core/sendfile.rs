@@ -21,8 +21,9 @@ use super::stats::Method;
 /// [`FdFlags::NONBLOCK`]: then the call returns what moved, or `EAGAIN`. Without
 /// [`FdFlags::NO_FALLBACK`], a source the kernel cannot send from (a pipe, a
 /// socket) or a first 0 from a file that may lie about its size continues in a
-/// read/write loop. A reader that has gone gives `EPIPE`, and no SIGPIPE reaches
-/// the program. Data later written to the source may still reach a socket reader:
+/// read/write loop. A reader that has gone gives `EPIPE`, a write past RLIMIT_FSIZE
+/// `EFBIG`; no SIGPIPE or SIGXFSZ reaches the program. A buffer that cannot be had
+/// is `ENOMEM`. Data later written to the source may still reach a socket reader:
 /// sendfile shares page-cache pages.
 ///
 /// ```no_run

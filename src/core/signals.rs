@@ -1,5 +1,5 @@
 //! Signal masks: zcio's own threads take none of the host program's signals, and
-//! a SIGPIPE raised by a write to a gone reader never reaches the host program.
+//! the SIGPIPE or SIGXFSZ a write of zcio raises never reaches the host program.
 
 /// A signal set.
 fn set_of(signals: Option<&[libc::c_int]>) -> libc::sigset_t {
@@ -53,42 +53,54 @@ impl Drop for Blocked {
     }
 }
 
-fn sigpipe_pending() -> bool {
+/// The signals a write can raise at the calling thread: SIGPIPE (a reader that
+/// has gone) and SIGXFSZ (a write at or past RLIMIT_FSIZE). Either kills a program
+/// with default handling; zcio reports EPIPE and EFBIG instead.
+const WRITE_SIGNALS: [libc::c_int; 2] = [libc::SIGPIPE, libc::SIGXFSZ];
+
+/// Which of `WRITE_SIGNALS` are pending for this thread (or the process).
+fn pending() -> [bool; 2] {
     // SAFETY: sigpending fills the set it is given.
     unsafe {
         let mut p = std::mem::zeroed::<libc::sigset_t>();
-        libc::sigpending(&mut p) == 0 && libc::sigismember(&p, libc::SIGPIPE) == 1
+        let ok = libc::sigpending(&mut p) == 0;
+        WRITE_SIGNALS.map(|sig| ok && libc::sigismember(&p, sig) == 1)
     }
 }
 
-/// Keeps SIGPIPE from the host program for the life of a call that may write to a
-/// socket or pipe whose reader has gone: the signal is blocked on this thread, and
-/// one that the call itself raised is consumed before the old mask comes back.
-pub(crate) struct SigpipeGuard {
-    // Dropped after `drop` below has consumed the call's own SIGPIPE.
+/// Keeps SIGPIPE and SIGXFSZ from the host program for the life of a call that may
+/// write to a socket or pipe whose reader has gone, or past the file-size limit:
+/// both are blocked on this thread, and one that the call itself raised is
+/// consumed before the old mask comes back. One that was pending before is left.
+pub(crate) struct SignalGuard {
+    // Dropped after `drop` below has consumed the call's own signals.
     _blocked: Blocked,
-    pending_before: bool,
+    pending_before: [bool; 2],
 }
 
-impl SigpipeGuard {
-    pub(crate) fn new() -> SigpipeGuard {
-        let pending_before = sigpipe_pending();
-        SigpipeGuard {
-            _blocked: Blocked::new(&set_of(Some(&[libc::SIGPIPE]))),
+impl SignalGuard {
+    pub(crate) fn new() -> SignalGuard {
+        let pending_before = pending();
+        SignalGuard {
+            _blocked: Blocked::new(&set_of(Some(&WRITE_SIGNALS))),
             pending_before,
         }
     }
 }
 
-impl Drop for SigpipeGuard {
+impl Drop for SignalGuard {
     fn drop(&mut self) {
-        if !self.pending_before && sigpipe_pending() {
-            let set = set_of(Some(&[libc::SIGPIPE]));
+        let now = pending();
+        for (i, &sig) in WRITE_SIGNALS.iter().enumerate() {
+            if self.pending_before[i] || !now[i] {
+                continue;
+            }
+            let set = set_of(Some(&[sig]));
             let zero = libc::timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             };
-            // SAFETY: SIGPIPE is blocked, so sigtimedwait takes it off the pending set.
+            // SAFETY: the signal is blocked, so sigtimedwait takes it off the pending set.
             unsafe {
                 libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
             }

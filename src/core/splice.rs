@@ -96,9 +96,12 @@ fn is_pipe(fd: BorrowedFd<'_>) -> Result<bool> {
 /// file to socket, file to file). After an error part-way that pipe is thrown
 /// away, so no later call delivers stale bytes. Offsets: `None` uses and advances
 /// the descriptor's own offset; `Some` is read, used and advanced by the bytes
-/// moved (a pipe has no offset: `ESPIPE`; one above `i64::MAX` is `EINVAL`). Non-blocking descriptors and the flags
-/// as for [`sendfile`](crate::sendfile); bytes already taken from the source are
-/// always delivered before the call returns.
+/// moved (a pipe has no offset: `ESPIPE`; one above `i64::MAX` is `EINVAL`); O_APPEND
+/// and one file at both ends as for [`copy_file_range`](crate::copy_file_range).
+/// Non-blocking descriptors and the flags as for [`sendfile`](crate::sendfile):
+/// under [`FdFlags::NONBLOCK`] the call returns once the destination is full, and
+/// what zcio's pipe still holds goes back to a source that can seek; from a pipe or
+/// socket it is delivered first.
 ///
 /// ```no_run
 /// use std::net::TcpListener;
@@ -177,13 +180,14 @@ fn run_via_pipe(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
     let pipe = take_pipe()?;
     let mut held = 0usize;
     let r = pump(x, &pipe, piece, &mut held);
-    if r.is_err() && held > 0 {
-        // The source gave up `held` bytes the destination never got: its position
-        // (explicit, or a seekable descriptor's own) is put back so the caller can
-        // resume from it.
+    if held > 0 {
+        // The source gave up `held` bytes the destination never got (an error, or
+        // a full destination under NONBLOCK): its position (explicit, or a seekable
+        // descriptor's own) is put back so the caller can resume from it, and the
+        // bytes go with the pipe.
         fdio::give_back(x, held as u64);
         drop(pipe);
-    } else if held == 0 {
+    } else {
         put_pipe(pipe);
     }
     r
@@ -229,7 +233,9 @@ fn pump(x: &mut Xfer<'_>, pipe: &Pipe, piece: u64, held: &mut usize) -> Result<E
         }
         x.trace.io_calls += 1;
         *held = r as usize;
-        drain(x, pipe, held)?;
+        if drain(x, pipe, held)? == Drained::Full {
+            return Ok(End::WouldBlock);
+        }
         if x.trace.fell_back.is_some() {
             return fdio::rw_loop(x, stop_at.saturating_sub(x.trace.moved));
         }
@@ -237,9 +243,22 @@ fn pump(x: &mut Xfer<'_>, pipe: &Pipe, piece: u64, held: &mut usize) -> Result<E
     Ok(End::Done)
 }
 
-/// Empties the pipe into the destination. Bytes taken from the source are always
-/// delivered, so this waits on a full non-blocking destination whatever the flags.
-fn drain(x: &mut Xfer<'_>, pipe: &Pipe, held: &mut usize) -> Result<()> {
+/// How `drain` left the pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drained {
+    /// Empty: the destination took everything.
+    Empty,
+    /// Under NONBLOCK the destination is full: take nothing more from the source.
+    /// What the pipe still holds (`held`) goes back to a source that can seek.
+    Full,
+}
+
+/// Empties the pipe into the destination. Bytes taken from a source that cannot
+/// take them back are always delivered, so this waits on a full non-blocking
+/// destination then, whatever the flags; under NONBLOCK it returns `Full` instead
+/// where they can go back, and after such a wait.
+fn drain(x: &mut Xfer<'_>, pipe: &Pipe, held: &mut usize) -> Result<Drained> {
+    let mut full = false;
     while *held > 0 {
         // SAFETY: as in run_direct; SPLICE_F_NONBLOCK is not given, our pipe holds data.
         let r = unsafe {
@@ -260,11 +279,15 @@ fn drain(x: &mut Xfer<'_>, pipe: &Pipe, held: &mut usize) -> Result<()> {
         let e = if r == 0 { Errno::EIO } else { Errno::last() };
         match e {
             Errno::EINTR => continue,
-            Errno::EAGAIN => fdio::wait_ready(x.dst, PollFlags::POLLOUT)?,
+            Errno::EAGAIN if x.nonblock() && fdio::rewindable(x) => return Ok(Drained::Full),
+            Errno::EAGAIN => {
+                full |= x.nonblock();
+                fdio::wait_ready(x.dst, PollFlags::POLLOUT)?
+            }
             e if x.may_fall_back() && fdio::not_here(e, x.trace.moved, Method::Splice) => {
                 // The destination takes no splice: hand what the pipe holds over by
                 // read/write, then go on that way.
-                let mut buf = vec![0u8; *held];
+                let mut buf = super::sys::zeroed(*held)?;
                 let mut got = 0;
                 while got < buf.len() {
                     match nix::unistd::read(&pipe.r, &mut buf[got..]) {
@@ -275,7 +298,7 @@ fn drain(x: &mut Xfer<'_>, pipe: &Pipe, held: &mut usize) -> Result<()> {
                     }
                 }
                 let mut written = 0;
-                let w = fdio::write_all(x, &buf[..got], &mut written);
+                let w = fdio::write_all(x, &buf[..got], &mut written, false);
                 *held -= written;
                 x.trace.moved += written as u64;
                 if x.left != fdio::TO_EOF {
@@ -283,10 +306,10 @@ fn drain(x: &mut Xfer<'_>, pipe: &Pipe, held: &mut usize) -> Result<()> {
                 }
                 w?;
                 x.trace.fell_back = Some(e as i32);
-                return Ok(());
+                return Ok(Drained::Empty);
             }
             e => return Err(Error::new(e as i32, Step::Write)),
         }
     }
-    Ok(())
+    Ok(if full { Drained::Full } else { Drained::Empty })
 }

@@ -11,6 +11,42 @@ use nix::sys::stat::{FileStat, SFlag};
 use super::error::{Error, Result};
 use super::stats::Step;
 
+/// A short path built on the stack: no allocation, so it works when memory is short.
+pub(crate) struct StackPath {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl StackPath {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl std::fmt::Write for StackPath {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// `/proc/self/fd/N`, the name of an open descriptor.
+pub(crate) fn proc_fd_path(fd: BorrowedFd<'_>) -> StackPath {
+    use std::fmt::Write;
+    let mut p = StackPath {
+        buf: [0; 64],
+        len: 0,
+    };
+    // 14 bytes and at most 11 digits: it fits.
+    let _ = write!(p, "/proc/self/fd/{}", fd.as_raw_fd());
+    p
+}
+
 /// Runs `f` again while it fails with EINTR.
 pub(crate) fn retry<T>(mut f: impl FnMut() -> nix::Result<T>) -> nix::Result<T> {
     loop {
@@ -206,6 +242,16 @@ pub(crate) fn sizes_are_true(fd: BorrowedFd<'_>, dev: u64) -> bool {
     t
 }
 
+/// A zero-filled buffer of `len` bytes, or ENOMEM: a copy that cannot get memory
+/// fails, it never aborts the program it runs in.
+pub(crate) fn zeroed(len: usize) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| Error::new(libc::ENOMEM, Step::Resource))?;
+    v.resize(len, 0);
+    Ok(v)
+}
+
 /// Buffers of at least this size are mapped on their own, in transparent huge
 /// pages where the kernel allows: a 1 MiB I/O on 4 KiB pages has 256 segments,
 /// more than many block devices take in one request (virtio-blk: 254), so the
@@ -238,8 +284,14 @@ unsafe impl Sync for AlignedBuf {}
 impl AlignedBuf {
     pub(crate) fn new(len: usize, align: usize) -> Result<AlignedBuf> {
         let nomem = || Error::new(libc::ENOMEM, Step::Resource);
-        if len >= HUGE && align <= HUGE_PAGE && align.is_power_of_two() {
-            return Self::mapped(len).ok_or_else(nomem);
+        // Where the huge-page mapping cannot be had (it reserves up to 2 MiB more
+        // address space than it keeps), the plain heap may still have room.
+        if len >= HUGE
+            && align <= HUGE_PAGE
+            && align.is_power_of_two()
+            && let Some(b) = Self::mapped(len)
+        {
+            return Ok(b);
         }
         let layout = Layout::from_size_align(len.max(1), align.max(1)).map_err(|_| nomem())?;
         // SAFETY: the layout has a non-zero size.

@@ -7,7 +7,7 @@
 //! leaves the old destination exactly as it was and no temporary file behind.
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -61,9 +61,16 @@ impl Source {
             } else {
                 OFlag::empty()
             };
-        let file =
-            sys::retry(|| nix::fcntl::openat(dir, path, base | OFlag::O_NONBLOCK, Mode::empty()))
-                .at(Step::OpenSrc)?;
+        let file = match sys::retry(|| {
+            nix::fcntl::openat(dir, path, base | OFlag::O_NONBLOCK, Mode::empty())
+        }) {
+            // Another process (Samba, an NFS server) holds a write lease: a
+            // non-blocking open is refused at once where a reader's open waits
+            // for the lease to be broken. A FIFO never answers EAGAIN here.
+            Err(Errno::EAGAIN) => sys::retry(|| nix::fcntl::openat(dir, path, base, Mode::empty())),
+            r => r,
+        }
+        .at(Step::OpenSrc)?;
         let stat = sys::fstat(file.as_fd(), Step::OpenSrc)?;
         match sys::file_type(&stat) {
             SFlag::S_IFREG => {}
@@ -429,7 +436,17 @@ impl<'d> Target<'d> {
             } else {
                 opts.new_mode & 0o777
             };
-            open_temp(&dir, mode)?
+            let (fd, kind) = open_temp(&dir, mode)?;
+            match kind {
+                Kind::Named(tmp) if opts.excl => match excl_way(&dir, tmp) {
+                    Some(tmp) => (fd, Kind::Named(tmp)),
+                    // Nothing here can make a name appear without replacing one
+                    // (libfuse2 file systems: no O_TMPFILE, RENAME_NOREPLACE or
+                    // link): the name itself is created with O_EXCL and filled.
+                    None => open_in_place(&dir, &name, opts)?,
+                },
+                kind => (fd, kind),
+            }
         };
         let mut t = Target {
             dir,
@@ -556,13 +573,16 @@ impl<'d> Target<'d> {
         Ok(report)
     }
 
-    /// Owner and mode, extended attributes, times, in that order: chown clears
-    /// set-id bits, and the times must come after every other change.
+    /// Owner, extended attributes, mode, times, in that order: chown clears set-id
+    /// bits, an access ACL sets the permission bits, and the times must come after
+    /// every other change.
     ///
     /// The owner is the source's under `meta.owner`; else a replaced file keeps the
     /// old file's (where allowed) and a new one stays the caller's. The mode is the
     /// source's exact mode under `meta.mode`; else a replaced file keeps the old
-    /// file's, and a new one the mode it was created with.
+    /// file's, and a new one the mode it was created with. The extended attributes
+    /// are the source's under `meta.xattrs`; else a replaced file keeps the old
+    /// file's, and its access ACL too unless `meta.mode` gives it the source's mode.
     fn apply_meta(&self, meta: Meta<'_>, new_file: bool) -> Result<MetaReport> {
         let src = meta.src.map(|(_, st)| st);
         let replaced = match self.kind {
@@ -579,6 +599,14 @@ impl<'d> Target<'d> {
             owner = super::meta::give_owner(self.file.as_fd(), self.owner, (ex.st_uid, ex.st_gid))
                 .unwrap_or(self.owner);
         }
+        // Extended attributes before the mode: setting an access ACL rewrites the
+        // permission bits, and the mode chosen below is the last word on them.
+        let mut report = MetaReport::default();
+        if let (Some((fd, _)), true) = (meta.src, meta.xattrs) {
+            report = super::meta::copy_all(fd, self.file.as_fd())?;
+        } else if let Some(ex) = replaced {
+            self.carry_over(&ex, !meta.mode)?;
+        }
         let mode = match (meta.mode, src, replaced) {
             (true, Some(st), _) => Some(super::meta::exact_mode(st, owner)),
             (_, _, Some(ex)) => Some(ex.st_mode & 0o7777),
@@ -588,16 +616,26 @@ impl<'d> Target<'d> {
             nix::sys::stat::fchmod(&self.file, Mode::from_bits_truncate(mode))
                 .at(Step::Metadata)?;
         }
-        let mut report = MetaReport::default();
-        if let (Some((fd, _)), true) = (meta.src, meta.xattrs) {
-            report = super::meta::copy_all(fd, self.file.as_fd())?;
-        }
         if let (Some((_, st)), true) = (meta.src, meta.times) {
             let at = nix::sys::time::TimeSpec::new(st.st_atime, st.st_atime_nsec);
             let mt = nix::sys::time::TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
             nix::sys::stat::futimens(&self.file, &at, &mt).at(Step::Metadata)?;
         }
         Ok(report)
+    }
+
+    /// Gives the new file the extended attributes of the file `ex` it replaces,
+    /// and under `acl` its access ACL, as `cp` writing into it would have kept them.
+    /// Skipped when the name no longer refers to that file.
+    fn carry_over(&self, ex: &FileStat, acl: bool) -> Result<()> {
+        match stat_entry(&self.dir, &self.name)? {
+            Some(now) if same_file(&now, ex) && sys::is_reg(&now) => {}
+            _ => return Ok(()),
+        }
+        let Some(old) = super::meta::XattrAt::link(self.dir.as_fd(), &self.name) else {
+            return Ok(());
+        };
+        super::meta::carry_over(&old, self.file.as_fd(), acl)
     }
 
     fn commit_unnamed(&mut self) -> Result<()> {
@@ -648,11 +686,11 @@ impl<'d> Target<'d> {
             nix::unistd::linkat(&self.file, "", &self.dir, name, AtFlags::AT_EMPTY_PATH)
         }) {
             Err(Errno::ENOENT) | Err(Errno::EPERM) => {
-                let proc = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+                let proc = sys::proc_fd_path(self.file.as_fd());
                 sys::retry(|| {
                     nix::unistd::linkat(
                         nix::fcntl::AT_FDCWD,
-                        proc.as_str(),
+                        proc.as_bytes(),
                         &self.dir,
                         name,
                         AtFlags::AT_SYMLINK_FOLLOW,
@@ -766,6 +804,51 @@ fn open_in_place(dir: &impl AsFd, name: &OsStr, opts: TargetOpts) -> Result<(Own
     }
     let fd = sys::retry(|| nix::fcntl::openat(dir, name, base, Mode::empty())).at(Step::OpenDst)?;
     Ok((fd, Kind::InPlace { created: false }))
+}
+
+/// How a named temporary file `tmp` can be given the destination's name without
+/// replacing one that appeared meanwhile: by RENAME_NOREPLACE or by link, each
+/// tried once on the temporary file itself. Returns the temporary file's name
+/// after the trial (a rename moves it), or `None` (the file removed) when neither
+/// works here.
+fn excl_way(dir: &impl AsFd, tmp: OsString) -> Option<OsString> {
+    let probe = temp_name();
+    match sys::retry(|| {
+        nix::fcntl::renameat2(
+            dir,
+            tmp.as_os_str(),
+            dir,
+            probe.as_os_str(),
+            RenameFlags::RENAME_NOREPLACE,
+        )
+    }) {
+        Ok(()) => return Some(probe),
+        Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
+        // Anything else says nothing of the call: commit finds out.
+        Err(_) => return Some(tmp),
+    }
+    let unlink = |n: &OsStr| {
+        let _ =
+            sys::retry(|| nix::unistd::unlinkat(dir, n, nix::unistd::UnlinkatFlags::NoRemoveDir));
+    };
+    match sys::retry(|| {
+        nix::unistd::linkat(
+            dir,
+            tmp.as_os_str(),
+            dir,
+            probe.as_os_str(),
+            AtFlags::empty(),
+        )
+    }) {
+        Ok(()) => {
+            unlink(&probe);
+            Some(tmp)
+        }
+        Err(_) => {
+            unlink(&tmp);
+            None
+        }
+    }
 }
 
 /// Creates the file the data goes to: an O_TMPFILE where the file system has it,

@@ -139,6 +139,7 @@ pub fn check_never_wider(
                 }
                 ControlFlow::Continue(())
             };
+            // A copy goes to the source's owner only when asked (cp -p).
             let o = Options::new()
                 .method(meth.unwrap_or_default())
                 .in_place(dest == Dest::InPlaceNew)

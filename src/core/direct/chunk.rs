@@ -1,16 +1,21 @@
-//! What the Direct I/O engines share. Each copies the source in chunks of `chunk`
-//! bytes, chunk k covering [k·chunk, (k+1)·chunk): a chunk is read, its unaligned
-//! end (only the last one has one) padded with zeros, and written at the same
-//! offset. End of file is where a read comes back short of an alignment boundary
-//! or empty; reads are issued until one does, so a file that grows is copied to its
-//! new end. The destination is cut to exactly that size at the end.
+//! What the Direct I/O engines share. Each copies the pieces `Pieces` hands out:
+//! the source's data segments (holes are skipped) cut into chunks of at most
+//! `chunk` bytes on alignment boundaries. A piece is read, its unaligned end (only
+//! the last one has one) padded with zeros, and written at the same offset. The
+//! last data segment, when it reaches the end of the file, is open-ended: pieces are
+//! read until one comes back short of an alignment boundary or empty, so a file
+//! that grows is copied to its new end. The destination is cut to exactly that size
+//! at the end (or to the size at the start, for a file that ends in a hole).
 
 use std::os::fd::BorrowedFd;
+use std::sync::Mutex;
 
 use nix::errno::Errno;
 
 use crate::core::align::DioAlign;
 use crate::core::error::{At, Error, Result};
+use crate::core::fdio::TO_EOF;
+use crate::core::holes::DataMap;
 use crate::core::progress::Reporter;
 use crate::core::stats::Step;
 use crate::core::sys::{self, AlignedBuf};
@@ -29,9 +34,116 @@ pub(crate) struct Job<'a> {
     pub io: ChunkIo<'a>,
     pub depth: usize,
     pub progress: Reporter<'a>,
+    pub pieces: &'a Pieces<'a>,
+}
+
+impl Job<'_> {
+    /// Tells the callback how far the copy got: `written` data bytes, and the holes
+    /// passed over so far.
+    pub(crate) fn report(&self, written: u64) -> Result<()> {
+        self.progress.report(written + self.pieces.skipped())
+    }
+
+    /// Cuts the destination to its final size and returns it: where a read found
+    /// the end, or (a file that ends in a hole) the source's size at the start.
+    pub(crate) fn finish(&self, eof: Option<u64>) -> Result<u64> {
+        let end = eof.unwrap_or(self.pieces.size);
+        self.io.finish(end)?;
+        Ok(end)
+    }
+}
+
+/// `len` bytes at `base`, both on the alignment (but for a last piece cut short by
+/// the end of file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Piece {
+    pub base: u64,
+    pub len: usize,
+}
+
+/// The pieces of a copy, handed out in order to any number of engine threads.
+pub(crate) struct Pieces<'a> {
+    state: Mutex<PieceState<'a>>,
+    /// The source's size at the start.
+    pub size: u64,
+    sparse: bool,
+}
+
+struct PieceState<'a> {
+    map: DataMap<'a>,
+    /// The segment being cut: the next piece's offset, and where the segment ends
+    /// (`u64::MAX`: open-ended).
+    at: u64,
+    end: u64,
+    /// Hole bytes passed over so far.
+    skipped: u64,
+    align: u64,
+    chunk: u64,
+}
+
+impl<'a> Pieces<'a> {
+    /// The pieces of a copy of `map` in chunks of `chunk` bytes on `align`.
+    pub(crate) fn new(map: DataMap<'a>, align: u64, chunk: usize) -> Pieces<'a> {
+        Pieces {
+            size: map.size(),
+            sparse: map.is_sparse(),
+            state: Mutex::new(PieceState {
+                map,
+                at: 0,
+                end: 0,
+                skipped: 0,
+                align: align.max(1),
+                chunk: (chunk as u64).max(1),
+            }),
+        }
+    }
+
+    /// Whether holes are skipped.
+    pub(crate) fn is_sparse(&self) -> bool {
+        self.sparse
+    }
+
+    pub(crate) fn skipped(&self) -> u64 {
+        self.lock().skipped
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PieceState<'a>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next piece, or `None` once every data segment has been handed out.
+    pub(crate) fn next(&self) -> Option<Piece> {
+        let mut st = self.lock();
+        loop {
+            if st.at < st.end {
+                let len = st.chunk.min(st.end - st.at);
+                let p = Piece {
+                    base: st.at,
+                    len: len as usize,
+                };
+                st.at = st.at.saturating_add(len);
+                return Some(p);
+            }
+            let seg = st.map.next()?;
+            // Widened to the alignment, never back over what was handed out.
+            let start = (seg.start - seg.start % st.align).max(st.end);
+            let end = if seg.len == TO_EOF || seg.start.saturating_add(seg.len) >= self.size {
+                u64::MAX
+            } else {
+                (seg.start + seg.len).next_multiple_of(st.align)
+            };
+            if end <= start {
+                continue;
+            }
+            st.skipped += start - st.end;
+            st.at = start;
+            st.end = end;
+        }
+    }
 }
 
 /// Why an engine stopped without copying.
+#[derive(Debug)]
 pub(crate) enum Stop {
     /// The very first direct I/O was refused (EINVAL): nothing was written yet,
     /// the buffered copy may take over.
@@ -61,12 +173,16 @@ impl ChunkIo<'_> {
     /// `depth` buffers of one chunk each in one region, each starting on the
     /// memory alignment (a chunk cut to the file's size need not be a multiple of
     /// it): the region, and the distance from one buffer to the next.
-    pub(crate) fn buffers(&self, depth: usize) -> Result<(AlignedBuf, usize)> {
+    /// Memory that cannot be had makes the engine unavailable (`ENOMEM`), so that
+    /// one needing less can run.
+    pub(crate) fn buffers(&self, depth: usize) -> std::result::Result<(AlignedBuf, usize), Stop> {
         let stride = round_up(self.chunk, self.buffer_align());
         let len = stride
             .checked_mul(depth)
-            .ok_or(Error::new(libc::ENOMEM, Step::Resource))?;
-        Ok((AlignedBuf::new(len, self.buffer_align())?, stride))
+            .ok_or(Stop::Unavailable(libc::ENOMEM))?;
+        let buf = AlignedBuf::new(len, self.buffer_align())
+            .map_err(|_| Stop::Unavailable(libc::ENOMEM))?;
+        Ok((buf, stride))
     }
 
     /// Pads a chunk of `filled` bytes up to the alignment with zeros (never with

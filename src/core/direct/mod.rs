@@ -14,11 +14,13 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 
-use self::chunk::{ChunkIo, Job, Stop};
+use self::chunk::{ChunkIo, Job, Pieces, Stop};
 use super::align::{self, DioAlign};
 use super::error::{At, Error, Result};
+use super::holes::DataMap;
 use super::options::{Flags, Options};
 use super::progress::Reporter;
+use super::signals::SignalGuard;
 use super::stats::{Engine, Method, Stats, Step};
 use super::sys;
 use super::target::{Meta, Source, SourceKinds, Target, TargetOpts};
@@ -102,19 +104,28 @@ pub(crate) fn copy_opened(
     stats: &mut Stats,
 ) -> Result<()> {
     check_options(opts)?;
+    // A write past RLIMIT_FSIZE: EFBIG, never a signal that kills the host.
+    let _signals = SignalGuard::new();
     let total = source.size();
     let progress = Reporter::new(opts, Some(total));
+    let src = source.file.as_fd();
+    // Holes are skipped, not written (and not preallocated): a 2 GiB file that
+    // holds 2 MiB takes 2 MiB.
+    let map = || DataMap::new(src, &source.stat, !opts.has(Flags::NO_SPARSE));
 
-    let plan = plan_direct(source.file.as_fd(), target.fd(), opts, total)?;
+    let plan = plan_direct(src, target.fd(), opts, total)?;
     target.begin()?;
     let done = match plan {
         Plan::Direct { align, chunk } => {
             stats.method = Method::Direct;
             stats.alignment = align.offset;
-            preallocate(target.fd(), total)?;
+            let pieces = Pieces::new(map(), u64::from(align.offset), chunk);
+            if !pieces.is_sparse() {
+                preallocate(target.fd(), total)?;
+            }
             let job = Job {
                 io: ChunkIo {
-                    src: source.file.as_fd(),
+                    src,
                     dst: target.fd(),
                     align,
                     chunk,
@@ -131,45 +142,45 @@ pub(crate) fn copy_opened(
                         .saturating_add(1),
                 ),
                 progress,
+                pieces: &pieces,
+            };
+            let buffered = |errno, stats: &mut Stats| -> Result<u64> {
+                fall_back(src, target.fd(), errno, opts, stats)?;
+                let pieces = Pieces::new(map(), 1, chunk);
+                buffered::copy(src, target.fd(), &pieces, chunk, progress, stats)
             };
             match run_engines(&job, total, opts.get_engine(), stats) {
                 // Nothing from a file that says it is empty proves nothing (/proc,
                 // /sys, FUSE): Direct I/O may stop at the reported size where a
                 // plain read goes on, so let the buffered copy look.
-                Ok(0) if total == 0 && !opts.has(Flags::NO_FALLBACK) => {
-                    fall_back(source.file.as_fd(), target.fd(), 0, opts, stats)?;
-                    buffered::copy(source.file.as_fd(), target.fd(), chunk, progress, stats)?
-                }
+                Ok(0) if total == 0 && !opts.has(Flags::NO_FALLBACK) => buffered(0, stats)?,
                 Ok(n) => n,
-                Err(Stop::Refused(errno)) => {
-                    // The first aligned I/O was refused: start again, buffered.
-                    fall_back(source.file.as_fd(), target.fd(), errno, opts, stats)?;
-                    buffered::copy(source.file.as_fd(), target.fd(), chunk, progress, stats)?
+                // The first aligned I/O was refused: start again, buffered.
+                Err(Stop::Refused(errno)) => buffered(errno, stats)?,
+                // Not even the synchronous engine's one buffer could be had.
+                Err(Stop::Unavailable(libc::ENOMEM)) => {
+                    return Err(Error::new(libc::ENOMEM, Step::Resource));
                 }
                 Err(Stop::Unavailable(_)) => return Err(Error::new(libc::EOPNOTSUPP, Step::Args)),
                 Err(Stop::Failed(e)) => return Err(e),
             }
         }
         Plan::Buffered { errno } => {
-            fall_back(source.file.as_fd(), target.fd(), errno, opts, stats)?;
+            fall_back(src, target.fd(), errno, opts, stats)?;
             let chunk = if opts.get_chunk_size() == 0 {
                 DEFAULT_CHUNK
             } else {
                 opts.get_chunk_size()
             };
-            let chunk = fit_chunk(chunk, total, 4096);
-            buffered::copy(
-                source.file.as_fd(),
-                target.fd(),
-                chunk as usize,
-                progress,
-                stats,
-            )?
+            let chunk = fit_chunk(chunk, total, 4096) as usize;
+            let pieces = Pieces::new(map(), 1, chunk);
+            buffered::copy(src, target.fd(), &pieces, chunk, progress, stats)?
         }
     };
     stats.file_size = done;
+    // The last report is the file's size: holes count as done.
     progress.report(done)?;
-    let r = target.commit(Meta::new(opts, (source.file.as_fd(), &source.stat)))?;
+    let r = target.commit(Meta::new(opts, (src, &source.stat)))?;
     stats.xattrs_copied = r.xattrs_copied;
     stats.xattrs_skipped = r.xattrs_skipped;
     Ok(())
@@ -254,6 +265,16 @@ fn plan_direct(
         });
     };
     let align = align::combine(sa, da);
+    // A padded last write may not cross RLIMIT_FSIZE (the kernel would cut it to
+    // an unaligned length, which O_DIRECT refuses): a file that fits only unpadded
+    // is copied buffered, exactly, and one that does not fit fails with EFBIG there.
+    if let Ok((limit, _)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE)
+        && limit != nix::sys::resource::RLIM_INFINITY
+        && total.next_multiple_of(u64::from(align.offset)) > limit
+    {
+        return Ok(Plan::Buffered { errno: libc::EFBIG });
+    }
     let chunk = if opts.get_chunk_size() == 0 {
         DEFAULT_CHUNK.max(u64::from(align.offset))
     } else {

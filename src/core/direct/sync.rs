@@ -1,28 +1,40 @@
-//! The synchronous engine: one chunk at a time, read, then write.
+//! The synchronous engine: one piece at a time, read, then write.
 
-use super::chunk::{Job, Outcome, read_chunk};
+use super::chunk::{Job, Outcome, Stop, read_chunk};
 use crate::core::stats::{Stats, Step};
 use crate::core::sys::{self, AlignedBuf};
 
-/// The synchronous engine: one chunk at a time.
+/// The synchronous engine: one piece at a time, in one buffer of one chunk.
 pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
-    let mut buf = AlignedBuf::new(job.io.chunk, job.io.buffer_align())?;
-    let mut off: u64 = 0;
-    loop {
-        let (n, eof) = read_chunk(&job.io, buf.as_mut_slice(), off, &mut stats.io_calls)
-            .map_err(|e| job.io.classify(e, Step::Read, off))?;
+    let mut buf = AlignedBuf::new(job.io.chunk, job.io.buffer_align())
+        .map_err(|_| Stop::Unavailable(libc::ENOMEM))?;
+    let mut written: u64 = 0;
+    let mut eof = None;
+    while let Some(p) = job.pieces.next() {
+        let (n, ended) = read_chunk(
+            &job.io,
+            &mut buf.as_mut_slice()[..p.len],
+            p.base,
+            &mut stats.io_calls,
+        )
+        .map_err(|e| job.io.classify(e, Step::Read, written))?;
         if n > 0 {
             let len = job.io.pad(buf.as_mut_slice(), n);
-            sys::pwrite_all(job.io.dst, &buf.as_slice()[..len], off, &mut stats.io_calls)
-                .map_err(|e| job.io.classify(e, Step::Write, off))?;
-            off += n as u64;
-            stats.bytes = off;
-            job.progress.report(off)?;
+            sys::pwrite_all(
+                job.io.dst,
+                &buf.as_slice()[..len],
+                p.base,
+                &mut stats.io_calls,
+            )
+            .map_err(|e| job.io.classify(e, Step::Write, written))?;
+            written += n as u64;
+            stats.bytes = written;
+            job.report(written)?;
         }
-        if eof {
+        if ended {
+            eof = Some(p.base + n as u64);
             break;
         }
     }
-    job.io.finish(off)?;
-    Ok(off)
+    Ok(job.finish(eof)?)
 }

@@ -4,16 +4,18 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::chunk::{ChunkIo, Job, Outcome, Stop, read_chunk};
-use crate::core::error::Error;
+use super::chunk::{ChunkIo, Job, Outcome, Piece, Pieces, Stop, read_chunk};
 use crate::core::signals::Blocked;
 use crate::core::stats::{Stats, Step};
 use crate::core::sys;
 
+/// The most worker threads one copy starts, whatever `queue_depth` asks: more
+/// only add stacks and contention (io_uring's cap is its own, 4096 slots).
+pub(crate) const MAX_THREADS: usize = 64;
+
 /// State shared by the worker threads.
-struct Shared {
-    /// The next chunk's offset to hand out.
-    next: AtomicU64,
+struct Shared<'a> {
+    pieces: &'a Pieces<'a>,
     /// End of file, once a worker found it (u64::MAX before).
     eof: AtomicU64,
     /// Bytes written so far.
@@ -25,7 +27,7 @@ struct Shared {
     running: AtomicU64,
 }
 
-impl Shared {
+impl Shared<'_> {
     fn fail(&self, s: Stop) {
         let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
         if f.is_none() {
@@ -37,15 +39,16 @@ impl Shared {
 
 /// Copies chunks until the file ends or another worker fails; `after` runs after
 /// each chunk (the calling thread reports progress there).
-fn worker(job: &ChunkIo<'_>, sh: &Shared, buf: &mut [u8], after: &mut dyn FnMut(&Shared)) {
-    let chunk = job.chunk as u64;
+fn worker(job: &ChunkIo<'_>, sh: &Shared<'_>, buf: &mut [u8], after: &mut dyn FnMut(&Shared<'_>)) {
     while !sh.stop.load(Ordering::SeqCst) {
-        let base = sh.next.fetch_add(chunk, Ordering::SeqCst);
+        let Some(Piece { base, len }) = sh.pieces.next() else {
+            break;
+        };
         if base >= sh.eof.load(Ordering::SeqCst) {
             break;
         }
         let mut calls = 0;
-        let (n, eof) = match read_chunk(job, buf, base, &mut calls) {
+        let (n, eof) = match read_chunk(job, &mut buf[..len], base, &mut calls) {
             Ok(r) => r,
             Err(e) => {
                 sh.fail(job.classify(e, Step::Read, sh.done.load(Ordering::SeqCst)));
@@ -76,7 +79,7 @@ fn worker(job: &ChunkIo<'_>, sh: &Shared, buf: &mut [u8], after: &mut dyn FnMut(
 /// also reports progress after each of its chunks (so that the callback runs where
 /// the caller expects it, and no thread only waits).
 pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
-    let depth = job.depth.max(1);
+    let depth = job.depth.clamp(1, MAX_THREADS);
     // One region for all workers: it is mapped in huge pages (see AlignedBuf).
     let (mut mem, stride) = job.io.buffers(depth)?;
     let mut bufs: Vec<&mut [u8]> = mem
@@ -85,7 +88,7 @@ pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
         .map(|b| &mut b[..job.io.chunk])
         .collect();
     let sh = Shared {
-        next: AtomicU64::new(0),
+        pieces: job.pieces,
         eof: AtomicU64::new(u64::MAX),
         done: AtomicU64::new(0),
         calls: AtomicU64::new(0),
@@ -95,11 +98,11 @@ pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
     };
     let mut last = u64::MAX;
     // Once the copy stops (cancelled, or failed), the callback hears nothing more.
-    let mut tell = |sh: &Shared| {
+    let mut tell = |sh: &Shared<'_>| {
         let done = sh.done.load(Ordering::SeqCst);
         if done != last && !sh.stop.load(Ordering::SeqCst) {
             last = done;
-            if let Err(e) = job.progress.report(done) {
+            if let Err(e) = job.report(done) {
                 sh.fail(Stop::Failed(e));
             }
         }
@@ -112,9 +115,10 @@ pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
             let spawned = std::thread::Builder::new()
                 .name("zcio-dio".into())
                 .spawn_scoped(s, move || worker(io, sh, buf, &mut |_| {}));
+            // A thread that cannot be had (no memory for its stack, the thread
+            // limit) leaves its share to the others: the calling thread always works.
             if spawned.is_err() {
                 sh.running.fetch_sub(1, Ordering::SeqCst);
-                sh.fail(Stop::Failed(Error::new(libc::EAGAIN, Step::Resource)));
             }
         }
         drop(blocked);
@@ -134,6 +138,5 @@ pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
         return Err(f);
     }
     let eof = sh.eof.load(Ordering::SeqCst);
-    job.io.finish(eof)?;
-    Ok(eof)
+    Ok(job.finish((eof != u64::MAX).then_some(eof))?)
 }

@@ -8,7 +8,7 @@ use std::ptr::NonNull;
 use io_uring::{IoUring, opcode, squeue, types};
 use nix::errno::Errno;
 
-use super::chunk::{ChunkIo, Job, Outcome, Stop, round_up};
+use super::chunk::{ChunkIo, Job, Outcome, Piece, Stop, round_up};
 use crate::core::error::Error;
 use crate::core::stats::{Stats, Step};
 use crate::core::sys::AlignedBuf;
@@ -23,9 +23,10 @@ const WAIT_TICK_NS: u32 = 250_000_000;
 #[derive(Clone, Copy, Debug)]
 enum State {
     Idle,
-    /// Reading chunk `base`; `filled` bytes are in so far.
+    /// Reading the piece of `len` bytes at `base`; `filled` bytes are in so far.
     Reading {
         base: u64,
+        len: usize,
         filled: usize,
     },
     /// Writing chunk `base` of `filled` data bytes; `written` of the padded length
@@ -68,9 +69,9 @@ enum Next {
 }
 
 impl Slot {
-    fn read(&self, f: &Files, base: u64, filled: usize) -> squeue::Entry {
+    fn read(&self, f: &Files, base: u64, len: usize, filled: usize) -> squeue::Entry {
         let ptr = self.buf.as_ptr().wrapping_add(filled);
-        let (len, off) = ((f.chunk - filled) as u32, base + filled as u64);
+        let (len, off) = ((len - filled) as u32, base + filled as u64);
         let e = if f.fixed {
             opcode::ReadFixed::new(f.src, ptr, len, self.index)
                 .offset(off)
@@ -94,17 +95,21 @@ impl Slot {
         e.user_data(u64::from(self.index))
     }
 
-    /// Starts reading chunk `base`.
-    fn start(&mut self, f: &Files, base: u64) -> squeue::Entry {
-        self.state = State::Reading { base, filled: 0 };
-        self.read(f, base, 0)
+    /// Starts reading a piece.
+    fn start(&mut self, f: &Files, p: Piece) -> squeue::Entry {
+        self.state = State::Reading {
+            base: p.base,
+            len: p.len,
+            filled: 0,
+        };
+        self.read(f, p.base, p.len, 0)
     }
 
     /// The request that was in flight, again (after EINTR, EAGAIN, ECANCELED).
     fn again(&self, f: &Files) -> Option<squeue::Entry> {
         match self.state {
             State::Idle => None,
-            State::Reading { base, filled } => Some(self.read(f, base, filled)),
+            State::Reading { base, len, filled } => Some(self.read(f, base, len, filled)),
             State::Writing {
                 base,
                 filled,
@@ -142,7 +147,7 @@ impl Slot {
         let n = res as usize;
         match std::mem::replace(&mut self.state, State::Idle) {
             State::Idle => Next::Rest,
-            State::Reading { base, filled } => {
+            State::Reading { base, len, filled } => {
                 let filled = filled + n;
                 let ended = n == 0 || !n.is_multiple_of(f.align);
                 if ended {
@@ -150,10 +155,10 @@ impl Slot {
                 }
                 if stopping || base >= *eof || filled == 0 {
                     Next::Rest
-                } else if filled < f.chunk && !ended {
+                } else if filled < len && !ended {
                     // A short read on an alignment boundary: read the rest.
-                    self.state = State::Reading { base, filled };
-                    Next::Submit(self.read(f, base, filled))
+                    self.state = State::Reading { base, len, filled };
+                    Next::Submit(self.read(f, base, len, filled))
                 } else {
                     // SAFETY: the slot's own buffer, which no I/O is using now.
                     let buf = unsafe { std::slice::from_raw_parts_mut(self.buf.as_ptr(), f.chunk) };
@@ -211,21 +216,22 @@ fn setup(job: &Job<'_>) -> Result<Engine, Stop> {
         .build((depth as u32 * 2).next_power_of_two())
         .map_err(|e| Stop::Unavailable(e.raw_os_error().unwrap_or(libc::ENOSYS)))?;
     let base = mem.as_mut_slice().as_mut_ptr();
-    let slots: Vec<Slot> = (0..depth)
-        .map(|i| Slot {
-            index: i as u16,
-            // SAFETY: slot i's part of the region starts i strides in, inside `mem`.
-            buf: unsafe { NonNull::new_unchecked(base.add(i * stride)) },
-            state: State::Idle,
-        })
-        .collect();
-    let iovecs: Vec<libc::iovec> = slots
-        .iter()
-        .map(|s| libc::iovec {
-            iov_base: s.buf.as_ptr().cast(),
-            iov_len: job.io.chunk,
-        })
-        .collect();
+    // Up to 4096 of each: reserved fallibly, as every buffer of a copy is.
+    let nomem = |_| Stop::Unavailable(libc::ENOMEM);
+    let mut slots: Vec<Slot> = Vec::new();
+    slots.try_reserve_exact(depth).map_err(nomem)?;
+    slots.extend((0..depth).map(|i| Slot {
+        index: i as u16,
+        // SAFETY: slot i's part of the region starts i strides in, inside `mem`.
+        buf: unsafe { NonNull::new_unchecked(base.add(i * stride)) },
+        state: State::Idle,
+    }));
+    let mut iovecs: Vec<libc::iovec> = Vec::new();
+    iovecs.try_reserve_exact(depth).map_err(nomem)?;
+    iovecs.extend(slots.iter().map(|s| libc::iovec {
+        iov_base: s.buf.as_ptr().cast(),
+        iov_len: job.io.chunk,
+    }));
     // SAFETY: the buffers outlive the ring's use of them (every I/O is reaped
     // before `mem` is freed, or `mem` is leaked). Registration can fail under a
     // small RLIMIT_MEMLOCK: plain reads and writes on the same buffers work too.
@@ -279,16 +285,25 @@ impl Engine {
 /// after every batch of completions.
 pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
     let mut e = setup(job)?;
-    let (mut next, mut eof, mut done) = (0u64, u64::MAX, 0u64);
+    let (mut eof, mut done) = (u64::MAX, 0u64);
+    // Set once no piece is left, or the one handed out lies past the end.
+    let mut drained = false;
     let mut inflight = 0usize;
     let mut failure: Option<Stop> = None;
-    let mut queue: Vec<squeue::Entry> = Vec::with_capacity(e.slots.len());
+    // At most one entry per slot: pushes never grow it past this.
+    let mut queue: Vec<squeue::Entry> = Vec::new();
+    queue
+        .try_reserve_exact(e.slots.len())
+        .map_err(|_| Stop::Unavailable(libc::ENOMEM))?;
     loop {
         if failure.is_none() {
             for s in e.slots.iter_mut() {
-                if matches!(s.state, State::Idle) && next < eof {
-                    queue.push(s.start(&e.files, next));
-                    next += e.files.chunk as u64;
+                if !matches!(s.state, State::Idle) || drained {
+                    continue;
+                }
+                match job.pieces.next() {
+                    Some(p) if p.base < eof => queue.push(s.start(&e.files, p)),
+                    _ => drained = true,
                 }
             }
         }
@@ -305,12 +320,8 @@ pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
             break;
         }
         e.wait()?;
-        let cqes: Vec<(usize, i32)> = e
-            .ring
-            .completion()
-            .map(|c| (c.user_data() as usize, c.result()))
-            .collect();
-        for (i, res) in cqes {
+        for c in e.ring.completion() {
+            let (i, res) = (c.user_data() as usize, c.result());
             inflight -= 1;
             if res >= 0 {
                 stats.io_calls += 1;
@@ -328,7 +339,7 @@ pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
             }
         }
         if failure.is_none()
-            && let Err(err) = job.progress.report(done)
+            && let Err(err) = job.report(done)
         {
             failure = Some(Stop::Failed(err));
         }
@@ -341,6 +352,5 @@ pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
     if let Some(f) = failure {
         return Err(f);
     }
-    job.io.finish(eof)?;
-    Ok(eof)
+    Ok(job.finish((eof != u64::MAX).then_some(eof))?)
 }
