@@ -499,14 +499,16 @@ struct repl {
     int regular, remove; /* remove: -f on a read-only file, removed first as cp does */
 };
 
-enum { J_FILE, J_TREE };
+enum { J_FILE, J_TREE, J_LINK };
 
 /* One source and where it goes. */
 struct job {
     const char *src;
     char *dst;
     int kind; /* J_FILE: zc_copy_file; J_TREE: zc_copy_tree (a directory, or an entry
-               * copied as itself: symlink, FIFO, device, socket) */
+               * copied as itself: symlink, FIFO, device, socket); J_LINK: a hard link
+               * to the copy of an earlier source that is the same file (links kept) */
+    const char *link_to; /* J_LINK: that earlier copy */
     struct stat st;
     uint32_t extra_flags; /* ZC_F_EXCL under -n */
     int remove; /* -f: the read-only destination is removed first, as cp does */
@@ -565,10 +567,20 @@ static int decide(const char *d, const struct stat *st, const struct stat *dl, i
     return writable ? D_COPY : C.force ? D_REMOVE : D_FAIL;
 }
 
-/* After decide(): cp's -v line (cp prints it before trying), then what -f removes
- * or why a read-only file is not replaced. */
-static void decided(int how, const char *s, const char *d) {
+/* Whether cp unlinks the existing non-directory `dl` before copying `st` over it
+ * (and -v says so first): when links are kept and it has other names, or when a
+ * symlink or special file is copied as itself. zcp replaces it whole either way. */
+static int cp_removes_first(const struct stat *st, const struct stat *dl, nlink_t nlink, int deref_never) {
+    if (S_ISDIR(dl->st_mode)) return 0;
+    return ((C.preserve & ZC_PRESERVE_LINKS) && nlink > 1) || (deref_never && !S_ISREG(st->st_mode));
+}
+
+/* After decide(): cp's -v lines (cp prints them before trying; `before`: it
+ * removes the entry first), then what -f removes or why a read-only file is not
+ * replaced. */
+static void decided(int how, const char *s, const char *d, int before) {
     if (how != D_COPY && how != D_REMOVE && how != D_FAIL) return;
+    if (how == D_COPY && before && C.verbose) out("removed %q", d);
     verbose_line(s, d);
     if (how == D_REMOVE && C.verbose) out("removed %q", d);
     if (how == D_FAIL) say(EACCES, "cannot create regular file %q", d);
@@ -582,21 +594,30 @@ struct ancestor {
     const struct ancestor *up;
 };
 
+struct ino_set {
+    struct inode {
+        dev_t dev;
+        ino_t ino;
+        unsigned count;
+    } *v;
+    size_t n, cap;
+};
+
 struct walk {
     struct job *j;
     int decide; /* the destination existed: look at each entry */
     dev_t root_dev;
     int failed;
-    /* Files with several names seen so far (-v with links kept): a later name
-     * becomes a hard link, and cp -v says "removed" for an entry it replaces. */
-    struct ino_set {
-        struct inode { dev_t dev; ino_t ino; } *v;
-        size_t n, cap;
-    } seen;
+    /* For -v's "removed" lines (links kept): the source files with several names
+     * seen so far (a later name becomes a hard link), and how many names of each
+     * destination file with several the copy has removed so far (cp removes an
+     * entry first while its file still has other names). */
+    struct ino_set seen, removed;
 };
 
-/* Adds (dev, ino) to the set; whether it was there already. */
-static int seen_before(struct ino_set *s, dev_t dev, ino_t ino) {
+/* Adds `add` to the count of (dev, ino), which starts at 0; returns the count it
+ * had. Only files with several names go in, so it stays small. */
+static unsigned ino_count(struct ino_set *s, dev_t dev, ino_t ino, unsigned add) {
     if (2 * (s->n + 1) > s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
         struct inode *v = calloc(cap, sizeof *v);
@@ -613,8 +634,12 @@ static int seen_before(struct ino_set *s, dev_t dev, ino_t ino) {
     }
     size_t h = (size_t)(ino * 0x9e3779b97f4a7c15ull ^ dev) & (s->cap - 1);
     for (; s->v[h].ino; h = (h + 1) & (s->cap - 1))
-        if (s->v[h].ino == ino && s->v[h].dev == dev) return 1;
-    s->v[h] = (struct inode){dev, ino};
+        if (s->v[h].ino == ino && s->v[h].dev == dev) {
+            unsigned had = s->v[h].count;
+            s->v[h].count += add;
+            return had;
+        }
+    s->v[h] = (struct inode){dev, ino, add};
     s->n++;
     return 0;
 }
@@ -690,25 +715,36 @@ static void walk_entry(struct walk *w, int dfd, const char *name, const char *s,
         walk_dir(w, fd, s, d, de, &here);
         return;
     }
-    int regular = S_ISREG(st.st_mode);
-    int linked = C.verbose && (C.preserve & ZC_PRESERVE_LINKS) && regular && st.st_nlink > 1 &&
-                 seen_before(&w->seen, st.st_dev, st.st_ino);
+    int regular = S_ISREG(st.st_mode), never = w->j->follow == ZC_FOLLOW_NEVER;
+    int links = C.verbose && (C.preserve & ZC_PRESERVE_LINKS);
+    /* A later name of a file with several is linked: cp says "removed" after,
+     * unless it removed the entry first. */
+    int linked = links && regular && st.st_nlink > 1 && ino_count(&w->seen, st.st_dev, st.st_ino, 1) > 0;
+    /* The names the destination file still has, as cp's removals so far leave it. */
+    nlink_t nlink = de ? dl.st_nlink : 0;
+    if (links && nlink > 1) nlink -= ino_count(&w->removed, dl.st_dev, dl.st_ino, 0);
+    int before = de && cp_removes_first(&st, &dl, nlink, never);
+    int how = D_COPY;
     if (de && w->decide) {
-        int how = decide(d, &st, &dl, regular);
-        decided(how, s, d);
-        if (how == D_COPY && linked) out("removed %q", d);
-        switch (how) {
-        case D_COPY: add_repl(w->j, s, d, regular, 0); return;
-        case D_REMOVE: add_repl(w->j, s, d, regular, 1); w->j->keep = 1; return;
-        case D_FAIL: w->failed = 1; w->j->keep = 1; return;
-        case D_KEEP: w->j->keep = 1; return;
-        default: return;
-        }
+        how = decide(d, &st, &dl, regular);
+        decided(how, s, d, before);
     } else if (de && (S_ISDIR(dl.st_mode) || C.interactive == ASK_NEVER || (C.update && !newer(&st, &dl)))) {
         return; /* kept by the copy, or refused: no line, as cp */
+    } else {
+        if (before && C.verbose) out("removed %q", d);
+        verbose_line(s, d);
     }
-    verbose_line(s, d);
-    if (linked && de) out("removed %q", d);
+    if (how == D_COPY && de && linked && !before) out("removed %q", d);
+    if (how == D_COPY && de && links && dl.st_nlink > 1 && (before || linked))
+        ino_count(&w->removed, dl.st_dev, dl.st_ino, 1);
+    if (!de || !w->decide) return;
+    switch (how) {
+    case D_COPY: add_repl(w->j, s, d, regular, 0); break;
+    case D_REMOVE: add_repl(w->j, s, d, regular, 1); w->j->keep = 1; break;
+    case D_FAIL: w->failed = 1; w->j->keep = 1; break;
+    case D_KEEP: w->j->keep = 1; break;
+    default: break;
+    }
 }
 
 /* ---- Planning: each source checked, questions asked, in order ---------------- */
@@ -789,7 +825,7 @@ static int plan(const char *src, const char *target, int to_dir) {
          * directory for -i's questions and the read-only files cp would refuse. */
         int decide_each = dexists && (C.interactive == ASK_USER || (C.interactive == ASK_DEFAULT && !C.root));
         if (C.verbose || decide_each) {
-            struct walk w = {j, decide_each, st.st_dev, 0, {NULL, 0, 0}};
+            struct walk w = {j, decide_each, st.st_dev, 0, {NULL, 0, 0}, {NULL, 0, 0}};
             if (!dexists) verbose_line(src, dst);
             int fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (fd >= 0) {
@@ -797,6 +833,7 @@ static int plan(const char *src, const char *target, int to_dir) {
                 walk_dir(&w, fd, src, dst, dexists, &top);
             }
             free(w.seen.v);
+            free(w.removed.v);
             if (!j->keep)
                 for (size_t i = 0; i < j->nrepl; i++) free(j->repl[i].src), free(j->repl[i].dst);
             if (!j->keep) j->nrepl = 0;
@@ -807,7 +844,7 @@ static int plan(const char *src, const char *target, int to_dir) {
     /* A symlink not followed is copied as a symlink; under -r a FIFO, device or
      * socket is made anew, otherwise its data is read. */
     int as_entry = S_ISLNK(st.st_mode) || (C.recursive && !S_ISREG(st.st_mode));
-    int remove = 0;
+    int remove = 0, removed_first = 0;
     if (dexists) {
         if (C.interactive == ASK_NEVER) {
             free(dst);
@@ -833,15 +870,23 @@ static int plan(const char *src, const char *target, int to_dir) {
         }
         int how = decide(dst, &st, dfollows && !as_entry ? &ds : &dl, !as_entry);
         if (how != D_COPY && how != D_REMOVE) {
-            if (how == D_FAIL) decided(how, src, dst);
+            if (how == D_FAIL) decided(how, src, dst, 0);
             free(dst);
             return how == D_FAIL;
         }
         remove = how == D_REMOVE;
+        removed_first = how == D_COPY && cp_removes_first(&st, &dl, dl.st_nlink, C.deref == DEREF_NEVER);
     }
-    struct job *j = new_job(src, dst, as_entry ? J_TREE : J_FILE, &st);
+    /* Two sources that are one file stay one file, as cp -a keeps them. */
+    const char *link_to = NULL;
+    if (!as_entry && (C.preserve & ZC_PRESERVE_LINKS) && st.st_nlink > 1)
+        for (size_t i = 0; i < njobs && !link_to; i++)
+            if (jobs[i].kind == J_FILE && same_inode(&jobs[i].st, &st)) link_to = jobs[i].dst;
+    struct job *j = new_job(src, dst, link_to ? J_LINK : as_entry ? J_TREE : J_FILE, &st);
+    j->link_to = link_to;
     if (C.interactive == ASK_NEVER) j->extra_flags |= ZC_F_EXCL;
     j->remove = remove;
+    if (removed_first && C.verbose && !link_to) out("removed %q", dst);
     if (!C.debug || as_entry) verbose_line(src, dst);
     if (remove && C.verbose) out("removed %q", dst);
     return 0;
@@ -857,6 +902,11 @@ static void tell(const char *src, const char *dst, int err, uint32_t step, mode_
         if ((follow ? stat(src, &st) : lstat(src, &st)) == 0) kind = st.st_mode & S_IFMT;
     }
     int dir = S_ISDIR(kind), lnk = S_ISLNK(kind), reg = S_ISREG(kind) || !kind;
+    if (reg && C.file.method == ZC_METHOD_REFLINK && (err == EOPNOTSUPP || err == EXDEV || err == EINVAL) &&
+        step != ZC_STEP_OPEN_SRC) {
+        say(err, "failed to clone %q from %q", dst, src);
+        return;
+    }
     const char *made = dir ? "cannot create directory %q" : lnk ? "cannot create symbolic link %q"
                        : S_ISFIFO(kind) ? "cannot create fifo %q" : reg ? "cannot create regular file %q"
                                                                          : "cannot create special file %q";
@@ -903,12 +953,19 @@ static char *dst_of(const struct job *j, const char *path) {
     return *rel ? join(j->dst, rel) : xstrdup(j->dst);
 }
 
+/* --debug: the step at which a copy failed, as zcio names it. */
+static void debug_failed(const char *src, const char *dst, int err, uint32_t step) {
+    const char *name = zc_step_name(step);
+    if (C.debug) out("%q -> %q: failed at %s: %s", src, dst, name ? name : "?", zc_strerror(err));
+}
+
 static int on_tree_error(const char *path, int err, uint32_t step, void *arg) {
     struct job *j = arg;
     j->reported++;
     if (step != ZC_STEP_CANCEL) {
         char *dst = dst_of(j, path);
         tell(path, dst, err, step, 0, j->follow == ZC_FOLLOW_ALL);
+        debug_failed(path, dst, err, step);
         free(dst);
     }
     return interrupted ? 1 : 0;
@@ -1026,10 +1083,9 @@ static int copy_file(struct worker *w, const char *src, const char *dst, uint32_
         if (e == EINVAL && st.failed_step == ZC_STEP_OPEN_DST && stat(src, &a) == 0 && stat(dst, &b) == 0 &&
             same_inode(&a, &b))
             say(0, "%q and %q are the same file", src, dst);
-        else if (o.method == ZC_METHOD_REFLINK && (e == EOPNOTSUPP || e == EXDEV || e == EINVAL))
-            say(e, "failed to clone %q from %q", dst, src);
         else
             tell(src, dst, e, st.failed_step, S_IFREG, 1);
+        debug_failed(src, dst, e, st.failed_step);
         return 1;
     }
     if (C.debug) debug_file(src, dst, &st);
@@ -1112,6 +1168,19 @@ static int copy_entry_alone(struct job *j, struct worker *w, const struct repl *
     return rc < 0;
 }
 
+/* Makes `j->dst` a hard link to the copy of the same file made before it (which
+ * is complete: the file jobs before a link job have finished). */
+static int run_link(struct job *j, struct worker *workers) {
+    struct stat st;
+    if (lstat(j->link_to, &st) != 0) return copy_file(&workers[0], j->src, j->dst, j->extra_flags, j->remove);
+    if (unlink(j->dst) == 0 && C.verbose) out("removed %q", j->dst);
+    if (link(j->link_to, j->dst) != 0) {
+        say(errno, "cannot create hard link %q to %q", j->dst, j->link_to);
+        return 1;
+    }
+    return 0;
+}
+
 /* --debug: what the tree copy did, counted by zcio. */
 static void debug_tree(const struct job *j, const zc_tree_stats *ts) {
     struct sbuf b = {0};
@@ -1183,7 +1252,10 @@ static int run_tree(struct job *j, struct worker *workers) {
         return 130;
     }
     /* An error before the walk began (the root) has no callback. */
-    if (r < 0 && !j->reported) tell(j->src, j->dst, -r, ts.failed_step, j->st.st_mode & S_IFMT, j->follow != ZC_FOLLOW_NEVER);
+    if (r < 0 && !j->reported) {
+        tell(j->src, j->dst, -r, ts.failed_step, j->st.st_mode & S_IFMT, j->follow != ZC_FOLLOW_NEVER);
+        debug_failed(j->src, j->dst, -r, ts.failed_step);
+    }
     if (C.debug && j->st.st_mode && S_ISDIR(j->st.st_mode)) debug_tree(j, &ts);
     return r < 0 || failed;
 }
@@ -1594,19 +1666,19 @@ int main(int argc, char **argv) {
     for (int i = 0; i < MAX_JOBS; i++) workers[i].id = i, atomic_init(&workers[i].cur, 0);
     P.workers = workers;
     for (size_t i = 0; i < njobs; i++) {
-        if (jobs[i].kind == J_FILE) {
+        if (jobs[i].kind == J_TREE) {
+            P.trees_left++;
+        } else if (jobs[i].kind == J_FILE) {
             P.nfiles++;
             P.file_bytes += jobs[i].st.st_size > 0 ? (uint64_t)jobs[i].st.st_size : 0;
-        } else {
-            P.trees_left++;
         }
     }
     P.multi = njobs > 1 || P.trees_left > 0;
     P.start = now();
     int rc = 0;
     for (size_t i = 0; i < njobs && rc != 130 && !interrupted;) {
-        if (jobs[i].kind == J_TREE) {
-            rc = run_tree(&jobs[i], workers);
+        if (jobs[i].kind != J_FILE) {
+            rc = jobs[i].kind == J_TREE ? run_tree(&jobs[i], workers) : run_link(&jobs[i], workers);
             if (rc == 1) failed = 1;
             i++;
             continue;
