@@ -6,8 +6,10 @@
  *   zcp [options] -t DIR SRC...
  *
  * GNU cp 9.1 is the model: the same options, destination rules, messages and
- * file names quoted the same way. Files go through zc_copy_file(), directories
- * (and, under -r, symlinks and special files) through zc_copy_tree().
+ * file names quoted the same way. Files go through zc_copy_file(); directories,
+ * symlinks not followed and (under -r) special files through zc_copy_tree().
+ * What cp decides per entry and the tree call cannot be asked (-v's lines, -i's
+ * questions, read-only files) comes from a walk zcp makes first, only when needed.
  *
  * Exit status: 0 when everything was copied, 1 when something failed, 2 for bad
  * usage, 130 when interrupted (every file then complete or untouched).
@@ -128,12 +130,15 @@ static int plain_char(unsigned char c) {
            strchr("%+,-./:]_", c) != NULL;
 }
 
-/* Appends the file name `s` quoted as cp quotes it (gnulib's shell-escape-always
- * style), so messages match cp's byte for byte: 'a b', "it's", 'a'$'\n''b'. */
-static void sb_quote(struct sbuf *b, const char *s) {
-    size_t n = strlen(s), start = b->len;
-    int squote = 0, all_compat = 1, in_dollar = 0;
+/* One pass of gnulib's shell-escape-always quoting of `s` (see sb_quote);
+ * `in_dollar` says whether it starts inside $'...'. Returns whether it ends
+ * inside one; *squote and *compat_all tell whether `s` has an apostrophe and
+ * whether every character of it reads the same between '...' and "...". */
+static int quote_pass(struct sbuf *b, const char *s, int in_dollar, int *squote, int *compat_all) {
+    size_t n = strlen(s);
     int multibyte = MB_CUR_MAX > 1;
+    *squote = 0;
+    *compat_all = 1;
     sb_putc(b, '\'');
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
@@ -152,7 +157,7 @@ static void sb_quote(struct sbuf *b, const char *s) {
         case '{': case '}': compat = n == 1; break;
         case '#': case '~': compat = i == 0; break;
         case ' ': compat = 1; break;
-        case '\'': squote = compat = 1; break;
+        case '\'': *squote = compat = 1; break;
         case '!': case '"': case '$': case '&': case '(': case ')': case '*': case ';':
         case '<': case '=': case '>': case '[': case '^': case '`': case '|': case '?':
         case '\\':
@@ -181,10 +186,9 @@ static void sb_quote(struct sbuf *b, const char *s) {
                 sb_putc(b, '\\');
                 sb_puts(b, esc);
             } else {
-                for (size_t k = 0; k < m; k++)
-                    sb_printf(b, "\\%03o", (unsigned char)s[i + k]);
+                for (size_t k = 0; k < m; k++) sb_printf(b, "\\%03o", (unsigned char)s[i + k]);
             }
-            all_compat = 0;
+            *compat_all = 0;
             i += m;
             continue;
         }
@@ -195,16 +199,31 @@ static void sb_quote(struct sbuf *b, const char *s) {
             if (in_dollar) sb_puts(b, "''"), in_dollar = 0;
             sb_putn(b, s + i, m);
         }
-        if (!compat) all_compat = 0;
+        if (!compat) *compat_all = 0;
         i += m;
     }
     sb_putc(b, '\'');
-    /* An apostrophe and nothing else special: "it's" reads better. */
-    if (squote && all_compat) {
+    return in_dollar;
+}
+
+/* Appends the file name `s` quoted as cp quotes it (gnulib's shell-escape-always
+ * style), so messages match cp's byte for byte: 'a b', "it's", 'a'$'\n''b'. */
+static void sb_quote(struct sbuf *b, const char *s) {
+    size_t start = b->len;
+    int squote, compat;
+    int in_dollar = quote_pass(b, s, 0, &squote, &compat);
+    if (squote && compat) {
+        /* An apostrophe and nothing else special: "it's" reads better. */
         b->len = start;
         sb_putc(b, '"');
         sb_puts(b, s);
         sb_putc(b, '"');
+    } else if (squote && in_dollar) {
+        /* gnulib writes such a name in a second pass that starts in the $'...'
+         * state its first pass ended in, and cp 9.1 prints that: for "it's" and
+         * a newline, '''it'\''s'$'\n'. */
+        b->len = start;
+        quote_pass(b, s, 1, &squote, &compat);
     }
 }
 
@@ -257,7 +276,6 @@ static struct prog {
 } P;
 
 struct worker {
-    int id;
     _Atomic uint64_t cur; /* bytes of the file it is copying now */
     pthread_t tid;
 };
@@ -318,7 +336,7 @@ static void bar_draw(void) {
         snprintf(eta, sizeof eta, "0:00");
     }
     const char *plus = final ? "" : "+"; /* totals still growing */
-    char tails[5][160];
+    char tails[5][256];
     snprintf(tails[0], sizeof tails[0], " %3d%% %s / %s%s  %s/s  ETA %s  %llu/%llu%s files", pct, d, k, plus, r,
              eta, (unsigned long long)edone, (unsigned long long)eknown, plus);
     snprintf(tails[1], sizeof tails[1], " %3d%% %s / %s%s  %s/s  ETA %s", pct, d, k, plus, r, eta);
@@ -326,7 +344,7 @@ static void bar_draw(void) {
     snprintf(tails[3], sizeof tails[3], " %3d%%  ETA %s", pct, eta);
     snprintf(tails[4], sizeof tails[4], " %3d%%", pct);
     int avail = term_width() - 1; /* the last column would wrap on some terminals */
-    char line[256];
+    char line[320];
     int chosen = -1, width = 0;
     for (int i = P.multi ? 0 : 1; i < 5 && chosen < 0; i++) {
         int room = avail - (int)strlen(tails[i]) - 2;
@@ -683,7 +701,7 @@ static void walk_dir(struct walk *w, int fd, const char *s, const char *d, int d
         names[n] = (struct name){xstrdup(e->d_name), e->d_ino, n};
         n++;
     }
-    qsort(names, n, sizeof *names, by_inode);
+    if (n) qsort(names, n, sizeof *names, by_inode);
     for (size_t i = 0; i < n; i++) {
         if (!interrupted) {
             char *cs = join(s, names[i].name), *cd = join(d, names[i].name);
@@ -834,9 +852,11 @@ static int plan(const char *src, const char *target, int to_dir) {
             }
             free(w.seen.v);
             free(w.removed.v);
-            if (!j->keep)
+            /* Nothing must stay: the tree replaces what it finds, no entry alone. */
+            if (!j->keep) {
                 for (size_t i = 0; i < j->nrepl; i++) free(j->repl[i].src), free(j->repl[i].dst);
-            if (!j->keep) j->nrepl = 0;
+                j->nrepl = 0;
+            }
             return w.failed;
         }
         return 0;
@@ -1663,7 +1683,7 @@ int main(int argc, char **argv) {
 
     struct worker workers[MAX_JOBS];
     memset(workers, 0, sizeof workers);
-    for (int i = 0; i < MAX_JOBS; i++) workers[i].id = i, atomic_init(&workers[i].cur, 0);
+    for (int i = 0; i < MAX_JOBS; i++) atomic_init(&workers[i].cur, 0);
     P.workers = workers;
     for (size_t i = 0; i < njobs; i++) {
         if (jobs[i].kind == J_TREE) {
