@@ -155,7 +155,8 @@ fuzz-smoke:
 	fuzz/run.sh 45
 
 # zcp as a user drives it: statuses, messages, the progress bar on a terminal,
-# Ctrl-C and SIGKILL mid-copy.
+# Ctrl-C and SIGKILL mid-copy; and side by side with cp(1) on the same trees
+# (ext4 and tmpfs, as root and as nobody), cp being the oracle.
 zcp-test: $(BUILD)/zcp
 	$(C_MAKE) zcp ZCP=$(abspath $(BUILD)/zcp)
 

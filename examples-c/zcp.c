@@ -1,22 +1,35 @@
 /*
- * zcp: copy files with zcio. Written against the public header only.
+ * zcp: cp(1) on top of zcio. Written against the public header only.
  *
- *   zcp [options] SRC DST
+ *   zcp [options] [-T] SRC DST
  *   zcp [options] SRC... DIR
+ *   zcp [options] -t DIR SRC...
  *
- * Exit status: 0 when every file was copied, 1 when one failed, 2 for bad usage,
- * 130 when interrupted (the files being copied are left as they were).
+ * GNU cp 9.1 is the model: the same options, destination rules, messages and
+ * file names quoted the same way. Files go through zc_copy_file(); directories,
+ * symlinks not followed and (under -r) special files through zc_copy_tree().
+ * What cp decides per entry and the tree call cannot be asked (-v's lines, -i's
+ * questions, read-only files) comes from a walk zcp makes first, only when needed.
  *
- * Several sources are copied by up to 4 threads at once (-j): a small file's copy
- * mostly waits for the disk, and the waits overlap.
+ * Exit status: 0 when everything was copied, 1 when something failed, 2 for bad
+ * usage, 130 when interrupted (every file then complete or untouched).
+ *
+ * Several file sources are copied by up to 4 threads at once (-j): a small file's
+ * copy mostly waits for the disk, and the waits overlap. A tree copies several
+ * entries at once by itself.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <langinfo.h>
 #include <libgen.h>
+#include <locale.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +38,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
+#include <wctype.h>
 
 #include "zcio.h"
 
@@ -34,6 +49,20 @@ static volatile sig_atomic_t interrupted;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 enum { DEFAULT_JOBS = 4, MAX_JOBS = 64 };
+enum { DEREF_UNDEF, DEREF_NEVER, DEREF_CMDLINE, DEREF_ALWAYS };
+enum { ASK_DEFAULT, ASK_NEVER /* -n */, ASK_USER /* -i */ };
+
+/* What the command line asked for. */
+static struct cfg {
+    int recursive, deref, interactive, update, force, verbose, debug, quiet, one_fs;
+    uint32_t preserve; /* ZC_PRESERVE_* */
+    int no_target_dir;
+    const char *target_dir;
+    int jobs; /* 0: not given */
+    int progress; /* -1 auto, 0 never, 1 always */
+    int root; /* every existing file is writable: no "cannot create" for read-only ones */
+    zc_options file; /* each file's copy: method, flags, Direct I/O sizes */
+} C;
 
 /* The first Ctrl-C cancels the copy cleanly at its next progress report; a second
  * one, for a copy blocked on a stalled pipe, exits at once (an unfinished copy is
@@ -50,104 +79,1324 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void oom(void) {
+    fputs("zcp: memory exhausted\n", stderr);
+    _exit(1);
+}
+
+static char *xstrdup(const char *s) {
+    char *p = strdup(s);
+    if (!p) oom();
+    return p;
+}
+
+/* ---- Strings and messages ---------------------------------------------------- */
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void sb_putn(struct sbuf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 128;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) oom();
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void sb_puts(struct sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
+static void sb_putc(struct sbuf *b, char c) { sb_putn(b, &c, 1); }
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...) {
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0) sb_putn(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* Whether `c` needs no quoting in either '...' or "..." (gnulib's table). */
+static int plain_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("%+,-./:]_", c) != NULL;
+}
+
+/* One pass of gnulib's shell-escape-always quoting of `s` (see sb_quote);
+ * `in_dollar` says whether it starts inside $'...'. Returns whether it ends
+ * inside one; *squote and *compat_all tell whether `s` has an apostrophe and
+ * whether every character of it reads the same between '...' and "...". */
+static int quote_pass(struct sbuf *b, const char *s, int in_dollar, int *squote, int *compat_all) {
+    size_t n = strlen(s);
+    int multibyte = MB_CUR_MAX > 1;
+    *squote = 0;
+    *compat_all = 1;
+    sb_putc(b, '\'');
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        int compat = 0;
+        size_t m = 1;
+        int printable = 1;
+        switch (c) {
+        case '\a': esc = "a"; break;
+        case '\b': esc = "b"; break;
+        case '\f': esc = "f"; break;
+        case '\n': esc = "n"; break;
+        case '\r': esc = "r"; break;
+        case '\t': esc = "t"; break;
+        case '\v': esc = "v"; break;
+        case '{': case '}': compat = n == 1; break;
+        case '#': case '~': compat = i == 0; break;
+        case ' ': compat = 1; break;
+        case '\'': *squote = compat = 1; break;
+        case '!': case '"': case '$': case '&': case '(': case ')': case '*': case ';':
+        case '<': case '=': case '>': case '[': case '^': case '`': case '|': case '?':
+        case '\\':
+            break;
+        default:
+            if (plain_char(c)) {
+                compat = 1;
+            } else if (!multibyte || c < 0x80) {
+                printable = c >= 0x20 && c < 0x7f;
+                compat = printable;
+            } else {
+                mbstate_t st;
+                memset(&st, 0, sizeof st);
+                wchar_t w;
+                size_t r = mbrtowc(&w, s + i, n - i, &st);
+                if (r == (size_t)-1 || r == 0) printable = 0;
+                else if (r == (size_t)-2) printable = 0, m = n - i;
+                else printable = iswprint((wint_t)w) != 0, m = r;
+                compat = printable;
+            }
+        }
+        if (esc || !printable) {
+            /* $'...' for what a plain quote cannot hold. */
+            if (!in_dollar) sb_puts(b, "'$'"), in_dollar = 1;
+            if (esc) {
+                sb_putc(b, '\\');
+                sb_puts(b, esc);
+            } else {
+                for (size_t k = 0; k < m; k++) sb_printf(b, "\\%03o", (unsigned char)s[i + k]);
+            }
+            *compat_all = 0;
+            i += m;
+            continue;
+        }
+        if (c == '\'') {
+            sb_puts(b, "'\\''");
+            in_dollar = 0;
+        } else {
+            if (in_dollar) sb_puts(b, "''"), in_dollar = 0;
+            sb_putn(b, s + i, m);
+        }
+        if (!compat) *compat_all = 0;
+        i += m;
+    }
+    sb_putc(b, '\'');
+    return in_dollar;
+}
+
+/* Appends the file name `s` quoted as cp quotes it (gnulib's shell-escape-always
+ * style), so messages match cp's byte for byte: 'a b', "it's", 'a'$'\n''b'. */
+static void sb_quote(struct sbuf *b, const char *s) {
+    size_t start = b->len;
+    int squote, compat;
+    int in_dollar = quote_pass(b, s, 0, &squote, &compat);
+    if (squote && compat) {
+        /* An apostrophe and nothing else special: "it's" reads better. */
+        b->len = start;
+        sb_putc(b, '"');
+        sb_puts(b, s);
+        sb_putc(b, '"');
+    } else if (squote && in_dollar) {
+        /* gnulib writes such a name in a second pass that starts in the $'...'
+         * state its first pass ended in, and cp 9.1 prints that: for "it's" and
+         * a newline, '''it'\''s'$'\n'. */
+        b->len = start;
+        quote_pass(b, s, 1, &squote, &compat);
+    }
+}
+
+/* Appends an argument quoted as cp's argmatch messages do: ‘x’ in a UTF-8 locale. */
+static void sb_lquote(struct sbuf *b, const char *s) {
+    int utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
+    sb_puts(b, utf8 ? "\xe2\x80\x98" : "'");
+    sb_puts(b, s);
+    sb_puts(b, utf8 ? "\xe2\x80\x99" : "'");
+}
+
+/* printf-like: %s text, %q a file name as cp quotes it, %Q an argument, %d, %u,
+ * %o a mode (4 digits), %% a percent sign. */
+static void sb_vfmt(struct sbuf *b, const char *fmt, va_list ap) {
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%') {
+            sb_putc(b, *p);
+            continue;
+        }
+        switch (*++p) {
+        case 's': sb_puts(b, va_arg(ap, const char *)); break;
+        case 'q': sb_quote(b, va_arg(ap, const char *)); break;
+        case 'Q': sb_lquote(b, va_arg(ap, const char *)); break;
+        case 'd': sb_printf(b, "%d", va_arg(ap, int)); break;
+        case 'u': sb_printf(b, "%u", va_arg(ap, unsigned)); break;
+        case 'o': sb_printf(b, "%04o", va_arg(ap, unsigned)); break;
+        case 0: return;
+        default: sb_putc(b, *p); break;
+        }
+    }
+}
+
+/* ---- The progress bar -------------------------------------------------------- */
+
+struct worker;
+
+/* Progress across everything zcp copies: finished work plus the copies running. */
+static struct prog {
+    int on, drawn, multi;
+    double start, last;
+    uint64_t file_bytes, nfiles; /* all file sources, known before copying */
+    int trees_left; /* tree sources not yet finished */
+    /* Finished: bytes and entries done, and the trees' totals. */
+    _Atomic uint64_t done_bytes, done_entries, tree_bytes, tree_entries;
+    /* The tree being copied (one at a time), as its callback last said. */
+    _Atomic int t_on, t_walked;
+    _Atomic uint64_t t_done, t_known, t_edone, t_eknown;
+    struct worker *workers;
+    int nworkers;
+} P;
+
+struct worker {
+    _Atomic uint64_t cur; /* bytes of the file it is copying now */
+    pthread_t tid;
+};
+
 /* "1.5 GiB" style sizes. */
 static void human(char *buf, size_t len, double bytes) {
-    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     int u = 0;
-    while (bytes >= 1024 && u < 4) {
+    while (bytes >= 1024 && u < 5) {
         bytes /= 1024;
         u++;
     }
     snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
 }
 
-struct bar {
-    int on;         /* draw at all */
-    int drawn;      /* something is on the line now */
-    double start, last;
-};
-
 static int term_width(void) {
     struct winsize ws;
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40) return ws.ws_col;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
     return 80;
 }
 
-static void bar_clear(struct bar *b) {
-    if (b->drawn) {
+static void bar_clear(void) {
+    if (P.drawn) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
-        b->drawn = 0;
+        P.drawn = 0;
     }
 }
 
-/* Draws "[=====>    ] TAIL" for `pct` percent, as wide as the terminal allows. */
-static void bar_line(struct bar *b, int pct, const char *tail, double t) {
-    int width = term_width() - (int)strlen(tail) - 3;
-    if (width > 50) width = 50;
-    if (width < 10) width = 10;
-    int fill = width * pct / 100;
-    char line[64];
-    for (int i = 0; i < width; i++) line[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
-    line[width] = 0;
-    fprintf(stderr, "\r[%s]%s\033[K", line, tail);
-    fflush(stderr);
-    b->drawn = 1;
-    b->last = t;
-}
-
-static void bar_draw(struct bar *b, uint64_t done, uint64_t total) {
-    double t = now(), secs = t - b->start;
+/* Draws the bar with out_lock held: "[====>   ]  45% 1.2 GiB / 2.6 GiB  80.0 MiB/s
+ * ETA 0:16  12/40 files", dropping parts (files, rate, sizes, the bar itself) until
+ * the line fits the terminal, so it never wraps. */
+static void bar_draw(void) {
+    uint64_t done = atomic_load(&P.done_bytes), edone = atomic_load(&P.done_entries);
+    uint64_t known = P.file_bytes + atomic_load(&P.tree_bytes);
+    uint64_t eknown = P.nfiles + atomic_load(&P.tree_entries);
+    for (int i = 0; i < P.nworkers; i++) done += atomic_load_explicit(&P.workers[i].cur, memory_order_relaxed);
+    int final = P.trees_left == 0;
+    if (atomic_load(&P.t_on)) {
+        done += atomic_load(&P.t_done);
+        known += atomic_load(&P.t_known);
+        edone += atomic_load(&P.t_edone);
+        eknown += atomic_load(&P.t_eknown);
+        final = P.trees_left == 1 && atomic_load(&P.t_walked);
+    }
+    double t = now(), secs = t - P.start;
     double rate = secs > 0 ? (double)done / secs : 0;
-    char d[32], tot[32], r[32], eta[32] = "--:--";
-    human(d, sizeof d, (double)done);
-    human(tot, sizeof tot, (double)total);
-    human(r, sizeof r, rate);
-    int pct = total ? (int)(100.0 * (double)done / (double)total) : 0;
+    int pct = known ? (int)(100.0 * (double)done / (double)known) : (final ? 100 : 0);
     if (pct > 100) pct = 100;
-    if (rate > 0 && total > done) {
-        long left = (long)((double)(total - done) / rate);
+    char d[32], k[32], r[32], eta[32] = "--:--";
+    human(d, sizeof d, (double)done);
+    human(k, sizeof k, (double)known);
+    human(r, sizeof r, rate);
+    if (final && rate > 0 && known > done) {
+        long left = (long)((double)(known - done) / rate);
         snprintf(eta, sizeof eta, "%ld:%02ld", left / 60, left % 60);
+    } else if (final && known <= done) {
+        snprintf(eta, sizeof eta, "0:00");
     }
-    char tail[128];
-    snprintf(tail, sizeof tail, " %3d%% %s / %s  %s/s  ETA %s", pct, d, tot, r, eta);
-    bar_line(b, pct, tail, t);
+    const char *plus = final ? "" : "+"; /* totals still growing */
+    char tails[5][256];
+    snprintf(tails[0], sizeof tails[0], " %3d%% %s / %s%s  %s/s  ETA %s  %llu/%llu%s files", pct, d, k, plus, r,
+             eta, (unsigned long long)edone, (unsigned long long)eknown, plus);
+    snprintf(tails[1], sizeof tails[1], " %3d%% %s / %s%s  %s/s  ETA %s", pct, d, k, plus, r, eta);
+    snprintf(tails[2], sizeof tails[2], " %3d%% %s / %s%s  ETA %s", pct, d, k, plus, eta);
+    snprintf(tails[3], sizeof tails[3], " %3d%%  ETA %s", pct, eta);
+    snprintf(tails[4], sizeof tails[4], " %3d%%", pct);
+    int avail = term_width() - 1; /* the last column would wrap on some terminals */
+    char line[320];
+    int chosen = -1, width = 0;
+    for (int i = P.multi ? 0 : 1; i < 5 && chosen < 0; i++) {
+        int room = avail - (int)strlen(tails[i]) - 2;
+        if (room >= 10) chosen = i, width = room > 50 ? 50 : room;
+    }
+    if (chosen >= 0) {
+        int fill = width * pct / 100;
+        char bar[64];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+        bar[width] = 0;
+        snprintf(line, sizeof line, "[%s]%s", bar, tails[chosen]);
+    } else {
+        /* Too narrow for a bar: the shortest tail, cut to fit. */
+        const char *tail = tails[4] + 1;
+        for (int i = 1; i < 5; i++)
+            if ((int)strlen(tails[i]) - 1 <= avail) {
+                tail = tails[i] + 1;
+                break;
+            }
+        snprintf(line, sizeof line, "%.*s", avail > 0 ? avail : 0, tail);
+    }
+    fprintf(stderr, "\r%s\033[K", line);
+    fflush(stderr);
+    P.drawn = 1;
+    P.last = t;
 }
 
-/* The progress callback: draws the bar at most every 100 ms, and stops the copy
- * (zcio then leaves the destination as it was) once Ctrl-C was pressed. */
-static int on_progress(uint64_t done, uint64_t total, void *arg) {
-    struct bar *b = arg;
-    if (interrupted) return 1;
-    if (b->on && (now() - b->last >= 0.1 || done == total)) bar_draw(b, done, total);
+/* Draws the bar if its time has come; never waits for the terminal. */
+static void bar_tick(void) {
+    if (P.on && pthread_mutex_trylock(&out_lock) == 0) {
+        if (now() - P.last >= 0.1) bar_draw();
+        pthread_mutex_unlock(&out_lock);
+    }
+}
+
+/* Prints a message (the bar cleared first) on `f`; an error message when `f` is
+ * stderr, which -q silences. */
+static void vemit(FILE *f, int err, const char *fmt, va_list ap) {
+    if (f == stderr && C.quiet) return;
+    struct sbuf b = {0};
+    if (f == stderr) sb_puts(&b, "zcp: ");
+    sb_vfmt(&b, fmt, ap);
+    if (err) {
+        sb_puts(&b, ": ");
+        sb_puts(&b, zc_strerror(err));
+    }
+    sb_putc(&b, '\n');
+    pthread_mutex_lock(&out_lock);
+    bar_clear();
+    fputs(b.p, f);
+    if (f == stderr) fflush(stdout);
+    pthread_mutex_unlock(&out_lock);
+    free(b.p);
+}
+
+/* "zcp: MESSAGE[: strerror(err)]" on standard error. */
+static void say(int err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vemit(stderr, err, fmt, ap);
+    va_end(ap);
+}
+
+/* A line on standard output (-v, --debug). */
+static void out(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vemit(stdout, 0, fmt, ap);
+    va_end(ap);
+}
+
+/* cp's -v line: 'SRC' -> 'DST'. */
+static void verbose_line(const char *src, const char *dst) {
+    if (C.verbose) out("%q -> %q", src, dst);
+}
+
+/* Asks on standard error and reads the answer from standard input, as cp -i:
+ * yes when the line starts with y or Y; no at end of input. */
+static int ask(const char *fmt, ...) {
+    struct sbuf b = {0};
+    sb_puts(&b, "zcp: ");
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vfmt(&b, fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    fputs(b.p, stderr);
+    fflush(stderr);
+    free(b.p);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    int yes = n > 0 && (line[0] == 'y' || line[0] == 'Y');
+    free(line);
+    return yes;
+}
+
+/* ---- Paths ------------------------------------------------------------------- */
+
+/* DIR/NAME, with no doubled slash when DIR ends in one (as cp names entries). */
+static char *join(const char *dir, const char *name) {
+    size_t dl = strlen(dir), nl = strlen(name);
+    int slash = dl > 0 && dir[dl - 1] != '/';
+    char *p = malloc(dl + slash + nl + 1);
+    if (!p) oom();
+    memcpy(p, dir, dl);
+    if (slash) p[dl] = '/';
+    memcpy(p + dl + slash, name, nl + 1);
+    return p;
+}
+
+/* DIR/basename(SRC), with SRC's trailing slashes ignored. */
+static char *into_dir(const char *dir, const char *src) {
+    char *copy = xstrdup(src);
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
+    char *out = join(dir, basename(copy));
+    free(copy);
+    return out;
+}
+
+static int same_inode(const struct stat *a, const struct stat *b) {
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Whether `dst` is the directory `src` or lies inside it: `dst` (when it exists)
+ * or any directory above it is `src`. */
+static int inside(const struct stat *src, const char *dst) {
+    char *copy = xstrdup(dst);
+    int fd = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    for (int depth = 0; fd >= 0 && depth < 4096; depth++) {
+        struct stat st, up;
+        if (fstat(fd, &st) != 0) break;
+        if (same_inode(&st, src)) {
+            close(fd);
+            return 1;
+        }
+        int ufd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        close(fd);
+        fd = ufd;
+        if (fd >= 0 && (fstat(fd, &up) != 0 || same_inode(&up, &st))) break; /* the root */
+    }
+    if (fd >= 0) close(fd);
     return 0;
 }
 
+/* cp -u: whether the source is newer than the destination. */
+static int newer(const struct stat *s, const struct stat *d) {
+    if (s->st_mtim.tv_sec != d->st_mtim.tv_sec) return s->st_mtim.tv_sec > d->st_mtim.tv_sec;
+    return s->st_mtim.tv_nsec > d->st_mtim.tv_nsec;
+}
+
+/* "rw-r--r--", as cp's "unwritable" question shows a mode. */
+static void perm_string(mode_t m, char out[10]) {
+    const char *rwx = "rwxrwxrwx";
+    for (int i = 0; i < 9; i++) out[i] = m & (0400 >> i) ? rwx[i] : '-';
+    if (m & S_ISUID) out[2] = out[2] == 'x' ? 's' : 'S';
+    if (m & S_ISGID) out[5] = out[5] == 'x' ? 's' : 'S';
+    if (m & S_ISVTX) out[8] = out[8] == 'x' ? 't' : 'T';
+    out[9] = 0;
+}
+
+/* ---- Jobs -------------------------------------------------------------------- */
+
+/* An existing destination entry copied on its own, before its tree (see struct job). */
+struct repl {
+    char *src, *dst;
+    int regular, remove; /* remove: -f on a read-only file, removed first as cp does */
+};
+
+enum { J_FILE, J_TREE, J_LINK };
+
+/* One source and where it goes. */
+struct job {
+    const char *src;
+    char *dst;
+    int kind; /* J_FILE: zc_copy_file; J_TREE: zc_copy_tree (a directory, or an entry
+               * copied as itself: symlink, FIFO, device, socket); J_LINK: a hard link
+               * to the copy of an earlier source that is the same file (links kept) */
+    const char *link_to; /* J_LINK: that earlier copy */
+    struct stat st;
+    uint32_t extra_flags; /* ZC_F_EXCL under -n */
+    int remove; /* -f: the read-only destination is removed first, as cp does */
+    uint32_t follow, existing; /* ZC_FOLLOW_*, ZC_EXISTING_* */
+    /* -i answered no, or a read-only file cp would not open: that entry must stay,
+     * so the tree runs with ZC_EXISTING_KEEP and the existing entries that are to be
+     * replaced are copied one by one first (`repl`); the tree then keeps them and
+     * still sets the directories' times after their contents. */
+    int keep;
+    struct repl *repl;
+    size_t nrepl, caprepl;
+    int reported; /* errors told by the tree's callback */
+};
+
+static struct job *jobs;
+static size_t njobs, capjobs;
+
+static void add_repl(struct job *j, const char *src, const char *dst, int regular, int remove) {
+    if (j->nrepl == j->caprepl) {
+        j->caprepl = j->caprepl ? 2 * j->caprepl : 16;
+        struct repl *r = realloc(j->repl, j->caprepl * sizeof *r);
+        if (!r) oom();
+        j->repl = r;
+    }
+    j->repl[j->nrepl++] = (struct repl){xstrdup(src), xstrdup(dst), regular, remove};
+}
+
+/* What to do with an existing destination entry. */
+enum { D_COPY, D_REMOVE, D_SKIP, D_KEEP, D_FAIL, D_LIB };
+
+/* Decides, as cp does, about the existing destination `d` (lstat `dl`) of the
+ * non-directory source `st` (whose data is to be written when `regular`): skip
+ * under -n or -u, ask under -i, refuse a file that cannot be written unless -f
+ * (D_FAIL; then D_REMOVE: cp removes it and makes a new file). */
+static int decide(const char *d, const struct stat *st, const struct stat *dl, int regular) {
+    if (S_ISDIR(dl->st_mode)) return D_LIB; /* zcio refuses it; its error is told */
+    if (C.interactive == ASK_NEVER) return D_SKIP;
+    if (C.update) {
+        struct stat t;
+        if (!S_ISLNK(dl->st_mode) || stat(d, &t) != 0) t = *dl;
+        if (!newer(st, &t)) return D_SKIP;
+    }
+    /* zcio replaces a file whatever its mode (a rename); cp opens it for writing,
+     * which a read-only file refuses to anyone but root. */
+    int writable = !regular || !S_ISREG(dl->st_mode) || C.root || faccessat(AT_FDCWD, d, W_OK, AT_EACCESS) == 0;
+    if (C.interactive == ASK_USER) {
+        int yes;
+        char perms[10];
+        perm_string(dl->st_mode, perms);
+        unsigned mode = dl->st_mode & 07777;
+        if (writable) yes = ask("overwrite %q? ", d);
+        else if (C.force) yes = ask("replace %q, overriding mode %o (%s)? ", d, mode, perms);
+        else yes = ask("unwritable %q (mode %o, %s); try anyway? ", d, mode, perms);
+        if (!yes) return D_KEEP;
+    }
+    return writable ? D_COPY : C.force ? D_REMOVE : D_FAIL;
+}
+
+/* Whether cp unlinks the existing non-directory `dl` before copying `st` over it
+ * (and -v says so first): when links are kept and it has other names, or when a
+ * symlink or special file is copied as itself. zcp replaces it whole either way. */
+static int cp_removes_first(const struct stat *st, const struct stat *dl, nlink_t nlink, int deref_never) {
+    if (S_ISDIR(dl->st_mode)) return 0;
+    return ((C.preserve & ZC_PRESERVE_LINKS) && nlink > 1) || (deref_never && !S_ISREG(st->st_mode));
+}
+
+/* After decide(): cp's -v lines (cp prints them before trying; `before`: it
+ * removes the entry first), then what -f removes or why a read-only file is not
+ * replaced. */
+static void decided(int how, const char *s, const char *d, int before) {
+    if (how != D_COPY && how != D_REMOVE && how != D_FAIL) return;
+    if (how == D_COPY && before && C.verbose) out("removed %q", d);
+    verbose_line(s, d);
+    if (how == D_REMOVE && C.verbose) out("removed %q", d);
+    if (how == D_FAIL) say(EACCES, "cannot create regular file %q", d);
+}
+
+/* ---- The walk before a tree copy: -v lines, -i questions, read-only files ---- */
+
+struct ancestor {
+    dev_t dev;
+    ino_t ino;
+    const struct ancestor *up;
+};
+
+struct ino_set {
+    struct inode {
+        dev_t dev;
+        ino_t ino;
+        unsigned count;
+    } *v;
+    size_t n, cap;
+};
+
+struct walk {
+    struct job *j;
+    int decide; /* the destination existed: look at each entry */
+    dev_t root_dev;
+    int failed;
+    /* For -v's "removed" lines (links kept): the source files with several names
+     * seen so far (a later name becomes a hard link), and how many names of each
+     * destination file with several the copy has removed so far (cp removes an
+     * entry first while its file still has other names). */
+    struct ino_set seen, removed;
+};
+
+/* Adds `add` to the count of (dev, ino), which starts at 0; returns the count it
+ * had. Only files with several names go in, so it stays small. */
+static unsigned ino_count(struct ino_set *s, dev_t dev, ino_t ino, unsigned add) {
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        struct inode *v = calloc(cap, sizeof *v);
+        if (!v) oom();
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->v[i].ino) {
+                size_t h = (size_t)(s->v[i].ino * 0x9e3779b97f4a7c15ull ^ s->v[i].dev) & (cap - 1);
+                while (v[h].ino) h = (h + 1) & (cap - 1);
+                v[h] = s->v[i];
+            }
+        free(s->v);
+        s->v = v;
+        s->cap = cap;
+    }
+    size_t h = (size_t)(ino * 0x9e3779b97f4a7c15ull ^ dev) & (s->cap - 1);
+    for (; s->v[h].ino; h = (h + 1) & (s->cap - 1))
+        if (s->v[h].ino == ino && s->v[h].dev == dev) {
+            unsigned had = s->v[h].count;
+            s->v[h].count += add;
+            return had;
+        }
+    s->v[h] = (struct inode){dev, ino, add};
+    s->n++;
+    return 0;
+}
+
+struct name {
+    char *name;
+    ino_t ino;
+    size_t order;
+};
+
+/* By inode number, as cp and zcio read a directory; ties in listing order. */
+static int by_inode(const void *a, const void *b) {
+    const struct name *x = a, *y = b;
+    if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void walk_entry(struct walk *w, int dfd, const char *name, const char *s, const char *d, int dexists,
+                       const struct ancestor *anc);
+
+/* Walks the source directory `s` (open as `fd`, which this takes) in the order the
+ * copy goes; `d` is where it is copied, `dexists` whether it exists already. */
+static void walk_dir(struct walk *w, int fd, const char *s, const char *d, int dexists,
+                     const struct ancestor *anc) {
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        close(fd);
+        return; /* the copy tells why */
+    }
+    struct name *names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            struct name *p = realloc(names, cap * sizeof *p);
+            if (!p) oom();
+            names = p;
+        }
+        names[n] = (struct name){xstrdup(e->d_name), e->d_ino, n};
+        n++;
+    }
+    if (n) qsort(names, n, sizeof *names, by_inode);
+    for (size_t i = 0; i < n; i++) {
+        if (!interrupted) {
+            char *cs = join(s, names[i].name), *cd = join(d, names[i].name);
+            walk_entry(w, dirfd(dir), names[i].name, cs, cd, dexists, anc);
+            free(cs);
+            free(cd);
+        }
+        free(names[i].name);
+    }
+    free(names);
+    closedir(dir);
+}
+
+static void walk_entry(struct walk *w, int dfd, const char *name, const char *s, const char *d, int dexists,
+                       const struct ancestor *anc) {
+    int follow = w->j->follow == ZC_FOLLOW_ALL;
+    struct stat st, dl;
+    if (fstatat(dfd, name, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) return; /* the copy tells */
+    int de = dexists && lstat(d, &dl) == 0;
+    if (S_ISDIR(st.st_mode)) {
+        if (de && !S_ISDIR(dl.st_mode)) return; /* zcio refuses it */
+        for (const struct ancestor *a = anc; a; a = a->up)
+            if (a->dev == st.st_dev && a->ino == st.st_ino) return; /* a loop under -L */
+        if (!de) verbose_line(s, d);
+        if (C.one_fs && st.st_dev != w->root_dev) return; /* a mount point: copied empty */
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+        if (fd < 0) return;
+        struct ancestor here = {st.st_dev, st.st_ino, anc};
+        walk_dir(w, fd, s, d, de, &here);
+        return;
+    }
+    int regular = S_ISREG(st.st_mode), never = w->j->follow == ZC_FOLLOW_NEVER;
+    int links = C.verbose && (C.preserve & ZC_PRESERVE_LINKS);
+    /* A later name of a file with several is linked: cp says "removed" after,
+     * unless it removed the entry first. */
+    int linked = links && regular && st.st_nlink > 1 && ino_count(&w->seen, st.st_dev, st.st_ino, 1) > 0;
+    /* The names the destination file still has, as cp's removals so far leave it. */
+    nlink_t nlink = de ? dl.st_nlink : 0;
+    if (links && nlink > 1) nlink -= ino_count(&w->removed, dl.st_dev, dl.st_ino, 0);
+    int before = de && cp_removes_first(&st, &dl, nlink, never);
+    int how = D_COPY;
+    if (de && w->decide) {
+        how = decide(d, &st, &dl, regular);
+        decided(how, s, d, before);
+    } else if (de && (S_ISDIR(dl.st_mode) || C.interactive == ASK_NEVER || (C.update && !newer(&st, &dl)))) {
+        return; /* kept by the copy, or refused: no line, as cp */
+    } else {
+        if (before && C.verbose) out("removed %q", d);
+        verbose_line(s, d);
+    }
+    if (how == D_COPY && de && linked && !before) out("removed %q", d);
+    if (how == D_COPY && de && links && dl.st_nlink > 1 && (before || linked))
+        ino_count(&w->removed, dl.st_dev, dl.st_ino, 1);
+    if (!de || !w->decide) return;
+    switch (how) {
+    case D_COPY: add_repl(w->j, s, d, regular, 0); break;
+    case D_REMOVE: add_repl(w->j, s, d, regular, 1); w->j->keep = 1; break;
+    case D_FAIL: w->failed = 1; w->j->keep = 1; break;
+    case D_KEEP: w->j->keep = 1; break;
+    default: break;
+    }
+}
+
+/* ---- Planning: each source checked, questions asked, in order ---------------- */
+
+static struct job *new_job(const char *src, char *dst, int kind, const struct stat *st) {
+    if (njobs == capjobs) {
+        capjobs = capjobs ? 2 * capjobs : 16;
+        struct job *p = realloc(jobs, capjobs * sizeof *p);
+        if (!p) oom();
+        jobs = p;
+    }
+    struct job *j = &jobs[njobs++];
+    memset(j, 0, sizeof *j);
+    j->src = src;
+    j->dst = dst;
+    j->kind = kind;
+    j->st = *st;
+    j->existing = C.interactive == ASK_NEVER ? ZC_EXISTING_KEEP : C.update ? ZC_EXISTING_NEWER : ZC_EXISTING_REPLACE;
+    j->follow = C.deref == DEREF_ALWAYS ? ZC_FOLLOW_ALL : C.deref == DEREF_CMDLINE ? ZC_FOLLOW_TOP : ZC_FOLLOW_NEVER;
+    return j;
+}
+
+/* Checks one source as cp does and queues its copy; 0 when queued or rightly
+ * skipped, 1 after an error (told). */
+static int plan(const char *src, const char *target, int to_dir) {
+    int follow = C.deref == DEREF_ALWAYS || C.deref == DEREF_CMDLINE;
+    struct stat st;
+    if ((follow ? stat(src, &st) : lstat(src, &st)) != 0) {
+        say(errno, "cannot stat %q", src);
+        return 1;
+    }
+    int isdir = S_ISDIR(st.st_mode);
+    if (isdir && !C.recursive) {
+        say(0, "-r not specified; omitting directory %q", src);
+        return 1;
+    }
+    char *dst = to_dir ? into_dir(target, src) : xstrdup(target);
+    /* A destination this run made already. */
+    for (size_t i = 0; i < njobs; i++) {
+        if (strcmp(jobs[i].dst, dst)) continue;
+        if (same_inode(&jobs[i].st, &st)) {
+            say(0, "warning: source %s %q specified more than once", isdir ? "directory" : "file", src);
+            free(dst);
+            return 0;
+        }
+        if (!isdir || !S_ISDIR(jobs[i].st.st_mode)) {
+            say(0, "will not overwrite just-created %q with %q", dst, src);
+            free(dst);
+            return 1;
+        }
+    }
+    struct stat dl, ds;
+    int dexists = lstat(dst, &dl) == 0;
+    if (!dexists && errno != ENOENT) {
+        say(errno, "cannot stat %q", dst);
+        free(dst);
+        return 1;
+    }
+    int dfollows = dexists && stat(dst, &ds) == 0;
+    if (isdir) {
+        if (dexists && !(dfollows && S_ISDIR(ds.st_mode))) {
+            say(0, "cannot overwrite non-directory %q with directory %q", dst, src);
+            free(dst);
+            return 1;
+        }
+        if (dexists && same_inode(&st, &ds)) {
+            say(0, "%q and %q are the same file", src, dst);
+            free(dst);
+            return 1;
+        }
+        if (inside(&st, dst)) {
+            say(0, "cannot copy a directory, %q, into itself, %q", src, dst);
+            free(dst);
+            return 1;
+        }
+        struct job *j = new_job(src, dst, J_TREE, &st);
+        /* The walk is needed for -v's lines, and when merging into an existing
+         * directory for -i's questions and the read-only files cp would refuse. */
+        int decide_each = dexists && (C.interactive == ASK_USER || (C.interactive == ASK_DEFAULT && !C.root));
+        if (C.verbose || decide_each) {
+            struct walk w = {j, decide_each, st.st_dev, 0, {NULL, 0, 0}, {NULL, 0, 0}};
+            if (!dexists) verbose_line(src, dst);
+            int fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (fd >= 0) {
+                struct ancestor top = {st.st_dev, st.st_ino, NULL};
+                walk_dir(&w, fd, src, dst, dexists, &top);
+            }
+            free(w.seen.v);
+            free(w.removed.v);
+            /* Nothing must stay: the tree replaces what it finds, no entry alone. */
+            if (!j->keep) {
+                for (size_t i = 0; i < j->nrepl; i++) free(j->repl[i].src), free(j->repl[i].dst);
+                j->nrepl = 0;
+            }
+            return w.failed;
+        }
+        return 0;
+    }
+    /* A symlink not followed is copied as a symlink; under -r a FIFO, device or
+     * socket is made anew, otherwise its data is read. */
+    int as_entry = S_ISLNK(st.st_mode) || (C.recursive && !S_ISREG(st.st_mode));
+    int remove = 0, removed_first = 0;
+    if (dexists) {
+        if (C.interactive == ASK_NEVER) {
+            free(dst);
+            return 0;
+        }
+        struct stat sf;
+        int same = dfollows && (same_inode(&st, &ds) ||
+                                (S_ISLNK(st.st_mode) && stat(src, &sf) == 0 && same_inode(&sf, &ds)));
+        if (same) {
+            say(0, "%q and %q are the same file", src, dst);
+            free(dst);
+            return 1;
+        }
+        if (dfollows && S_ISDIR(ds.st_mode)) {
+            say(0, "cannot overwrite directory %q with non-directory", dst);
+            free(dst);
+            return 1;
+        }
+        if (S_ISLNK(dl.st_mode) && !dfollows && !S_ISLNK(st.st_mode)) {
+            say(0, "not writing through dangling symlink %q", dst);
+            free(dst);
+            return 1;
+        }
+        int how = decide(dst, &st, dfollows && !as_entry ? &ds : &dl, !as_entry);
+        if (how != D_COPY && how != D_REMOVE) {
+            if (how == D_FAIL) decided(how, src, dst, 0);
+            free(dst);
+            return how == D_FAIL;
+        }
+        remove = how == D_REMOVE;
+        removed_first = how == D_COPY && cp_removes_first(&st, &dl, dl.st_nlink, C.deref == DEREF_NEVER);
+    }
+    /* Two sources that are one file stay one file, as cp -a keeps them. */
+    const char *link_to = NULL;
+    if (!as_entry && (C.preserve & ZC_PRESERVE_LINKS) && st.st_nlink > 1)
+        for (size_t i = 0; i < njobs && !link_to; i++)
+            if (jobs[i].kind == J_FILE && same_inode(&jobs[i].st, &st)) link_to = jobs[i].dst;
+    struct job *j = new_job(src, dst, link_to ? J_LINK : as_entry ? J_TREE : J_FILE, &st);
+    j->link_to = link_to;
+    if (C.interactive == ASK_NEVER) j->extra_flags |= ZC_F_EXCL;
+    j->remove = remove;
+    if (removed_first && C.verbose && !link_to) out("removed %q", dst);
+    if (!C.debug || as_entry) verbose_line(src, dst);
+    if (remove && C.verbose) out("removed %q", dst);
+    return 0;
+}
+
+/* ---- Messages for what zcio reports ------------------------------------------ */
+
+/* cp's message for `err` at `step` on the source entry `src` (copied to `dst`);
+ * `kind` is the source's file type (0: look). */
+static void tell(const char *src, const char *dst, int err, uint32_t step, mode_t kind, int follow) {
+    if (!kind) {
+        struct stat st;
+        if ((follow ? stat(src, &st) : lstat(src, &st)) == 0) kind = st.st_mode & S_IFMT;
+    }
+    int dir = S_ISDIR(kind), lnk = S_ISLNK(kind), reg = S_ISREG(kind) || !kind;
+    if (reg && C.file.method == ZC_METHOD_REFLINK && (err == EOPNOTSUPP || err == EXDEV || err == EINVAL) &&
+        step != ZC_STEP_OPEN_SRC) {
+        say(err, "failed to clone %q from %q", dst, src);
+        return;
+    }
+    const char *made = dir ? "cannot create directory %q" : lnk ? "cannot create symbolic link %q"
+                       : S_ISFIFO(kind) ? "cannot create fifo %q" : reg ? "cannot create regular file %q"
+                                                                         : "cannot create special file %q";
+    switch (step) {
+    case ZC_STEP_OPEN_SRC:
+        if (err == ENOENT) say(err, "cannot stat %q", src);
+        else if (dir) say(err, "cannot access %q", src);
+        else if (lnk) say(err, "cannot read symbolic link %q", src);
+        else if (err == ELOOP && follow) say(0, "cannot copy cyclic symbolic link %q", src);
+        else say(err, "cannot open %q for reading", src);
+        break;
+    case ZC_STEP_READ:
+        if (dir) say(err, "cannot access %q", src);
+        else if (lnk) say(err, "cannot read symbolic link %q", src);
+        else say(err, "error reading %q", src);
+        break;
+    case ZC_STEP_OPEN_DST:
+    case ZC_STEP_COMMIT:
+        if (err == EISDIR && !dir) say(0, "cannot overwrite directory %q with non-directory", dst);
+        else if ((err == ENOTDIR || err == EEXIST) && dir)
+            say(0, "cannot overwrite non-directory %q with directory %q", dst, src);
+        else if (err == EINVAL && dir) say(0, "cannot copy a directory, %q, into itself, %q", src, dst);
+        else say(err, made, dst);
+        break;
+    case ZC_STEP_WRITE:
+    case ZC_STEP_SYNC: say(err, "error writing %q", dst); break;
+    case ZC_STEP_SIZE: say(err, "failed to extend %q", dst); break;
+    case ZC_STEP_METADATA:
+        if (C.preserve & ZC_PRESERVE_OWNERSHIP && err == EPERM) say(err, "failed to preserve ownership for %q", dst);
+        else if (C.preserve & ZC_PRESERVE_MODE) say(err, "preserving permissions for %q", dst);
+        else if (C.preserve & ZC_PRESERVE_TIMESTAMPS) say(err, "preserving times for %q", dst);
+        else say(err, "setting permissions for %q", dst);
+        break;
+    default: say(err, "error copying %q to %q", src, dst); break;
+    }
+}
+
+/* The destination of the source entry `path` of job `j`, as cp names it. */
+static char *dst_of(const struct job *j, const char *path) {
+    size_t n = strlen(j->src);
+    if (strncmp(path, j->src, n)) return xstrdup(path);
+    const char *rel = path + n;
+    while (*rel == '/') rel++;
+    return *rel ? join(j->dst, rel) : xstrdup(j->dst);
+}
+
+/* --debug: the step at which a copy failed, as zcio names it. */
+static void debug_failed(const char *src, const char *dst, int err, uint32_t step) {
+    const char *name = zc_step_name(step);
+    if (C.debug) out("%q -> %q: failed at %s: %s", src, dst, name ? name : "?", zc_strerror(err));
+}
+
+static int on_tree_error(const char *path, int err, uint32_t step, void *arg) {
+    struct job *j = arg;
+    j->reported++;
+    if (step != ZC_STEP_CANCEL) {
+        char *dst = dst_of(j, path);
+        tell(path, dst, err, step, 0, j->follow == ZC_FOLLOW_ALL);
+        debug_failed(path, dst, err, step);
+        free(dst);
+    }
+    return interrupted ? 1 : 0;
+}
+
+static int on_tree_progress(const zc_tree_progress *p, void *arg) {
+    (void)arg;
+    if (interrupted) return 1;
+    /* Fields the calling library has (a newer one may have more). */
+    if (p->size >= sizeof *p) {
+        atomic_store(&P.t_done, p->bytes_done);
+        atomic_store(&P.t_known, p->bytes_known);
+        atomic_store(&P.t_edone, p->entries_done);
+        atomic_store(&P.t_eknown, p->entries_known);
+        atomic_store(&P.t_walked, (int)p->walk_done);
+    }
+    bar_tick();
+    return 0;
+}
+
+/* ---- Copying ----------------------------------------------------------------- */
+
+/* What the run did, for the summary line. */
+static struct {
+    uint64_t files, dirs, bytes;
+    int failed;
+} R;
+
+static uint32_t file_flags(void) {
+    uint32_t f = C.file.flags;
+    if (C.preserve & ZC_PRESERVE_MODE) f |= ZC_F_PRESERVE_MODE;
+    if (C.preserve & ZC_PRESERVE_OWNERSHIP) f |= ZC_F_PRESERVE_OWNER;
+    if (C.preserve & ZC_PRESERVE_TIMESTAMPS) f |= ZC_F_PRESERVE_TIMES;
+    if (C.preserve & ZC_PRESERVE_XATTRS) f |= ZC_F_PRESERVE_XATTRS;
+    return f;
+}
+
+static void fallbacks(struct sbuf *b, const zc_stats *st) {
+    int first = 1;
+    for (uint32_t m = 0; m < ZC_METHOD_COUNT; m++) {
+        if (!(st->fallbacks & (1u << m))) continue;
+        int e = st->fallback_errno[m];
+        sb_puts(b, first ? " (gave up " : "; ");
+        sb_puts(b, zc_method_name(m));
+        sb_puts(b, ": ");
+        sb_puts(b, e ? zc_strerror(e) : "no data from it");
+        first = 0;
+    }
+    if (!first) sb_putc(b, ')');
+}
+
+/* --debug: how one file was copied, its size and the data written told apart. */
+static void debug_file(const char *src, const char *dst, const zc_stats *st) {
+    struct sbuf b = {0};
+    double secs = (double)st->elapsed_ns / 1e9;
+    char size[32], data[32], rate[32];
+    const char *method = zc_method_name(st->method);
+    uint64_t fsize = st->file_size > st->bytes ? st->file_size : st->bytes;
+    human(size, sizeof size, (double)fsize);
+    human(data, sizeof data, (double)st->bytes);
+    human(rate, sizeof rate, secs > 0 ? (double)st->bytes / secs : 0);
+    sb_puts(&b, "method ");
+    sb_puts(&b, method ? method : "?");
+    if (st->method == ZC_METHOD_DIRECT)
+        sb_printf(&b, " (engine %s, alignment %u)", zc_engine_name(st->engine), st->alignment);
+    fallbacks(&b, st);
+    if (st->method == ZC_METHOD_REFLINK) {
+        sb_printf(&b, ", %s file, shared by reflink", size);
+    } else {
+        sb_printf(&b, ", %s file, %s of data written", size, data);
+        if (fsize > st->bytes) {
+            char holes[32];
+            human(holes, sizeof holes, (double)(fsize - st->bytes));
+            sb_printf(&b, " (%s of holes kept)", holes);
+        }
+    }
+    sb_printf(&b, ", %.3f s, %s/s, %llu I/O calls", secs, rate, (unsigned long long)st->io_calls);
+    if (st->xattrs_copied || st->xattrs_skipped)
+        sb_printf(&b, ", xattrs %u copied, %u skipped", st->xattrs_copied, st->xattrs_skipped);
+    out("%q -> %q: %s", src, dst, b.p);
+    free(b.p);
+}
+
+static int on_file_progress(uint64_t done, uint64_t total, void *arg) {
+    (void)total;
+    struct worker *w = arg;
+    if (interrupted) return 1;
+    atomic_store_explicit(&w->cur, done, memory_order_relaxed);
+    bar_tick();
+    return 0;
+}
+
+/* Copies one file; 0 on success (or a skip under -n), 1 on failure, 130 when
+ * interrupted. */
+static int copy_file(struct worker *w, const char *src, const char *dst, uint32_t extra, int remove) {
+    if (remove && unlink(dst) != 0 && errno != ENOENT) {
+        say(errno, "cannot remove %q", dst);
+        return 1;
+    }
+    zc_options o = C.file;
+    o.flags = file_flags() | extra;
+    o.progress = on_file_progress;
+    o.progress_arg = w;
+    zc_stats st;
+    zc_stats_init(&st);
+    int r = zc_copy_file(src, dst, &o, &st);
+    if (r == -EEXIST && (extra & ZC_F_EXCL)) return 0;
+    if (r == -ECANCELED && interrupted) {
+        say(0, "interrupted: %q left as it was", dst);
+        return 130;
+    }
+    if (r < 0) {
+        int e = -r;
+        struct stat a, b;
+        if (e == EINVAL && st.failed_step == ZC_STEP_OPEN_DST && stat(src, &a) == 0 && stat(dst, &b) == 0 &&
+            same_inode(&a, &b))
+            say(0, "%q and %q are the same file", src, dst);
+        else
+            tell(src, dst, e, st.failed_step, S_IFREG, 1);
+        debug_failed(src, dst, e, st.failed_step);
+        return 1;
+    }
+    if (C.debug) debug_file(src, dst, &st);
+    pthread_mutex_lock(&out_lock);
+    R.files++;
+    R.bytes += st.file_size > st.bytes ? st.file_size : st.bytes;
+    pthread_mutex_unlock(&out_lock);
+    return 0;
+}
+
+/* The file jobs from `first` up to `end`, taken in order by the workers. */
+static struct {
+    size_t next, end;
+    int stopped, failed;
+} Q;
+
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&out_lock);
+        /* After Ctrl-C no new file is started, even if no copy was running. */
+        if (interrupted) Q.stopped = 1;
+        size_t i = Q.stopped ? Q.end : Q.next++;
+        pthread_mutex_unlock(&out_lock);
+        if (i >= Q.end) break;
+        struct job *j = &jobs[i];
+        int rc = copy_file(w, j->src, j->dst, j->extra_flags, j->remove);
+        pthread_mutex_lock(&out_lock);
+        if (rc == 130) Q.stopped = 1;
+        else if (rc) Q.failed = 1;
+        atomic_store_explicit(&w->cur, 0, memory_order_relaxed);
+        atomic_fetch_add(&P.done_bytes, (uint64_t)(j->st.st_size > 0 ? j->st.st_size : 0));
+        atomic_fetch_add(&P.done_entries, 1);
+        if (P.on && !Q.stopped && now() - P.last >= 0.1) bar_draw();
+        pthread_mutex_unlock(&out_lock);
+    }
+    return NULL;
+}
+
+/* Copies the file jobs [first, end) with up to -j threads. */
+static int run_files(size_t first, size_t end, struct worker *workers) {
+    size_t n = end - first;
+    int nw = C.jobs ? C.jobs : (n > 1 ? DEFAULT_JOBS : 1);
+    if ((size_t)nw > n) nw = (int)n;
+    Q.next = first;
+    Q.end = end;
+    Q.failed = 0;
+    P.nworkers = nw;
+    int started = 1;
+    for (int i = 1; i < nw; i++) {
+        if (pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]) != 0) break;
+        started++;
+    }
+    worker_main(&workers[0]);
+    for (int i = 1; i < started; i++) pthread_join(workers[i].tid, NULL);
+    P.nworkers = 0;
+    if (Q.stopped || interrupted) return 130;
+    return Q.failed;
+}
+
+/* Copies one entry of a tree on its own with the tree's rules (-i said yes to
+ * replacing it). */
+static int copy_entry_alone(struct job *j, struct worker *w, const struct repl *r) {
+    if (r->regular) return copy_file(w, r->src, r->dst, 0, r->remove);
+    zc_tree_options t;
+    zc_tree_options_init(&t);
+    t.preserve = C.preserve;
+    t.follow = ZC_FOLLOW_NEVER;
+    t.file = &C.file;
+    struct job one = *j;
+    one.src = r->src;
+    one.dst = r->dst;
+    one.reported = 0;
+    t.on_error = on_tree_error;
+    t.error_arg = &one;
+    zc_tree_stats ts;
+    zc_tree_stats_init(&ts);
+    int rc = zc_copy_tree(r->src, r->dst, &t, &ts);
+    if (rc < 0 && !one.reported) tell(r->src, r->dst, -rc, ts.failed_step, 0, 0);
+    return rc < 0;
+}
+
+/* Makes `j->dst` a hard link to the copy of the same file made before it (which
+ * is complete: the file jobs before a link job have finished). */
+static int run_link(struct job *j, struct worker *workers) {
+    struct stat st;
+    if (lstat(j->link_to, &st) != 0) return copy_file(&workers[0], j->src, j->dst, j->extra_flags, j->remove);
+    if (unlink(j->dst) == 0 && C.verbose) out("removed %q", j->dst);
+    if (link(j->link_to, j->dst) != 0) {
+        say(errno, "cannot create hard link %q to %q", j->dst, j->link_to);
+        return 1;
+    }
+    return 0;
+}
+
+/* --debug: what the tree copy did, counted by zcio. */
+static void debug_tree(const struct job *j, const zc_tree_stats *ts) {
+    struct sbuf b = {0};
+    char w[32], rl[32], h[32];
+    sb_printf(&b, "tree: %llu files", (unsigned long long)ts->files);
+    int first = 1;
+    for (uint32_t m = 0; m < ZC_METHOD_COUNT; m++) {
+        if (!ts->files_by_method[m]) continue;
+        sb_printf(&b, "%s%s %llu", first ? " (" : ", ", zc_method_name(m), (unsigned long long)ts->files_by_method[m]);
+        first = 0;
+    }
+    if (!first) sb_putc(&b, ')');
+    human(w, sizeof w, (double)ts->bytes);
+    human(rl, sizeof rl, (double)ts->bytes_reflinked);
+    human(h, sizeof h, (double)ts->bytes_in_holes);
+    sb_printf(&b, ", %llu directories, %llu symlinks, %llu hard links, %llu special files",
+              (unsigned long long)ts->dirs, (unsigned long long)ts->symlinks, (unsigned long long)ts->hardlinks,
+              (unsigned long long)ts->specials);
+    sb_printf(&b, "; %s written, %s reflinked, %s of holes kept; %llu skipped, %llu errors; %.3f s", w, rl, h,
+              (unsigned long long)ts->skipped, (unsigned long long)ts->errors, (double)ts->elapsed_ns / 1e9);
+    if (C.file.method == ZC_METHOD_DIRECT)
+        sb_printf(&b, "; Direct I/O engine %s", zc_engine_name(C.file.engine));
+    out("%q -> %q: %s", j->src, j->dst, b.p);
+    free(b.p);
+}
+
+/* Copies a tree job; 0, 1 (something failed, told) or 130. */
+static int run_tree(struct job *j, struct worker *workers) {
+    int failed = 0;
+    /* The entries -i or the read-only rule pick go first, one by one; the tree then
+     * keeps them and still gives the directories their times at the end. */
+    for (size_t i = 0; i < j->nrepl && !interrupted; i++) failed |= copy_entry_alone(j, &workers[0], &j->repl[i]);
+    if (interrupted) return 130;
+    zc_tree_options t;
+    zc_tree_options_init(&t);
+    t.preserve = C.preserve;
+    t.existing = j->keep ? ZC_EXISTING_KEEP : j->existing;
+    t.follow = j->follow;
+    t.flags = C.one_fs ? ZC_TREE_ONE_FILE_SYSTEM : 0;
+    t.jobs = (uint32_t)C.jobs;
+    t.file = &C.file;
+    /* Always set: the progress callback is how Ctrl-C stops the copy. */
+    t.progress = on_tree_progress;
+    t.on_error = on_tree_error;
+    t.error_arg = j;
+    zc_tree_stats ts;
+    zc_tree_stats_init(&ts);
+    atomic_store(&P.t_done, 0);
+    atomic_store(&P.t_known, 0);
+    atomic_store(&P.t_edone, 0);
+    atomic_store(&P.t_eknown, 0);
+    atomic_store(&P.t_walked, 0);
+    atomic_store(&P.t_on, 1);
+    int r = zc_copy_tree(j->src, j->dst, &t, &ts);
+    pthread_mutex_lock(&out_lock);
+    atomic_store(&P.t_on, 0);
+    atomic_fetch_add(&P.done_bytes, atomic_load(&P.t_done));
+    atomic_fetch_add(&P.tree_bytes, atomic_load(&P.t_known));
+    atomic_fetch_add(&P.done_entries, atomic_load(&P.t_edone));
+    atomic_fetch_add(&P.tree_entries, atomic_load(&P.t_eknown));
+    P.trees_left--;
+    R.files += ts.files + ts.symlinks + ts.hardlinks + ts.specials;
+    R.dirs += ts.dirs;
+    R.bytes += ts.bytes + ts.bytes_reflinked + ts.bytes_in_holes;
+    pthread_mutex_unlock(&out_lock);
+    if (r == -ECANCELED && interrupted) {
+        say(0, "interrupted: the copy of %q to %q stopped; every file in it is complete or untouched", j->src,
+            j->dst);
+        return 130;
+    }
+    /* An error before the walk began (the root) has no callback. */
+    if (r < 0 && !j->reported) {
+        tell(j->src, j->dst, -r, ts.failed_step, j->st.st_mode & S_IFMT, j->follow != ZC_FOLLOW_NEVER);
+        debug_failed(j->src, j->dst, -r, ts.failed_step);
+    }
+    if (C.debug && j->st.st_mode && S_ISDIR(j->st.st_mode)) debug_tree(j, &ts);
+    return r < 0 || failed;
+}
+
+/* ---- Options ----------------------------------------------------------------- */
+
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: zcp [options] SRC DST\n"
+            "usage: zcp [options] [-T] SRC DST\n"
             "       zcp [options] SRC... DIR\n"
-            "Copy files with zcio: the fastest safe method, the destination replaced only\n"
-            "when the copy is complete.\n\n"
-            "  -m, --method=M        auto (default), direct, reflink, copy_file_range,\n"
-            "                        sendfile, splice, mmap or read_write\n"
-            "      --direct          same as -m direct (O_DIRECT, no page cache)\n"
-            "      --engine=E        Direct I/O engine: auto (default), io_uring, threads, sync\n"
-            "      --queue-depth=N   Direct I/O: I/Os in flight (0: zcio's default)\n"
-            "      --chunk-size=N    bytes per I/O, with an optional K or M (0: default)\n"
-            "      --no-reflink      never share blocks with the source\n"
-            "      --fsync           make each copy durable before going on\n"
-            "  -p, --preserve        keep access/modification times and extended attributes\n"
-            "  -n, --no-clobber      skip destinations that exist\n"
-            "      --in-place        write into the destination itself (no temporary file)\n"
-            "  -j, --jobs=N          copy up to N files at once (default 4 when there are\n"
-            "                        several sources; 1: one after another, in order)\n"
-            "  -v, --verbose         say how each file was copied\n"
-            "  -q, --quiet           print no error messages (the exit status still tells)\n"
-            "      --progress[=WHEN] progress bar on standard error: auto (when it is a\n"
-            "                        terminal, the default), always or never\n"
-            "  -h, --help            this text\n"
-            "      --version         zcio's version\n");
+            "       zcp [options] -t DIR SRC...\n"
+            "Copy files and directory trees with zcio, as cp(1) does: the fastest safe\n"
+            "method, each file replaced only when its copy is complete.\n\n"
+            "cp's options:\n"
+            "  -a, --archive          same as -dR --preserve=all\n"
+            "  -d                     same as --no-dereference --preserve=links\n"
+            "  -f, --force            replace existing files even when they are read-only\n"
+            "  -i, --interactive      ask before replacing (overrides a previous -n)\n"
+            "  -H                     follow symlinks named on the command line\n"
+            "  -L, --dereference      always follow symlinks in SRC\n"
+            "  -n, --no-clobber       never replace an existing file (overrides a previous -i)\n"
+            "  -P, --no-dereference   never follow symlinks in SRC\n"
+            "  -p                     same as --preserve=mode,ownership,timestamps\n"
+            "      --preserve[=LIST]  keep these attributes (default: mode,ownership,\n"
+            "                         timestamps); also links, xattr, context (ignored:\n"
+            "                         SELinux labels are never copied), all\n"
+            "      --no-preserve=LIST don't keep these attributes\n"
+            "  -R, -r, --recursive    copy directories recursively\n"
+            "      --reflink[=WHEN]   auto (default), always (the default WHEN: share the\n"
+            "                         blocks or fail) or never\n"
+            "      --sparse=WHEN      auto or always: holes stay holes; never: write them\n"
+            "  -t, --target-directory=DIR  copy every SRC into DIR\n"
+            "  -T, --no-target-directory   treat DST as a normal file\n"
+            "  -u, --update           copy only when SRC is newer than DST, or DST is missing\n"
+            "  -v, --verbose          say what is being done ('SRC' -> 'DST')\n"
+            "  -x, --one-file-system  stay on this file system\n"
+            "      --debug            say how each file was copied: method, methods given\n"
+            "                         up and why, size and data written; for a tree, zcio's\n"
+            "                         counts (implies -v)\n\n"
+            "zcio's options:\n"
+            "  -m, --method=M         auto (default), direct, reflink, copy_file_range,\n"
+            "                         sendfile, splice, mmap or read_write\n"
+            "      --direct           same as -m direct (O_DIRECT, no page cache)\n"
+            "      --engine=E         Direct I/O engine: auto (default), io_uring, threads, sync\n"
+            "      --queue-depth=N    Direct I/O: I/Os in flight (0: zcio's default)\n"
+            "      --chunk-size=N     bytes per I/O, with an optional K or M (0: default)\n"
+            "      --no-reflink       same as --reflink=never\n"
+            "      --fsync            make each copy durable before going on\n"
+            "      --in-place         write into the destination itself (no temporary file)\n"
+            "  -j, --jobs=N           copy up to N files at once (default: 4 file sources,\n"
+            "                         zcio's choice in a tree; 1: one after another)\n"
+            "  -q, --quiet            print no error messages (the exit status still tells)\n"
+            "      --progress[=WHEN]  progress bar on standard error: auto (when it is a\n"
+            "                         terminal, the default), always or never\n"
+            "  -h, --help             this text\n"
+            "      --version          zcio's version\n\n"
+            "Exit status: 0 all copied, 1 something failed, 2 bad usage, 130 interrupted.\n");
+}
+
+static void try_help(void) { fputs("Try 'zcp --help' for more information.\n", stderr); }
+
+/* cp's argmatch: an exact name or an unambiguous prefix of one; -1 after telling
+ * what is wrong. `vals` gives each name's value (names with the same value are
+ * synonyms, never ambiguous). */
+static int argmatch(const char *arg, const char *opt, const char *const *names, const int *vals) {
+    int found = -1, ambiguous = 0;
+    size_t n = strlen(arg);
+    for (int i = 0; names[i]; i++) {
+        if (!strcmp(arg, names[i])) return vals[i];
+        if (n && !strncmp(arg, names[i], n)) {
+            if (found < 0) found = i;
+            else if (vals[found] != vals[i]) ambiguous = 1;
+        }
+    }
+    if (found >= 0 && !ambiguous) return vals[found];
+    struct sbuf b = {0};
+    sb_puts(&b, "zcp: ");
+    sb_puts(&b, found >= 0 ? "ambiguous" : "invalid");
+    sb_puts(&b, " argument ");
+    sb_lquote(&b, arg);
+    sb_puts(&b, " for ");
+    sb_lquote(&b, opt);
+    sb_puts(&b, "\nValid arguments are:");
+    for (int i = 0; names[i]; i++) {
+        if (i && vals[i] == vals[i - 1]) {
+            sb_puts(&b, ", ");
+        } else {
+            sb_puts(&b, "\n  - ");
+        }
+        sb_lquote(&b, names[i]);
+    }
+    sb_putc(&b, '\n');
+    fputs(b.p, stderr);
+    free(b.p);
+    try_help();
+    return -1;
+}
+
+enum { PRESERVE_CONTEXT = 1 << 16 };
+
+/* --preserve=LIST / --no-preserve=LIST. */
+static int preserve_arg(const char *list, const char *opt, int on) {
+    static const char *const names[] = {"mode", "timestamps", "ownership", "links", "context", "xattr", "all", NULL};
+    static const int vals[] = {ZC_PRESERVE_MODE, ZC_PRESERVE_TIMESTAMPS, ZC_PRESERVE_OWNERSHIP,
+                               ZC_PRESERVE_LINKS, PRESERVE_CONTEXT, ZC_PRESERVE_XATTRS,
+                               ZC_PRESERVE_ALL | PRESERVE_CONTEXT};
+    char *copy = xstrdup(list), *save = NULL;
+    int rc = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int v = argmatch(tok, opt, names, vals);
+        if (v < 0) {
+            rc = -1;
+            break;
+        }
+        /* context: accepted, never acted on (SELinux labels are not copied). */
+        v &= ZC_PRESERVE_ALL;
+        if (on) C.preserve |= (uint32_t)v;
+        else C.preserve &= ~(uint32_t)v;
+    }
+    free(copy);
+    return rc;
 }
 
 static int method_arg(const char *s) {
@@ -163,201 +1412,44 @@ static int engine_arg(const char *s) {
     return -1;
 }
 
-struct worker;
-
-struct job {
-    zc_options opts;
-    int verbose, quiet, no_clobber, jobs;
-    struct bar bar;
-    /* The sources and where they go. */
-    char **srcs;
-    int nsrc;
-    const char *target;
-    int to_dir;
-    /* Under out_lock: */
-    int next, files_done, failed, stopped;
-    uint64_t bytes_done;
-    struct worker *workers;
-    int nworkers;
-};
-
-struct worker {
-    struct job *j;
-    zc_options opts;
-    _Atomic uint64_t cur; /* bytes of the file it is copying now */
-    pthread_t tid;
-};
-
-/* The bar for several files at once: files finished out of all, bytes so far.
- * Called with out_lock held. */
-static void bar_draw_files(struct job *j) {
-    uint64_t bytes = j->bytes_done;
-    for (int i = 0; i < j->nworkers; i++)
-        bytes += atomic_load_explicit(&j->workers[i].cur, memory_order_relaxed);
-    double t = now(), secs = t - j->bar.start;
-    char b[32], r[32];
-    human(b, sizeof b, (double)bytes);
-    human(r, sizeof r, secs > 0 ? (double)bytes / secs : 0);
-    int pct = j->nsrc ? (int)(100.0 * j->files_done / j->nsrc) : 0;
-    char tail[128];
-    snprintf(tail, sizeof tail, " %3d%% %d/%d files  %s  %s/s", pct, j->files_done, j->nsrc, b, r);
-    bar_line(&j->bar, pct, tail, t);
-}
-
-/* The progress callback when several files are copied at once. */
-static int on_progress_many(uint64_t done, uint64_t total, void *arg) {
-    (void)total;
-    struct worker *w = arg;
-    if (interrupted) return 1;
-    atomic_store_explicit(&w->cur, done, memory_order_relaxed);
-    struct job *j = w->j;
-    /* Never wait for the terminal: another worker is drawing or printing. */
-    if (j->bar.on && pthread_mutex_trylock(&out_lock) == 0) {
-        if (now() - j->bar.last >= 0.1) bar_draw_files(j);
-        pthread_mutex_unlock(&out_lock);
+static void free_jobs(void) {
+    for (size_t i = 0; i < njobs; i++) {
+        for (size_t k = 0; k < jobs[i].nrepl; k++) free(jobs[i].repl[k].src), free(jobs[i].repl[k].dst);
+        free(jobs[i].repl);
+        free(jobs[i].dst);
     }
-    return 0;
-}
-
-static void say_fallbacks(const zc_stats *st) {
-    int first = 1;
-    for (uint32_t m = 0; m < ZC_METHOD_COUNT; m++) {
-        if (!(st->fallbacks & (1u << m))) continue;
-        int e = st->fallback_errno[m];
-        printf("%s%s: %s", first ? " (gave up " : "; ", zc_method_name(m),
-               e ? zc_strerror(e) : "no data from it");
-        first = 0;
-    }
-    if (!first) printf(")");
-}
-
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-/* Copies one file; 0 on success (or a skip under -n), 1 on failure, 130 when
- * interrupted. `copied` gets the bytes copied. */
-static int copy_one(struct job *j, const zc_options *opts, const char *src, const char *dst,
-                    uint64_t *copied) {
-    zc_stats st;
-    zc_stats_init(&st);
-    if (j->jobs == 1) {
-        j->bar.start = now();
-        j->bar.last = 0;
-    }
-    int r = zc_copy_file(src, dst, opts, &st);
-    *copied = r == 0 ? st.bytes : 0;
-    int rc = 0;
-    pthread_mutex_lock(&out_lock);
-    bar_clear(&j->bar);
-    if (r == -EEXIST && j->no_clobber) {
-        if (j->verbose) printf("skipped '%s': '%s' exists\n", src, dst);
-    } else if (r == -ECANCELED && interrupted) {
-        if (!j->quiet) fprintf(stderr, "zcp: interrupted: '%s' left as it was\n", dst);
-        rc = 130;
-    } else if (r < 0) {
-        if (!j->quiet) {
-            if (r == -EINVAL && st.failed_step == ZC_STEP_OPEN_DST && same_file(src, dst))
-                fprintf(stderr, "zcp: cannot copy '%s' to '%s': they are the same file\n", src, dst);
-            else
-                fprintf(stderr, "zcp: cannot copy '%s' to '%s': %s\n", src, dst, zc_strerror(r));
-        }
-        rc = 1;
-    } else if (j->verbose) {
-        double secs = (double)st.elapsed_ns / 1e9;
-        char size[32], rate[32];
-        human(size, sizeof size, (double)st.bytes);
-        human(rate, sizeof rate, secs > 0 ? (double)st.bytes / secs : 0);
-        const char *method = zc_method_name(st.method);
-        printf("'%s' -> '%s': method %s", src, dst, method ? method : "?");
-        if (st.method == ZC_METHOD_DIRECT)
-            printf(" (engine %s, alignment %u)", zc_engine_name(st.engine), st.alignment);
-        say_fallbacks(&st);
-        printf(", %s in %.3f s, %s/s, %llu I/O calls", size, secs, rate, (unsigned long long)st.io_calls);
-        if (st.xattrs_copied || st.xattrs_skipped)
-            printf(", xattrs %u copied, %u skipped", st.xattrs_copied, st.xattrs_skipped);
-        printf("\n");
-    }
-    fflush(stdout);
-    pthread_mutex_unlock(&out_lock);
-    return rc;
-}
-
-static char *into_dir(const char *dir, const char *src);
-
-/* Takes sources in order until none is left or Ctrl-C stopped the run. */
-static void *worker_main(void *arg) {
-    struct worker *w = arg;
-    struct job *j = w->j;
-    for (;;) {
-        pthread_mutex_lock(&out_lock);
-        /* After Ctrl-C no new file is started, even if no copy was running. */
-        if (interrupted) j->stopped = 1;
-        int i = j->stopped ? j->nsrc : j->next++;
-        pthread_mutex_unlock(&out_lock);
-        if (i >= j->nsrc) break;
-        const char *src = j->srcs[i];
-        char *dst = j->to_dir ? into_dir(j->target, src) : NULL;
-        uint64_t copied = 0;
-        int rc;
-        if (j->to_dir && !dst) {
-            pthread_mutex_lock(&out_lock);
-            bar_clear(&j->bar);
-            fprintf(stderr, "zcp: out of memory\n");
-            pthread_mutex_unlock(&out_lock);
-            rc = 1;
-        } else {
-            rc = copy_one(j, &w->opts, src, dst ? dst : j->target, &copied);
-        }
-        free(dst);
-        pthread_mutex_lock(&out_lock);
-        if (rc == 130) j->stopped = 1;
-        else if (rc) j->failed = 1;
-        j->files_done++;
-        j->bytes_done += copied;
-        atomic_store_explicit(&w->cur, 0, memory_order_relaxed);
-        if (j->bar.on && j->nworkers > 1 && !j->stopped &&
-            (now() - j->bar.last >= 0.1 || j->files_done == j->nsrc))
-            bar_draw_files(j);
-        pthread_mutex_unlock(&out_lock);
-    }
-    return NULL;
-}
-
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* DIR/basename(SRC), with SRC's trailing slashes ignored. */
-static char *into_dir(const char *dir, const char *src) {
-    char *copy = strdup(src);
-    if (!copy) return NULL;
-    size_t n = strlen(copy);
-    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
-    const char *base = basename(copy);
-    size_t len = strlen(dir) + strlen(base) + 2;
-    char *out = malloc(len);
-    if (out) snprintf(out, len, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", base);
-    free(copy);
-    return out;
+    free(jobs);
 }
 
 int main(int argc, char **argv) {
     enum {
         OPT_DIRECT = 256, OPT_NO_REFLINK, OPT_FSYNC, OPT_IN_PLACE, OPT_PROGRESS, OPT_VERSION,
-        OPT_ENGINE, OPT_QUEUE_DEPTH, OPT_CHUNK_SIZE,
+        OPT_ENGINE, OPT_QUEUE_DEPTH, OPT_CHUNK_SIZE, OPT_PRESERVE, OPT_NO_PRESERVE, OPT_REFLINK,
+        OPT_SPARSE, OPT_DEBUG,
     };
     static const struct option longopts[] = {
+        {"archive", no_argument, NULL, 'a'},
+        {"force", no_argument, NULL, 'f'},
+        {"interactive", no_argument, NULL, 'i'},
+        {"dereference", no_argument, NULL, 'L'},
+        {"no-clobber", no_argument, NULL, 'n'},
+        {"no-dereference", no_argument, NULL, 'P'},
+        {"preserve", optional_argument, NULL, OPT_PRESERVE},
+        {"no-preserve", required_argument, NULL, OPT_NO_PRESERVE},
+        {"recursive", no_argument, NULL, 'R'},
+        {"reflink", optional_argument, NULL, OPT_REFLINK},
+        {"sparse", required_argument, NULL, OPT_SPARSE},
+        {"target-directory", required_argument, NULL, 't'},
+        {"no-target-directory", no_argument, NULL, 'T'},
+        {"update", no_argument, NULL, 'u'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"one-file-system", no_argument, NULL, 'x'},
+        {"debug", no_argument, NULL, OPT_DEBUG},
         {"method", required_argument, NULL, 'm'},
         {"direct", no_argument, NULL, OPT_DIRECT},
         {"no-reflink", no_argument, NULL, OPT_NO_REFLINK},
         {"fsync", no_argument, NULL, OPT_FSYNC},
-        {"preserve", no_argument, NULL, 'p'},
-        {"no-clobber", no_argument, NULL, 'n'},
         {"in-place", no_argument, NULL, OPT_IN_PLACE},
-        {"verbose", no_argument, NULL, 'v'},
         {"jobs", required_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
         {"progress", optional_argument, NULL, OPT_PROGRESS},
@@ -368,29 +1460,91 @@ int main(int argc, char **argv) {
         {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
         {NULL, 0, NULL, 0},
     };
-    struct job j;
-    memset(&j, 0, sizeof j);
-    zc_options_init(&j.opts);
-    int progress = -1; /* -1 auto, 0 never, 1 always */
+    static const char *const reflink_names[] = {"auto", "always", "never", NULL};
+    static const int reflink_vals[] = {0, 1, 2};
+    static const char *const sparse_names[] = {"never", "auto", "always", NULL};
+    static const int sparse_vals[] = {0, 1, 2};
+    /* For quoting decisions only: names print as cp prints them in this locale. */
+    setlocale(LC_CTYPE, "");
+    /* getopt's own messages name the program as cp's do. */
+    argv[0] = "zcp";
+    memset(&C, 0, sizeof C);
+    zc_options_init(&C.file);
+    C.progress = -1;
+    C.root = geteuid() == 0;
     int c;
-    while ((c = getopt_long(argc, argv, "m:pnvqhj:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "adfHiLnPpRrt:TuvxZm:qhj:", longopts, NULL)) != -1) {
         switch (c) {
+        case 'a':
+            C.deref = DEREF_NEVER;
+            C.recursive = 1;
+            C.preserve = ZC_PRESERVE_ALL;
+            break;
+        case 'd':
+            C.deref = DEREF_NEVER;
+            C.preserve |= ZC_PRESERVE_LINKS;
+            break;
+        case 'f': C.force = 1; break;
+        case 'i': C.interactive = ASK_USER; break;
+        case 'n': C.interactive = ASK_NEVER; break;
+        case 'H': C.deref = DEREF_CMDLINE; break;
+        case 'L': C.deref = DEREF_ALWAYS; break;
+        case 'P': C.deref = DEREF_NEVER; break;
+        case 'p': C.preserve |= ZC_PRESERVE_MODE | ZC_PRESERVE_OWNERSHIP | ZC_PRESERVE_TIMESTAMPS; break;
+        case OPT_PRESERVE:
+            if (!optarg) C.preserve |= ZC_PRESERVE_MODE | ZC_PRESERVE_OWNERSHIP | ZC_PRESERVE_TIMESTAMPS;
+            else if (preserve_arg(optarg, "--preserve", 1)) return 2;
+            break;
+        case OPT_NO_PRESERVE:
+            if (preserve_arg(optarg, "--no-preserve", 0)) return 2;
+            break;
+        case 'R':
+        case 'r': C.recursive = 1; break;
+        case OPT_REFLINK: {
+            int v = optarg ? argmatch(optarg, "--reflink", reflink_names, reflink_vals) : 1;
+            if (v < 0) return 2;
+            C.file.flags &= ~(uint32_t)ZC_F_NO_REFLINK;
+            if (C.file.method == ZC_METHOD_REFLINK) C.file.method = ZC_METHOD_AUTO;
+            if (v == 1) C.file.method = ZC_METHOD_REFLINK;
+            if (v == 2) C.file.flags |= ZC_F_NO_REFLINK;
+            break;
+        }
+        case OPT_SPARSE: {
+            int v = argmatch(optarg, "--sparse", sparse_names, sparse_vals);
+            if (v < 0) return 2;
+            /* auto and always both keep the source's holes; zcio does not look for
+             * runs of zeros to punch new ones. */
+            if (v == 0) C.file.flags |= ZC_F_NO_SPARSE;
+            else C.file.flags &= ~(uint32_t)ZC_F_NO_SPARSE;
+            break;
+        }
+        case 't':
+            if (C.target_dir) {
+                fprintf(stderr, "zcp: multiple target directories specified\n");
+                return 2;
+            }
+            C.target_dir = optarg;
+            break;
+        case 'T': C.no_target_dir = 1; break;
+        case 'u': C.update = 1; break;
+        case 'v': C.verbose = 1; break;
+        case 'x': C.one_fs = 1; break;
+        case 'Z': break; /* SELinux labels are never set */
+        case OPT_DEBUG: C.debug = C.verbose = 1; break;
         case 'm': {
             int m = method_arg(optarg);
             if (m < 0) {
-                fprintf(stderr, "zcp: unknown method '%s'\nTry 'zcp --help'.\n", optarg);
+                fprintf(stderr, "zcp: unknown method '%s'\n", optarg);
+                try_help();
                 return 2;
             }
-            j.opts.method = (uint32_t)m;
+            C.file.method = (uint32_t)m;
             break;
         }
-        case OPT_DIRECT: j.opts.method = ZC_METHOD_DIRECT; break;
-        case OPT_NO_REFLINK: j.opts.flags |= ZC_F_NO_REFLINK; break;
-        case OPT_FSYNC: j.opts.flags |= ZC_F_FSYNC; break;
-        case 'p': j.opts.flags |= ZC_F_PRESERVE_TIMES | ZC_F_PRESERVE_XATTRS; break;
-        case 'n': j.opts.flags |= ZC_F_EXCL; j.no_clobber = 1; break;
-        case OPT_IN_PLACE: j.opts.flags |= ZC_F_IN_PLACE; break;
-        case 'v': j.verbose = 1; break;
+        case OPT_DIRECT: C.file.method = ZC_METHOD_DIRECT; break;
+        case OPT_NO_REFLINK: C.file.flags |= ZC_F_NO_REFLINK; break;
+        case OPT_FSYNC: C.file.flags |= ZC_F_FSYNC; break;
+        case OPT_IN_PLACE: C.file.flags |= ZC_F_IN_PLACE; break;
         case 'j': {
             char *end = NULL;
             errno = 0;
@@ -399,14 +1553,14 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "zcp: --jobs takes a number from 1 to %d\n", MAX_JOBS);
                 return 2;
             }
-            j.jobs = (int)v;
+            C.jobs = (int)v;
             break;
         }
-        case 'q': j.quiet = 1; break;
+        case 'q': C.quiet = 1; break;
         case OPT_PROGRESS:
-            if (!optarg || !strcmp(optarg, "always")) progress = 1;
-            else if (!strcmp(optarg, "never")) progress = 0;
-            else if (!strcmp(optarg, "auto")) progress = -1;
+            if (!optarg || !strcmp(optarg, "always")) C.progress = 1;
+            else if (!strcmp(optarg, "never")) C.progress = 0;
+            else if (!strcmp(optarg, "auto")) C.progress = -1;
             else {
                 fprintf(stderr, "zcp: --progress takes auto, always or never\n");
                 return 2;
@@ -418,7 +1572,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "zcp: --engine takes auto, io_uring, threads or sync\n");
                 return 2;
             }
-            j.opts.engine = (uint32_t)e;
+            C.file.engine = (uint32_t)e;
             break;
         }
         case OPT_QUEUE_DEPTH:
@@ -441,30 +1595,77 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "zcp: queue depth too large: %s\n", optarg);
                     return 2;
                 }
-                j.opts.queue_depth = (uint32_t)v;
+                C.file.queue_depth = (uint32_t)v;
             } else {
-                j.opts.chunk_size = v;
+                C.file.chunk_size = v;
             }
             break;
         }
         case 'h': usage(stdout); return 0;
         case OPT_VERSION: printf("zcp (zcio) %s\n", zc_version()); return 0;
-        default: fprintf(stderr, "Try 'zcp --help'.\n"); return 2;
+        default: try_help(); return 2;
         }
     }
-    int nargs = argc - optind;
-    if (nargs < 2) {
-        fprintf(stderr, "zcp: %s\nTry 'zcp --help'.\n", nargs ? "missing destination" : "missing source and destination");
+    /* cp: without -r symlinks are followed; with it, not (unless -H or -L). */
+    if (C.deref == DEREF_UNDEF) C.deref = C.recursive ? DEREF_NEVER : DEREF_ALWAYS;
+
+    char **ops = argv + optind;
+    int nops = argc - optind;
+    if (C.target_dir && C.no_target_dir) {
+        fprintf(stderr, "zcp: cannot combine --target-directory (-t) and --no-target-directory (-T)\n");
         return 2;
     }
-    const char *target = argv[argc - 1];
-    int to_dir = is_dir(target);
-    if (nargs > 2 && !to_dir) {
-        fprintf(stderr, "zcp: target '%s' is not a directory\n", target);
+    if (nops < (C.target_dir ? 1 : 2)) {
+        struct sbuf b = {0};
+        if (nops == 0) sb_puts(&b, "zcp: missing file operand\n");
+        else {
+            sb_puts(&b, "zcp: missing destination file operand after ");
+            sb_quote(&b, ops[0]);
+            sb_putc(&b, '\n');
+        }
+        fputs(b.p, stderr);
+        free(b.p);
+        try_help();
         return 2;
+    }
+    const char *target;
+    int to_dir, nsrc;
+    struct stat tst;
+    if (C.target_dir) {
+        target = C.target_dir;
+        nsrc = nops;
+        int e = stat(target, &tst) != 0 ? errno : S_ISDIR(tst.st_mode) ? 0 : ENOTDIR;
+        if (e) {
+            say(e, "target directory %q", target);
+            return 2;
+        }
+        to_dir = 1;
+    } else if (C.no_target_dir) {
+        if (nops > 2) {
+            struct sbuf b = {0};
+            sb_puts(&b, "zcp: extra operand ");
+            sb_quote(&b, ops[2]);
+            sb_putc(&b, '\n');
+            fputs(b.p, stderr);
+            free(b.p);
+            try_help();
+            return 2;
+        }
+        target = ops[1];
+        nsrc = 1;
+        to_dir = 0;
+    } else {
+        target = ops[nops - 1];
+        nsrc = nops - 1;
+        int e = stat(target, &tst) != 0 ? errno : S_ISDIR(tst.st_mode) ? 0 : ENOTDIR;
+        to_dir = !e;
+        if (nops > 2 && !to_dir) {
+            say(e, "target %q", target);
+            return 2;
+        }
     }
 
-    j.bar.on = progress == 1 || (progress == -1 && isatty(STDERR_FILENO));
+    P.on = C.progress == 1 || (C.progress == -1 && isatty(STDERR_FILENO));
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -472,41 +1673,58 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    j.srcs = argv + optind;
-    j.nsrc = nargs - 1;
-    j.target = target;
-    j.to_dir = to_dir;
-    if (j.jobs == 0) j.jobs = j.nsrc > 1 ? DEFAULT_JOBS : 1;
-    if (j.jobs > j.nsrc) j.jobs = j.nsrc;
+    /* Each source checked, and the questions asked, in order, before any copy. */
+    int failed = 0;
+    for (int i = 0; i < nsrc && !interrupted; i++) failed |= plan(ops[i], target, to_dir);
+    if (interrupted) {
+        free_jobs();
+        return 130;
+    }
+
     struct worker workers[MAX_JOBS];
     memset(workers, 0, sizeof workers);
-    j.workers = workers;
-    j.nworkers = j.jobs;
-    j.bar.start = now();
-    for (int i = 0; i < j.jobs; i++) {
-        workers[i].j = &j;
-        workers[i].opts = j.opts;
-        atomic_init(&workers[i].cur, 0);
-        if (j.jobs == 1) {
-            /* One file at a time: the bar shows the file being copied. */
-            workers[i].opts.progress = on_progress;
-            workers[i].opts.progress_arg = &j.bar;
-        } else {
-            workers[i].opts.progress = on_progress_many;
-            workers[i].opts.progress_arg = &workers[i];
+    for (int i = 0; i < MAX_JOBS; i++) atomic_init(&workers[i].cur, 0);
+    P.workers = workers;
+    for (size_t i = 0; i < njobs; i++) {
+        if (jobs[i].kind == J_TREE) {
+            P.trees_left++;
+        } else if (jobs[i].kind == J_FILE) {
+            P.nfiles++;
+            P.file_bytes += jobs[i].st.st_size > 0 ? (uint64_t)jobs[i].st.st_size : 0;
         }
     }
-    /* Worker 0 is this thread; if a thread cannot start, the others do its share. */
-    int started = 1;
-    for (int i = 1; i < j.jobs; i++) {
-        if (pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]) != 0) break;
-        started++;
+    P.multi = njobs > 1 || P.trees_left > 0;
+    P.start = now();
+    int rc = 0;
+    for (size_t i = 0; i < njobs && rc != 130 && !interrupted;) {
+        if (jobs[i].kind != J_FILE) {
+            rc = jobs[i].kind == J_TREE ? run_tree(&jobs[i], workers) : run_link(&jobs[i], workers);
+            if (rc == 1) failed = 1;
+            i++;
+            continue;
+        }
+        size_t end = i;
+        while (end < njobs && jobs[end].kind == J_FILE) end++;
+        rc = run_files(i, end, workers);
+        if (rc == 1) failed = 1;
+        i = end;
     }
-    worker_main(&workers[0]);
-    for (int i = 1; i < started; i++) pthread_join(workers[i].tid, NULL);
+    if (interrupted) rc = 130;
     pthread_mutex_lock(&out_lock);
-    bar_clear(&j.bar);
+    if (P.on && rc != 130) {
+        bar_draw();
+        bar_clear();
+        double secs = now() - P.start;
+        char b[32], r[32];
+        human(b, sizeof b, (double)R.bytes);
+        human(r, sizeof r, secs > 0 ? (double)R.bytes / secs : 0);
+        fprintf(stderr, "zcp: copied %llu file%s", (unsigned long long)R.files, R.files == 1 ? "" : "s");
+        if (R.dirs) fprintf(stderr, " and %llu director%s", (unsigned long long)R.dirs, R.dirs == 1 ? "y" : "ies");
+        fprintf(stderr, " (%s) in %.2f s, %s/s%s\n", b, secs, r, failed ? "; some failed" : "");
+    }
+    bar_clear();
     pthread_mutex_unlock(&out_lock);
-    if (j.stopped || interrupted) return 130;
-    return j.failed ? 1 : 0;
+    free_jobs();
+    if (rc == 130) return 130;
+    return failed ? 1 : 0;
 }
