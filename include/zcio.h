@@ -142,7 +142,8 @@ extern "C" {
 #define ZC_F_PRESERVE_TIMES (1 << 6)
 
 /**
- * Copy the source's extended attributes.
+ * Copy the source's extended attributes, but the POSIX ACLs (which go with
+ * `ZC_F_PRESERVE_MODE`, as in cp) and the SELinux label.
  */
 #define ZC_F_PRESERVE_XATTRS (1 << 7)
 
@@ -158,9 +159,9 @@ extern "C" {
 #define ZC_F_NOFOLLOW (1 << 9)
 
 /**
- * Give the copy the source's exact permission bits, the umask ignored (as `cp -p`);
- * set-user-ID and set-group-ID are kept only where the copy has the source's owner
- * and group.
+ * Give the copy the source's exact permission bits, the umask ignored, and its
+ * POSIX ACLs (as `cp -p`); set-user-ID and set-group-ID are kept only where the copy
+ * has the source's owner and group.
  */
 #define ZC_F_PRESERVE_MODE (1 << 10)
 
@@ -289,9 +290,9 @@ extern "C" {
 #define ZC_TREE_NO_MERGE (1 << 1)
 
 /**
- * `zc_tree_options.preserve`: the exact permission bits (set-user-ID and
- * set-group-ID only where the owner is kept too); without it new entries get the
- * source's bits minus the umask.
+ * `zc_tree_options.preserve`: the exact permission bits and the POSIX ACLs
+ * (set-user-ID and set-group-ID only where the owner is kept too); without it new
+ * entries get the source's bits minus the umask.
  */
 #define ZC_PRESERVE_MODE (1 << 0)
 
@@ -311,8 +312,8 @@ extern "C" {
 #define ZC_PRESERVE_LINKS (1 << 3)
 
 /**
- * `zc_tree_options.preserve`: extended attributes, ACLs included (never the
- * SELinux label).
+ * `zc_tree_options.preserve`: extended attributes but the POSIX ACLs (which go
+ * with `ZC_PRESERVE_MODE`, as in cp) and the SELinux label (never copied).
  */
 #define ZC_PRESERVE_XATTRS (1 << 4)
 

@@ -1076,6 +1076,14 @@ fn replacing_a_destination_keeps_its_acl_and_user_xattrs() {
                 Some(&b"src"[..]),
                 "{m}"
             );
+            // ACLs go with the mode, as in cp: the old file's stays with the xattrs
+            // copied, and the source's (none) comes with the mode.
+            assert_eq!(acl_of(&dst), Some(acl.clone()), "{m}: the old ACL stays");
+            Options::new()
+                .method(m)
+                .preserve_mode(true)
+                .copy_file(&src, &dst)
+                .unwrap_or_else(|e| panic!("{m}: {e}"));
             assert_eq!(acl_of(&dst), None, "{m}: the source has no ACL");
             // SAFETY: a C string path and name.
             unsafe {

@@ -463,6 +463,9 @@ fn child_unreadable_entries_are_reported_and_the_copy_goes_on() {
         !dst.join("secret").exists(),
         "no partial file under the final name"
     );
+    // As cp: the directory that could not be read is made (empty), with its mode.
+    let closed = fs::metadata(dst.join("closed")).expect("closed");
+    assert!(closed.is_dir() && closed.mode() & 0o7777 == 0, "{closed:?}");
     assert!(temp_files(&dst).is_empty());
     // Told to stop at the first error: nothing after it is started.
     let stop = |_: &TreeError<'_>| ControlFlow::Break(());
@@ -619,6 +622,13 @@ fn progress_counts_up_to_the_totals() {
     let last = Mutex::new(TreeProgress::default());
     let progress = |p: TreeProgress| {
         let mut l = last.lock().expect("lock");
+        // Once the walk is done, what is known no longer grows.
+        if l.walk_done {
+            assert!(
+                p.walk_done && p.entries_known == l.entries_known,
+                "{p:?} after {l:?}"
+            );
+        }
         assert!(
             p.entries_done >= l.entries_done && p.bytes_done >= l.bytes_done,
             "{p:?} after {l:?}"
@@ -903,8 +913,34 @@ fn preserve_flags_one_at_a_time() {
                     rel.display()
                 );
             }
+            // As in cp, the ACLs go with the mode and the other attributes with XATTRS.
+            let acl = |x: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>, want: bool| {
+                x.iter()
+                    .filter(|(k, _)| k.starts_with(b"system.posix_acl") == want)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<Vec<_>>()
+            };
+            if p == Preserve::MODE {
+                assert_eq!(
+                    acl(&g.xattrs, true),
+                    acl(&s.xattrs, true),
+                    "{}",
+                    rel.display()
+                );
+            } else {
+                assert!(
+                    acl(&g.xattrs, true).is_empty(),
+                    "{}: ACL without MODE",
+                    rel.display()
+                );
+            }
             if p == Preserve::XATTRS {
-                assert_eq!(g.xattrs, s.xattrs, "{}", rel.display());
+                assert_eq!(
+                    acl(&g.xattrs, false),
+                    acl(&s.xattrs, false),
+                    "{}",
+                    rel.display()
+                );
             } else {
                 assert!(
                     !g.xattrs.contains_key(b"user.zcio".as_slice()),
@@ -1079,4 +1115,23 @@ fn parts_refuse_what_cannot_be_shared() {
         assert_eq!(e.raw_os_error(), libc::EINVAL, "{o:?}");
         assert!(!dst.exists(), "{o:?}");
     }
+}
+
+#[test]
+fn preserving_the_mode_keeps_set_id_bits_where_the_owner_is_the_same() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    fs::create_dir_all(src.join("sgid")).expect("dirs");
+    write_file(&src.join("suid"), b"x");
+    fs::set_permissions(src.join("suid"), fs::Permissions::from_mode(0o4755)).expect("chmod");
+    fs::set_permissions(src.join("sgid"), fs::Permissions::from_mode(0o2755)).expect("chmod");
+    // The copy is the caller's, as the source is: the bits stay.
+    let dst = d.path().join("dst");
+    TreeOptions::new()
+        .preserve(Preserve::MODE)
+        .copy_tree(&src, &dst)
+        .expect("copy");
+    let mode = |p: &Path| fs::metadata(p).expect("meta").mode() & 0o7777;
+    assert_eq!(mode(&dst.join("suid")), 0o4755);
+    assert_eq!(mode(&dst.join("sgid")), 0o2755);
 }

@@ -130,16 +130,17 @@ pub const ZC_F_NO_REFLINK: u32 = 1 << 4;
 pub const ZC_F_NO_SPARSE: u32 = 1 << 5;
 /// Give the copy the source's access and modification times.
 pub const ZC_F_PRESERVE_TIMES: u32 = 1 << 6;
-/// Copy the source's extended attributes.
+/// Copy the source's extended attributes, but the POSIX ACLs (which go with
+/// `ZC_F_PRESERVE_MODE`, as in cp) and the SELinux label.
 pub const ZC_F_PRESERVE_XATTRS: u32 = 1 << 7;
 /// On a non-blocking descriptor, return what was moved instead of waiting (as soon as
 /// a descriptor would block; `-EAGAIN` when nothing moved).
 pub const ZC_F_NONBLOCK: u32 = 1 << 8;
 /// Refuse a destination that is a symlink with `-ELOOP` instead of writing through it.
 pub const ZC_F_NOFOLLOW: u32 = 1 << 9;
-/// Give the copy the source's exact permission bits, the umask ignored (as `cp -p`);
-/// set-user-ID and set-group-ID are kept only where the copy has the source's owner
-/// and group.
+/// Give the copy the source's exact permission bits, the umask ignored, and its
+/// POSIX ACLs (as `cp -p`); set-user-ID and set-group-ID are kept only where the copy
+/// has the source's owner and group.
 pub const ZC_F_PRESERVE_MODE: u32 = 1 << 10;
 /// Give the copy the source's owner and group where allowed (as root; otherwise a
 /// group the caller is in); failures to do so are not errors. Without this flag a new
@@ -310,9 +311,9 @@ pub const ZC_TREE_ONE_FILE_SYSTEM: u32 = 1 << 0;
 /// `-EEXIST` instead of merging into it.
 pub const ZC_TREE_NO_MERGE: u32 = 1 << 1;
 
-/// `zc_tree_options.preserve`: the exact permission bits (set-user-ID and
-/// set-group-ID only where the owner is kept too); without it new entries get the
-/// source's bits minus the umask.
+/// `zc_tree_options.preserve`: the exact permission bits and the POSIX ACLs
+/// (set-user-ID and set-group-ID only where the owner is kept too); without it new
+/// entries get the source's bits minus the umask.
 pub const ZC_PRESERVE_MODE: u32 = 1 << 0;
 /// `zc_tree_options.preserve`: owner and group, where allowed.
 pub const ZC_PRESERVE_OWNERSHIP: u32 = 1 << 1;
@@ -320,8 +321,8 @@ pub const ZC_PRESERVE_OWNERSHIP: u32 = 1 << 1;
 pub const ZC_PRESERVE_TIMESTAMPS: u32 = 1 << 2;
 /// `zc_tree_options.preserve`: hard links stay hard links.
 pub const ZC_PRESERVE_LINKS: u32 = 1 << 3;
-/// `zc_tree_options.preserve`: extended attributes, ACLs included (never the
-/// SELinux label).
+/// `zc_tree_options.preserve`: extended attributes but the POSIX ACLs (which go
+/// with `ZC_PRESERVE_MODE`, as in cp) and the SELinux label (never copied).
 pub const ZC_PRESERVE_XATTRS: u32 = 1 << 4;
 /// `zc_tree_options.preserve`: everything, as `cp -a`.
 pub const ZC_PRESERVE_ALL: u32 = (1 << 5) - 1;

@@ -136,6 +136,21 @@ impl XattrAt<'_> {
         }
     }
 
+    /// Removes the attribute `name`; one that is not there (or not supported) is
+    /// no error.
+    fn remove(&self, name: &CStr) -> Result<()> {
+        let r = match self {
+            // SAFETY: a NUL-terminated name on a descriptor we borrow.
+            XattrAt::Fd(fd) => unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) },
+            // SAFETY: as above, with a NUL-terminated path.
+            XattrAt::Link(p) => unsafe { libc::lremovexattr(p.as_ptr(), name.as_ptr()) },
+        };
+        match (r, Errno::last()) {
+            (0, _) | (_, Errno::ENODATA | Errno::ENOTSUP | Errno::EPERM | Errno::EACCES) => Ok(()),
+            (_, e) => Err(Error::new(e as i32, Step::Metadata)),
+        }
+    }
+
     fn set(&self, name: &CStr, v: &[u8]) -> std::result::Result<(), Errno> {
         let r = match self {
             // SAFETY: NUL-terminated name; valid value buffer and length.
@@ -151,15 +166,48 @@ impl XattrAt<'_> {
     }
 }
 
-/// Copies every extended attribute of `src` that `dst` accepts. One that cannot be
-/// read or set (not supported there, not permitted, a trusted.* name without
-/// privilege) is counted as skipped; running out of space or an I/O error fails.
-pub(crate) fn copy_all(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<MetaReport> {
-    copy_between(&XattrAt::Fd(src), &XattrAt::Fd(dst))
+/// Which extended attributes a copy carries: as `cp` has it, the POSIX ACLs go
+/// with the mode (`--preserve=mode`), everything else with `--preserve=xattr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Names {
+    /// Every attribute but the ACLs (and the security label).
+    Plain,
+    /// The access and default ACLs only.
+    Acls,
+}
+
+const ACLS: [&[u8]; 2] = [b"system.posix_acl_access", b"system.posix_acl_default"];
+
+impl Names {
+    fn takes(self, name: &[u8]) -> bool {
+        let acl = ACLS.contains(&name);
+        !SKIP.contains(&name)
+            && match self {
+                Names::Plain => !acl,
+                Names::Acls => acl,
+            }
+    }
+}
+
+/// Copies the extended attributes of `src` named by `which` that `dst` accepts.
+/// One that cannot be read or set (not supported there, not permitted, a
+/// trusted.* name without privilege) is counted as skipped; running out of space
+/// or an I/O error fails. Under `Names::Acls`, an ACL the source does not have is
+/// taken off `dst` (one it inherited from a default ACL), so the copy is no wider.
+pub(crate) fn copy_all(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    which: Names,
+) -> Result<MetaReport> {
+    copy_between(&XattrAt::Fd(src), &XattrAt::Fd(dst), which)
 }
 
 /// [`copy_all`] between any two places.
-pub(crate) fn copy_between(src: &XattrAt<'_>, dst: &XattrAt<'_>) -> Result<MetaReport> {
+pub(crate) fn copy_between(
+    src: &XattrAt<'_>,
+    dst: &XattrAt<'_>,
+    which: Names,
+) -> Result<MetaReport> {
     let names = match fetch(|b| src.list(b)) {
         Ok(n) => n,
         // The source's file system has no extended attributes: nothing to copy.
@@ -167,9 +215,13 @@ pub(crate) fn copy_between(src: &XattrAt<'_>, dst: &XattrAt<'_>) -> Result<MetaR
         Err(e) => return Err(Error::new(e as i32, Step::Metadata)),
     };
     let mut report = MetaReport::default();
+    let mut acls = [false; 2];
     for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        if SKIP.contains(&name) {
+        if !which.takes(name) {
             continue;
+        }
+        if let Some(i) = ACLS.iter().position(|a| *a == name) {
+            acls[i] = true;
         }
         let Ok(cname) = CString::new(name) else {
             continue;
@@ -181,6 +233,13 @@ pub(crate) fn copy_between(src: &XattrAt<'_>, dst: &XattrAt<'_>) -> Result<MetaR
                 return Err(Error::new(e as i32, Step::Metadata));
             }
             Err(_) => report.xattrs_skipped += 1,
+        }
+    }
+    if which == Names::Acls {
+        for (name, had) in ACLS.iter().zip(acls) {
+            if let (false, Ok(c)) = (had, CString::new(*name)) {
+                dst.remove(&c)?;
+            }
         }
     }
     Ok(report)
@@ -195,7 +254,12 @@ const ACL_ACCESS: &CStr = c"system.posix_acl_access";
 /// makes it no wider than the file it replaces. Without `acl` the new file's own
 /// ACL is left. One that cannot be read or set is passed over; running out of
 /// space or memory, or an I/O error, fails.
-pub(crate) fn carry_over(old: &XattrAt<'_>, dst: BorrowedFd<'_>, acl: bool) -> Result<()> {
+pub(crate) fn carry_over(
+    old: &XattrAt<'_>,
+    dst: BorrowedFd<'_>,
+    plain: bool,
+    acl: bool,
+) -> Result<()> {
     let names = match fetch(|b| old.list(b)) {
         Ok(n) => n,
         Err(Errno::ENOTSUP) => return Ok(()),
@@ -206,7 +270,7 @@ pub(crate) fn carry_over(old: &XattrAt<'_>, dst: BorrowedFd<'_>, acl: bool) -> R
     for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
         let is_acl = name == ACL_ACCESS.to_bytes();
         had_acl |= is_acl;
-        if SKIP.contains(&name) || (is_acl && !acl) {
+        if SKIP.contains(&name) || (is_acl && !acl) || (!is_acl && !plain) {
             continue;
         }
         let Ok(cname) = CString::new(name) else {

@@ -36,12 +36,14 @@ bitflags::bitflags! {
         const NO_SPARSE = 1 << 5;
         /// Give the copy the source's access and modification times.
         const PRESERVE_TIMES = 1 << 6;
-        /// Copy the source's extended attributes.
+        /// Copy the source's extended attributes, but the POSIX ACLs (they go with
+        /// `PRESERVE_MODE`, as in cp) and the SELinux label.
         const PRESERVE_XATTRS = 1 << 7;
         /// Refuse a destination that is a symlink (ELOOP) instead of writing through it.
         const NOFOLLOW = 1 << 9;
-        /// Give the copy the source's exact permission bits, umask ignored; set-user-ID
-        /// and set-group-ID only where the copy has the source's owner and group.
+        /// Give the copy the source's exact permission bits, umask ignored, and its
+        /// POSIX ACLs; set-user-ID and set-group-ID only where the copy has the
+        /// source's owner and group.
         const PRESERVE_MODE = 1 << 10;
         /// Give the copy the source's owner and group where allowed (root; else only
         /// a group the caller is in). Without it a new file is the caller's.

@@ -17,7 +17,7 @@ use nix::fcntl::{AtFlags, OFlag, RenameFlags};
 use nix::sys::stat::{FileStat, Mode, SFlag};
 
 use super::error::{At, Error, Result};
-use super::meta::MetaReport;
+use super::meta::{MetaReport, Names};
 use super::options::{Flags, Options};
 use super::stats::Step;
 use super::sys;
@@ -117,6 +117,9 @@ pub(crate) struct TargetOpts {
     pub links: Links,
     /// The copy is to get the source's owner at commit.
     pub owner: bool,
+    /// The copy is to get the source's exact mode (whose set-ID bits depend on the
+    /// owner the file has).
+    pub exact_mode: bool,
     /// The caller made the directory in this copy, on this device: the name is
     /// new there and need not be looked up (a name that turns up all the same is
     /// found at commit, and replaced unless `excl`).
@@ -139,6 +142,7 @@ impl TargetOpts {
                 Links::Follow
             },
             owner: opts.has(Flags::PRESERVE_OWNER),
+            exact_mode: opts.has(Flags::PRESERVE_MODE),
             fresh: None,
         }
     }
@@ -463,7 +467,7 @@ impl<'d> Target<'d> {
         // A file just made in a directory this copy made is neither the source nor
         // anything but a regular file; its owner only matters when it is to change.
         if let (Some(dev), Kind::Unnamed | Kind::Named(_), false) =
-            (opts.fresh, &t.kind, opts.owner)
+            (opts.fresh, &t.kind, opts.owner || opts.exact_mode)
         {
             t.dev = dev;
             return Ok(t);
@@ -601,11 +605,21 @@ impl<'d> Target<'d> {
         }
         // Extended attributes before the mode: setting an access ACL rewrites the
         // permission bits, and the mode chosen below is the last word on them.
+        // As cp: the ACLs go with the mode, the other attributes with the xattrs;
+        // what the source does not give, a replaced file keeps.
         let mut report = MetaReport::default();
         if let (Some((fd, _)), true) = (meta.src, meta.xattrs) {
-            report = super::meta::copy_all(fd, self.file.as_fd())?;
-        } else if let Some(ex) = replaced {
-            self.carry_over(&ex, !meta.mode)?;
+            report = super::meta::copy_all(fd, self.file.as_fd(), Names::Plain)?;
+        }
+        if let (Some((fd, _)), true) = (meta.src, meta.mode) {
+            let acl = super::meta::copy_all(fd, self.file.as_fd(), Names::Acls)?;
+            report.xattrs_copied += acl.xattrs_copied;
+            report.xattrs_skipped += acl.xattrs_skipped;
+        }
+        if let Some(ex) = replaced
+            && !(meta.xattrs && meta.mode)
+        {
+            self.carry_over(&ex, !meta.xattrs, !meta.mode)?;
         }
         let mode = match (meta.mode, src, replaced) {
             (true, Some(st), _) => Some(super::meta::exact_mode(st, owner)),
@@ -624,10 +638,10 @@ impl<'d> Target<'d> {
         Ok(report)
     }
 
-    /// Gives the new file the extended attributes of the file `ex` it replaces,
-    /// and under `acl` its access ACL, as `cp` writing into it would have kept them.
-    /// Skipped when the name no longer refers to that file.
-    fn carry_over(&self, ex: &FileStat, acl: bool) -> Result<()> {
+    /// Gives the new file the extended attributes (under `plain`) and the access
+    /// ACL (under `acl`) of the file `ex` it replaces, as `cp` writing into it would
+    /// have kept them. Skipped when the name no longer refers to that file.
+    fn carry_over(&self, ex: &FileStat, plain: bool, acl: bool) -> Result<()> {
         match stat_entry(&self.dir, &self.name)? {
             Some(now) if same_file(&now, ex) && sys::is_reg(&now) => {}
             _ => return Ok(()),
@@ -635,7 +649,7 @@ impl<'d> Target<'d> {
         let Some(old) = super::meta::XattrAt::link(self.dir.as_fd(), &self.name) else {
             return Ok(());
         };
-        super::meta::carry_over(&old, self.file.as_fd(), acl)
+        super::meta::carry_over(&old, self.file.as_fd(), plain, acl)
     }
 
     fn commit_unnamed(&mut self) -> Result<()> {

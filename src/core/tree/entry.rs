@@ -19,7 +19,7 @@ use super::shared::{Entry, Kind, LinkGroup, LinkSlot, LinkState, Shared};
 use super::{Existing, Follow, Preserve, TreeOptions};
 use crate::core::error::{At, Error, Result};
 use crate::core::fdio;
-use crate::core::meta::{self, XattrAt};
+use crate::core::meta::{self, Names, XattrAt};
 use crate::core::options::{FdFlags, Flags};
 use crate::core::range;
 use crate::core::stats::{Method, Stats, Step};
@@ -416,7 +416,10 @@ fn file_meta(
         owner = meta::give_owner(fd, owner, (st.st_uid, st.st_gid))?;
     }
     if p.contains(Preserve::XATTRS) {
-        meta::copy_all(src, fd)?;
+        meta::copy_all(src, fd, Names::Plain)?;
+    }
+    if p.contains(Preserve::MODE) {
+        meta::copy_all(src, fd, Names::Acls)?;
     }
     let mode = if p.contains(Preserve::MODE) {
         meta::exact_mode(st, owner)
@@ -786,13 +789,16 @@ fn set_meta_at(sh: &Shared<'_>, at: At2<'_>, st: &FileStat, link: bool) -> Resul
         )
         .at(Step::Metadata)?;
     }
-    if p.contains(Preserve::XATTRS)
-        && let (Some(s), Some(d)) = (
-            XattrAt::link(at.src, at.name),
-            XattrAt::link(at.dst, at.dst_name),
-        )
-    {
-        meta::copy_between(&s, &d)?;
+    if let (Some(s), Some(d)) = (
+        XattrAt::link(at.src, at.name),
+        XattrAt::link(at.dst, at.dst_name),
+    ) {
+        if p.contains(Preserve::XATTRS) {
+            meta::copy_between(&s, &d, Names::Plain)?;
+        }
+        if p.contains(Preserve::MODE) && !link {
+            meta::copy_between(&s, &d, Names::Acls)?;
+        }
     }
     if p.contains(Preserve::TIMESTAMPS) {
         let a = TimeSpec::new(st.st_atime, st.st_atime_nsec);
@@ -813,23 +819,54 @@ fn set_meta_at(sh: &Shared<'_>, at: At2<'_>, st: &FileStat, link: bool) -> Resul
 /// attributes, mode (the one it was made writable without, or the source's),
 /// times last.
 pub(super) fn finish_dir(sh: &Shared<'_>, node: &Arc<DirNode>) -> Result<()> {
-    let p = sh.opts.preserve;
-    let st = &node.src_stat;
     let dst = node.fd(Side::Dst, &sh.budget)?;
-    let fd = dst.fd();
+    let src = if sh
+        .opts
+        .preserve
+        .intersects(Preserve::XATTRS | Preserve::MODE)
+    {
+        Some(node.fd(Side::Src, &sh.budget)?)
+    } else {
+        None
+    };
+    let made = node.created.then_some(node.final_mode);
+    dir_meta(
+        sh,
+        dst.fd(),
+        src.as_ref().map(|s| s.fd()),
+        &node.src_stat,
+        made,
+    )
+}
+
+/// The metadata of the directory open on `fd`, the copy of `st` (open on `src`
+/// for its extended attributes, when it could be opened); `made` is the mode a
+/// directory this copy made ends with when modes are not preserved.
+pub(super) fn dir_meta(
+    sh: &Shared<'_>,
+    fd: BorrowedFd<'_>,
+    src: Option<BorrowedFd<'_>>,
+    st: &FileStat,
+    made: Option<u32>,
+) -> Result<()> {
+    let p = sh.opts.preserve;
     let now = sys::fstat(fd, Step::Metadata)?;
     let mut owner = (now.st_uid, now.st_gid);
     if p.contains(Preserve::OWNERSHIP) {
         owner = meta::give_owner(fd, owner, (st.st_uid, st.st_gid))?;
     }
-    if p.contains(Preserve::XATTRS) {
-        let src = node.fd(Side::Src, &sh.budget)?;
-        meta::copy_all(src.fd(), fd)?;
+    if let Some(src) = src {
+        if p.contains(Preserve::XATTRS) {
+            meta::copy_all(src, fd, Names::Plain)?;
+        }
+        if p.contains(Preserve::MODE) {
+            meta::copy_all(src, fd, Names::Acls)?;
+        }
     }
     let mode = if p.contains(Preserve::MODE) {
         Some(meta::exact_mode(st, owner))
     } else {
-        node.created.then_some(node.final_mode)
+        made
     };
     if let Some(m) = mode
         && m != now.st_mode & 0o7777

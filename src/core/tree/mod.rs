@@ -46,9 +46,9 @@ bitflags::bitflags! {
     /// ```
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct Preserve: u32 {
-        /// The exact permission bits (with set-user-ID and set-group-ID only where
-        /// the owner is kept too); without it new entries get the source's bits
-        /// minus the umask.
+        /// The exact permission bits and the POSIX ACLs (as cp keeps them, with the
+        /// mode), set-user-ID and set-group-ID only where the owner is kept too;
+        /// without it new entries get the source's bits minus the umask.
         const MODE = 1 << 0;
         /// Owner and group (where allowed); without it new entries are the caller's.
         const OWNERSHIP = 1 << 1;
@@ -56,8 +56,8 @@ bitflags::bitflags! {
         const TIMESTAMPS = 1 << 2;
         /// Hard links: files linked together in the source are linked in the copy.
         const LINKS = 1 << 3;
-        /// Extended attributes, ACLs included (the SELinux label is never copied: it
-        /// belongs to where a file is).
+        /// Extended attributes but the ACLs (they go with `MODE`, as in cp) and the
+        /// SELinux label (never copied: it belongs to where a file is).
         const XATTRS = 1 << 4;
     }
 }

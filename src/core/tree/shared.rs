@@ -181,6 +181,8 @@ pub(super) struct Shared<'o> {
     pub cancelled: AtomicBool,
     pub first_error: Mutex<Option<Error>>,
     pub last_report: Mutex<Instant>,
+    /// Directories found and not yet listed: at 0 every entry is known.
+    pub unlisted: AtomicU64,
     /// This call's place among the parts of a copy shared between processes.
     pub part: Part,
     /// Under `Phase::Commit`: every name of each file with several, to copy and
@@ -214,7 +216,8 @@ impl Shared<'_> {
         }
     }
 
-    pub(super) fn progress(&self, walk_done: bool) -> TreeProgress {
+    pub(super) fn progress(&self) -> TreeProgress {
+        let walk_done = self.unlisted.load(Ordering::SeqCst) == 0;
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let c = &self.counters;
         TreeProgress {
@@ -242,7 +245,7 @@ impl Shared<'_> {
             return;
         }
         *last = Instant::now();
-        if f(self.progress(now && self.done.load(Ordering::SeqCst))).is_break() {
+        if f(self.progress()).is_break() {
             self.cancelled.store(true, Ordering::SeqCst);
             self.stop.store(true, Ordering::SeqCst);
         }

@@ -9,7 +9,7 @@ use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -109,6 +109,8 @@ impl Shared<'_> {
                         }
                     }
                 }
+                // This directory will not be listed.
+                self.unlisted.fetch_sub(1, Ordering::SeqCst);
                 self.counters.entries_done.fetch_add(1, Ordering::Relaxed);
                 self.finished(&parent);
             }
@@ -151,11 +153,14 @@ impl Shared<'_> {
                 }
                 // Pushed so that the first entries come off the stack first.
                 tasks.reverse();
+                let dirs = tasks.iter().filter(|t| matches!(t, Task::Dir(..))).count();
+                self.unlisted.fetch_add(dirs as u64, Ordering::SeqCst);
                 node.pending.fetch_add(tasks.len(), Ordering::AcqRel);
                 self.push(tasks);
             }
             Err(e) => self.failed(&self.src_path(&node.rel), e),
         }
+        self.unlisted.fetch_sub(1, Ordering::SeqCst);
         self.finished(&node);
     }
 }
@@ -224,7 +229,16 @@ fn open_subdir(sh: &Shared<'_>, parent: &Arc<DirNode>, e: &Entry) -> Result<Opti
     let follow = sh.opts.follow == Follow::All;
     sh.budget.make_room(2);
     let psrc = parent.fd(Side::Src, &sh.budget)?;
-    let src = open_dir_at(psrc.fd(), &e.name, !follow, Side::Src)?;
+    let src = match open_dir_at(psrc.fd(), &e.name, !follow, Side::Src) {
+        Ok(fd) => fd,
+        Err(err) if err.raw_os_error() == libc::EACCES => {
+            // As cp: a directory that cannot be read is still made (empty), with
+            // what metadata can be had without opening it; the error stands.
+            unreadable_dir(sh, psrc.fd(), parent, e);
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
     drop(psrc);
     let st = sys::fstat(src.as_fd(), Step::OpenSrc)?;
     if follow {
@@ -278,6 +292,27 @@ impl Shared<'_> {
         }
         node.close();
         node.pending.store(0, Ordering::Release);
+    }
+}
+
+/// The copy of a source directory that cannot be opened: made empty and given
+/// its owner, mode and times where asked (not its extended attributes).
+fn unreadable_dir(sh: &Shared<'_>, psrc: BorrowedFd<'_>, parent: &Arc<DirNode>, e: &Entry) {
+    let flags = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
+    let Ok(st) = nix::sys::stat::fstatat(psrc, e.name.as_os_str(), flags) else {
+        return;
+    };
+    if !sys::is_dir(&st) {
+        return;
+    }
+    let Ok(pdst) = parent.fd(Side::Dst, &sh.budget) else {
+        return;
+    };
+    if let Ok((fd, created, final_mode)) = make_dir(sh, pdst.fd(), &e.name, &st) {
+        if created {
+            sh.counters.dirs.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = entry::dir_meta(sh, fd.as_fd(), None, &st, created.then_some(final_mode));
     }
 }
 
@@ -393,8 +428,10 @@ fn run(src: &Path, dst: &Path, opts: &TreeOptions<'_>, stats: &mut TreeStats) ->
         last_report: Mutex::new(Instant::now() - REPORT_EVERY),
         part: p,
         groups: Mutex::new(HashMap::new()),
+        unlisted: AtomicU64::new(1),
     };
     if let Some(e) = single {
+        sh.unlisted.store(0, Ordering::SeqCst);
         // The root is not a directory: copy that one entry.
         sh.counters.entries_known.store(1, Ordering::Relaxed);
         entry::copy_entry(&sh, &node, &e);
