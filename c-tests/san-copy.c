@@ -64,13 +64,15 @@ static void methods_and_flags(const char *where) {
                               ZC_F_PRESERVE_TIMES | ZC_F_PRESERVE_XATTRS,
                               ZC_F_PRESERVE_MODE | ZC_F_PRESERVE_OWNER, ZC_F_NOFOLLOW,
                               ZC_F_NO_FALLBACK};
-    for (int f = 0; f < 8; f++)
-        for (int i = 0; i < 8; i++)
+    for (int f = 0; f < 8; f++) {
+        for (int i = 0; i < 8; i++) {
             /* NO_REFLINK refuses the methods that may share blocks (-EINVAL). */
             int shares = METHODS[i] == ZC_METHOD_REFLINK || METHODS[i] == ZC_METHOD_COPY_FILE_RANGE;
             copy(src, dst, METHODS[i], flags[f], want, n,
                  METHODS[i] == ZC_METHOD_REFLINK || flags[f] == ZC_F_NO_FALLBACK ||
                      (shares && flags[f] == ZC_F_NO_REFLINK));
+        }
+    }
     copy(src, dst, ZC_METHOD_AUTO, ZC_F_EXCL, want, n, 1);
     unlink(dst);
     copy(src, dst, ZC_METHOD_AUTO, ZC_F_EXCL, want, n, 0);
