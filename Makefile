@@ -52,7 +52,8 @@ EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BU
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
 	examples example-test zcp-test fault-test fiu-test tsan-lib tsan-test fuzz fuzz-smoke reliability \
-	install uninstall install-test man-test docs package-test demo test clean bench
+	install uninstall install-test man-test docs package-test demo test clean bench \
+	python-venv python-test
 
 all: lib $(BUILD)/zcp $(BUILD)/dist/zcp
 
@@ -350,6 +351,27 @@ docs:
 package-test:
 	@tools/check_package.sh $(VERSION)
 
+# The Python package (python/, built by maturin through pip): a fresh virtualenv
+# in $(PY_VENV) with `pip install .` as a user would run it, and pytest on that
+# install; `pip wheel .` too, whose wheel the tests look into.
+PYTHON ?= python3
+PY_VENV := $(BUILD)/pyvenv
+PY_WHEELS := $(BUILD)/wheels
+PIP := $(PY_VENV)/bin/pip --disable-pip-version-check -q
+
+python-venv:
+	rm -rf $(PY_VENV) $(PY_WHEELS)
+	$(PYTHON) -m venv $(PY_VENV)
+	$(PIP) install .
+	$(PIP) wheel --no-deps -w $(PY_WHEELS) .
+	$(PIP) install pytest
+
+# From python/tests, so that no source tree of the package is on sys.path.
+python-test: python-venv
+	@mkdir -p $(BUILD)/tmp
+	cd python/tests && ZCIO_WHEELS=$(abspath $(PY_WHEELS)) $(abspath $(PY_VENV))/bin/python -m pytest \
+		-q -p no:cacheprovider --basetemp=$(abspath $(BUILD)/tmp/pytest) $(PYTEST_ARGS)
+
 demo: lib $(BUILD)/demo $(BUILD)/zcp
 	@mkdir -p $(BUILD)/tmp
 	$(BUILD)/demo $(abspath $(BUILD)/zcp) $(abspath $(BUILD)/tmp)
@@ -416,6 +438,7 @@ test:
 	ZCIO_REPORT=$(REPORT) $(MAKE) tsan-test
 	$(MAKE) fuzz-smoke
 	$(MAKE) install-test
+	$(MAKE) python-test
 	python3 c-tests/reliability.py $(REPORT) $(BUILD)/fuzz-summary.txt > $(BUILD)/RELIABILITY.md
 	@echo "make test: all passed; what was tried: $(BUILD)/RELIABILITY.md"
 
