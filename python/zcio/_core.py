@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno as _errno
+import io
 import os
 import shutil
 from typing import Any, Callable, Iterable, Optional, Union
@@ -273,25 +274,42 @@ def copy_tree(
     return stats
 
 
-def fileno(obj: FileDescriptorLike, writing: bool = False) -> int:
-    """The descriptor of ``obj`` (an int, or an object with ``fileno()``).
+class _Fd:
+    """A descriptor argument: an int as it is, or an object's ``fileno()``.
 
-    A buffered Python file is made to agree with its descriptor first: a writer
-    is flushed, so its bytes come before zcio's; a seekable reader is sought to
-    where Python has read up to, so what it read ahead is not skipped.
+    A Python file object is kept in step with its descriptor around the call: a
+    writer is flushed first, so its buffered bytes come before zcio's; a seekable
+    reader is put back to where Python has read up to, so what it read ahead is
+    not skipped; afterwards either is told where zcio left the descriptor.
     """
-    if isinstance(obj, int):
-        return obj
-    fd = obj.fileno()
-    if writing:
-        flush = getattr(obj, "flush", None)
-        if flush is not None:
-            flush()
-    else:
-        seekable = getattr(obj, "seekable", None)
-        if seekable is not None and hasattr(obj, "tell") and not hasattr(obj, "recv") and seekable():
-            obj.seek(obj.tell())
-    return fd
+
+    def __init__(self, obj: FileDescriptorLike, writing: bool = False) -> None:
+        self.obj = obj
+        if isinstance(obj, int):
+            self.fd, self.seekable = obj, False
+            return
+        self.fd = obj.fileno()
+        self.seekable = isinstance(obj, io.IOBase) and obj.seekable()
+        if writing and hasattr(obj, "flush"):
+            obj.flush()
+        if self.seekable and not writing:
+            # A seek inside its buffer would not move the descriptor: go to the end
+            # first, which empties the buffer, then back.
+            pos = obj.tell()
+            obj.seek(0, os.SEEK_END)
+            obj.seek(pos)
+
+    def done(self) -> None:
+        if self.seekable:
+            self.obj.seek(os.lseek(self.fd, 0, os.SEEK_CUR))
+
+
+def _with_fds(call: Callable[..., Any], a: _Fd, b: _Fd, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return call(a.fd, b.fd, *args, **kwargs)
+    finally:
+        a.done()
+        b.done()
 
 
 def sendfile(out: FileDescriptorLike, in_: FileDescriptorLike, offset: Optional[int] = None,
@@ -310,8 +328,8 @@ def sendfile(out: FileDescriptorLike, in_: FileDescriptorLike, offset: Optional[
     page-cache pages. On the main thread Ctrl-C is seen between pieces of 64 MiB.
     The GIL is released while it runs.
     """
-    return _zcio.sendfile(fileno(out, True), fileno(in_), offset, count,
-                          nonblock=nonblock, fallback=fallback)
+    return _with_fds(_zcio.sendfile, _Fd(out, True), _Fd(in_), offset, count,
+                     nonblock=nonblock, fallback=fallback)
 
 
 def splice(src: FileDescriptorLike, dst: FileDescriptorLike, count: Optional[int] = None,
@@ -324,8 +342,8 @@ def splice(src: FileDescriptorLike, dst: FileDescriptorLike, count: Optional[int
     keeps per thread (socket to file works). Offsets as in :func:`sendfile`, for
     each side (a pipe takes none). The rest as :func:`sendfile`.
     """
-    return _zcio.splice(fileno(src), fileno(dst, True), count, offset_src, offset_dst,
-                        nonblock=nonblock, fallback=fallback)
+    return _with_fds(_zcio.splice, _Fd(src), _Fd(dst, True), count, offset_src, offset_dst,
+                     nonblock=nonblock, fallback=fallback)
 
 
 def copy_file_range(src: FileDescriptorLike, dst: FileDescriptorLike, count: Optional[int] = None,
@@ -336,8 +354,8 @@ def copy_file_range(src: FileDescriptorLike, dst: FileDescriptorLike, count: Opt
     kernel cannot (across file systems on old kernels, pipes...) it goes on with
     read/write unless ``fallback=False``. Offsets as in :func:`splice`.
     """
-    return _zcio.copy_file_range(fileno(src), fileno(dst, True), count, offset_src, offset_dst,
-                                 nonblock=nonblock, fallback=fallback)
+    return _with_fds(_zcio.copy_file_range, _Fd(src), _Fd(dst, True), count, offset_src,
+                     offset_dst, nonblock=nonblock, fallback=fallback)
 
 
 def mmap_copy(src: FileDescriptorLike, dst: FileDescriptorLike, count: Optional[int] = None,
@@ -348,26 +366,26 @@ def mmap_copy(src: FileDescriptorLike, dst: FileDescriptorLike, count: Optional[
     meanwhile ends the copy early instead of killing the program with SIGBUS.
     ``dst`` is written at its own offset.
     """
-    return _zcio.mmap_copy(fileno(src), fileno(dst, True), count, offset_src,
-                           nonblock=nonblock, fallback=fallback)
+    return _with_fds(_zcio.mmap_copy, _Fd(src), _Fd(dst, True), count, offset_src,
+                     nonblock=nonblock, fallback=fallback)
 
 
 def reflink(src: FileDescriptorLike, dst: FileDescriptorLike) -> None:
     """Make the file ``dst`` a copy-on-write clone of ``src`` (FICLONE): instant,
     no space used until either changes. OSError (EOPNOTSUPP, EXDEV...) where the
     file systems cannot. Moves no offset."""
-    _zcio.reflink(fileno(src), fileno(dst, True))
+    _with_fds(_zcio.reflink, _Fd(src), _Fd(dst, True))
 
 
 def directio(fd: FileDescriptorLike, on: bool = True) -> None:
     """Turn Direct I/O on (or off) for an open file, as Solaris's directio(3C)
     advises; OSError ENOTTY where the file cannot do Direct I/O. It changes the open
     file description: every descriptor sharing it sees the change."""
-    _zcio.directio(fileno(fd), on)
+    _zcio.directio(_Fd(fd).fd, on)
 
 
 def dio_alignment(fd: FileDescriptorLike) -> "Optional[tuple[int, int, str]]":
     """The Direct I/O alignment of an open file or block device as
     ``(memory, offset, source)`` (source: "statx", "block_device" or "default"), or
     None where its file system does no Direct I/O."""
-    return _zcio.dio_alignment(fileno(fd))
+    return _zcio.dio_alignment(_Fd(fd).fd)
