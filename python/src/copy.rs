@@ -76,14 +76,17 @@ fn umask() -> Option<u32> {
 type Failure = (usize, i32, &'static str);
 
 /// Copies every `(src, dst)` pair of `pairs` (each `str` or `bytes`) with zcio, up
-/// to `jobs` at once (0: 8), the GIL released. With `new_mode`, a destination
+/// to `jobs` at once (0: 8), the GIL released; in the order of `inodes` (the
+/// sources' inode numbers, as a directory listing gives them) when given, which
+/// reads a cold disk with fewer seeks. With `new_mode`, a destination
 /// that did not exist gets that mode, umask applied (as `open()` would create it).
 /// Returns the failures as `(index, errno, step)`, sorted by index, and the files
 /// and bytes copied. `progress(TreeProgress)` is called on this thread about
 /// every 50 ms; an exception from it, or a KeyboardInterrupt, stops the batch
 /// (files being copied are left as they were) and is raised.
 #[pyfunction]
-#[pyo3(signature = (pairs, opts, *, jobs=0, new_mode=None, bytes_known=0, progress=None))]
+#[pyo3(signature = (pairs, opts, *, jobs=0, new_mode=None, bytes_known=0, inodes=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn copy_batch(
     py: Python<'_>,
     pairs: &Bound<'_, PyList>,
@@ -91,6 +94,7 @@ pub fn copy_batch(
     jobs: usize,
     new_mode: Option<u32>,
     bytes_known: u64,
+    inodes: Option<Vec<u64>>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(Vec<Failure>, u64, u64)> {
     let settings = opts.check()?;
@@ -105,8 +109,18 @@ pub fn copy_batch(
         list.push((path(&a)?, path(&b)?));
     }
     let mode = new_mode.map(|m| m & !umask().unwrap_or(0o022));
+    let mut order: Vec<usize> = (0..list.len()).collect();
+    if let Some(ino) = &inodes {
+        if ino.len() != list.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "inodes must have one number per pair",
+            ));
+        }
+        order.sort_by_key(|&i| ino[i]);
+    }
     let batch = Batch {
         list: &list,
+        order: &order,
         settings,
         new_mode: mode,
         next: AtomicUsize::new(0),
@@ -164,6 +178,8 @@ pub fn copy_batch(
 
 struct Batch<'l> {
     list: &'l [(PathBuf, PathBuf)],
+    /// The indices of `list` in the order to copy them.
+    order: &'l [usize],
     settings: FileSettings,
     new_mode: Option<u32>,
     next: AtomicUsize,
@@ -193,7 +209,10 @@ impl Batch<'_> {
             if self.cancel.is_set() {
                 break;
             }
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(&i) = self.order.get(n) else {
+                break;
+            };
             let Some((src, dst)) = self.list.get(i) else {
                 break;
             };

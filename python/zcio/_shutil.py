@@ -278,6 +278,7 @@ class _Walk:
         self.ignore_dangling, self.dirs_exist_ok, self.sizes = ignore_dangling, dirs_exist_ok, sizes
         self.pairs: "list[tuple[Any, Any]]" = []
         self.srcobjs: "list[Any]" = []
+        self.inodes: "list[int]" = []
         self.bytes = 0
         # In shutil's order: ("errors", [...]), ("extend", seq), ("file", index) or
         # ("dir", (src, dst)) for the copystat that ends each directory.
@@ -318,6 +319,7 @@ class _Walk:
                     self.events.append(("file", len(self.pairs)))
                     self.pairs.append((srcname, dstname))
                     self.srcobjs.append(srcobj)
+                    self.inodes.append(srcentry.inode())
                     if self.sizes:
                         self.bytes += srcentry.stat().st_size
                 else:
@@ -343,7 +345,8 @@ class _Walk:
         if self.pairs:
             fails, _, _ = _zcio.copy_batch(self.pairs, opts, jobs=jobs,
                                            new_mode=0o666 if new_mode else None,
-                                           bytes_known=self.bytes, progress=progress)
+                                           bytes_known=self.bytes, inodes=self.inodes,
+                                           progress=progress)
             failed = {i for i, _, _ in fails}
         errors: "list[Any]" = []
         for kind, what in self.events:
