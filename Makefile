@@ -353,8 +353,8 @@ package-test:
 
 # The Python package (python/, built by maturin through pip): a fresh virtualenv
 # in $(PY_VENV) with `pip install .` as a user would run it, `pip wheel .` too (the
-# tests look into its wheel), pytest and tqdm (for the progress-bar example) from
-# PyPI; then pytest on that install.
+# tests look into its wheel), pytest, tqdm (for the progress-bar example) and mypy
+# (to check the type hints) from PyPI; then pytest on that install.
 PYTHON ?= python3
 PY_VENV := $(BUILD)/pyvenv
 PY_WHEELS := $(BUILD)/wheels
@@ -365,7 +365,7 @@ python-venv:
 	$(PYTHON) -m venv $(PY_VENV)
 	$(PIP) install .
 	$(PIP) wheel --no-deps -w $(PY_WHEELS) .
-	$(PIP) install pytest tqdm
+	$(PIP) install pytest tqdm mypy
 
 # From python/tests, so that no source tree of the package is on sys.path.
 python-test: python-venv

@@ -85,3 +85,29 @@ def test_done_means(work):
                    env=env, check=True)
     with open(os.path.join(work, "b", "sub", "f")) as f:
         assert f.read() == "hello"
+
+
+USAGE = '''
+import shutil, socket, zcio
+s: zcio.Stats = zcio.copy_file("a", "b", method="sendfile", progress=lambda d, t: None)
+m: str = s.method
+why: list[tuple[str, int, str]] = s.fallbacks
+n: int = zcio.sendfile(socket.socket(), open("a", "rb"), count=10)
+t: zcio.TreeStats = zcio.copy_tree("a", "b", preserve="all", progress=lambda p: print(p.bytes_done))
+shutil.copytree("a", "b", copy_function=zcio.copy2)
+r = zcio.copytree("a", "b", ignore=zcio.ignore_patterns("*.pyc"), jobs=4)
+'''
+
+
+def test_type_hints_check(work):
+    """py.typed, the annotations and _zcio.pyi agree, by mypy --strict: on the
+    package as installed, and on code that uses it."""
+    if subprocess.run([sys.executable, "-c", "import mypy"], capture_output=True).returncode:
+        pytest.skip("mypy is not installed")
+    usage = os.path.join(work, "usage.py")
+    with open(usage, "w") as f:
+        f.write(USAGE)
+    for what in (["-p", "zcio"], [usage]):
+        r = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", *what],
+                           cwd=work, capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr

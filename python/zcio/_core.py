@@ -6,7 +6,7 @@ import errno as _errno
 import io
 import os
 import shutil
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, TypeVar, Union
 
 from . import _zcio
 from ._zcio import Stats, TreeProgress, TreeStats
@@ -284,7 +284,7 @@ class _Fd:
     """
 
     def __init__(self, obj: FileDescriptorLike, writing: bool = False) -> None:
-        self.obj = obj
+        self.obj: Any = obj
         if isinstance(obj, int):
             self.fd, self.seekable = obj, False
             return
@@ -304,7 +304,10 @@ class _Fd:
             self.obj.seek(os.lseek(self.fd, 0, os.SEEK_CUR))
 
 
-def _with_fds(call: Callable[..., Any], a: _Fd, b: _Fd, *args: Any, **kwargs: Any) -> Any:
+_T = TypeVar("_T")
+
+
+def _with_fds(call: Callable[..., _T], a: _Fd, b: _Fd, *args: Any, **kwargs: Any) -> _T:
     try:
         return call(a.fd, b.fd, *args, **kwargs)
     finally:

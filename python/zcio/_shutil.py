@@ -178,7 +178,10 @@ def copytree(
         # file at a time: nothing says it may run on several threads.
         if progress is not None:
             copy_function = _counting(copy_function, progress)
-        return shutil.copytree(src, dst, symlinks, ignore, copy_function,
+        # (typeshed says str paths only; shutil takes bytes too.)
+        s: Any = src
+        d: Any = dst
+        return shutil.copytree(s, d, symlinks, ignore, copy_function,
                                ignore_dangling_symlinks, dirs_exist_ok)
     sys.audit("shutil.copytree", src, dst)
     if ignore is None and copy_function is copy2 and _new_or_empty(dst):

@@ -93,6 +93,7 @@ def copy_file(src: _Path, dst: _Path, opts: dict[str, Any], kind: str = "copy",
               progress: Optional[Callable[[int, Optional[int]], Any]] = None) -> Stats: ...
 def copy_batch(pairs: list[tuple[Union[str, bytes], Union[str, bytes]]], opts: dict[str, Any], *,
                jobs: int = 0, new_mode: Optional[int] = None, bytes_known: int = 0,
+               inodes: Optional[list[int]] = None,
                progress: Optional[Callable[[TreeProgress], Any]] = None
                ) -> tuple[list[tuple[int, int, str]], int, int]: ...
 def copy_tree(src: _Path, dst: _Path, opts: dict[str, Any], tree: dict[str, Any],
