@@ -170,8 +170,9 @@ def copytree(
     Where the tree copy runs it does better than shutil, differently: FIFOs,
     sockets and device nodes are recreated (shutil reports FIFOs and sockets as
     errors and reads device nodes), a symlink loop is one error (ELOOP) instead of
-    a runaway recursion, a ``dst`` inside ``src`` is refused before anything is
-    written, and the errors are listed in path order.
+    a runaway recursion, and the errors are listed in path order. With
+    ``ignore_dangling_symlinks`` a relative link is judged from its own directory
+    (shutil judges it from the current one: cpython gh-91205).
     """
     if copy_function not in _OWN:
         # A function of the caller's own is called as shutil calls it, one
