@@ -46,7 +46,8 @@ EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BU
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
 	examples example-test zcp-test fault-test fiu-test tsan-lib tsan-test fuzz fuzz-smoke reliability \
-	install uninstall install-test man-test docs package-test demo test clean bench
+	install uninstall install-test man-test docs package-test demo test clean bench \
+	python-venv python-test bench-python
 
 all: lib $(BUILD)/zcp $(BUILD)/dist/zcp
 
@@ -195,8 +196,8 @@ example-test: examples
 	[ $$rc -eq 0 ] || { echo "FAIL: zc_send exited with $$rc"; exit 1; }; \
 	cmp $$d/src $$d/dst || { echo "FAIL: zc_recv's file differs from zc_send's"; exit 1; }; \
 	echo "PASS: examples-c/zc_send.c and zc_recv.c moved 20971527 bytes over loopback exactly"
-	@TMPDIR=$(abspath $(BUILD)/tmp) python3 examples-py/copy.py --lib $(STAGE)/$(SONAME) && \
-	echo "PASS: examples-py/copy.py (zc_copy_file, zc_sendfile, -errno as OSError)"
+	@TMPDIR=$(abspath $(BUILD)/tmp) python3 examples-py/ctypes_copy.py --lib $(STAGE)/$(SONAME) && \
+	echo "PASS: examples-py/ctypes_copy.py (zc_copy_file, zc_sendfile, -errno as OSError)"
 
 # zcp as installed: linked to libzcio.so with no RUNPATH into the build tree; it
 # finds the library from where it is installed ($ORIGIN/../lib for the default
@@ -281,13 +282,36 @@ docs:
 package-test:
 	@tools/check_package.sh $(VERSION)
 
+# The Python package (python/, built by maturin through pip): a fresh virtualenv
+# in $(PY_VENV) with `pip install .` as a user would run it, `pip wheel .` too (the
+# tests look into its wheel), pytest, tqdm (for the progress-bar example) and mypy
+# (to check the type hints) from PyPI; then pytest on that install.
+PYTHON ?= python3
+PY_VENV := $(BUILD)/pyvenv
+PY_WHEELS := $(BUILD)/wheels
+PIP := $(PY_VENV)/bin/pip --disable-pip-version-check -q
+
+python-venv:
+	rm -rf $(PY_VENV) $(PY_WHEELS)
+	$(PYTHON) -m venv $(PY_VENV)
+	$(PIP) install .
+	$(PIP) wheel --no-deps -w $(PY_WHEELS) .
+	$(PIP) install pytest tqdm mypy
+
+# From python/tests, so that no source tree of the package is on sys.path.
+python-test: python-venv
+	@mkdir -p $(BUILD)/tmp
+	cd python/tests && ZCIO_WHEELS=$(abspath $(PY_WHEELS)) $(abspath $(PY_VENV))/bin/python -m pytest \
+		-q -p no:cacheprovider --basetemp=$(abspath $(BUILD)/tmp/pytest) $(PYTEST_ARGS)
+
 demo: lib $(BUILD)/demo $(BUILD)/zcp
 	@mkdir -p $(BUILD)/tmp
 	$(BUILD)/demo $(abspath $(BUILD)/zcp) $(abspath $(BUILD)/tmp)
 
 # make bench: zcio's copies against cp, dd, a read/write loop, the article's loop and
 # std::fs::copy, with the disk's limit from fio; prints a markdown report (also kept in
-# $(BUILD)/bench-report.md). Release builds only; never part of `make test`.
+# $(BUILD)/bench-report.md); then trees (bench/trees.py), then the Python package
+# against shutil (bench-python). Release builds only; never part of `make test`.
 # BENCH_DIR must be on the disk to measure (not tmpfs); BENCH_SIZE takes K/M/G suffixes.
 BENCH_DIR ?= $(BUILD)/bench
 BENCH_SIZE ?= 2G
@@ -322,6 +346,14 @@ bench: lib $(BUILD)/zcp $(BENCH_BINS)
 	python3 bench/trees.py --dir $(BENCH_DIR) --runs $(BENCH_RUNS) --shapes $(BENCH_TREES) \
 		--zcp $(BUILD)/zcp --lib $(STAGE)/$(SONAME) --floor $(BUILD)/treefloor \
 		--report $(BUILD)/bench-trees.md
+	$(MAKE) bench-python
+
+# The Python rows alone: zcio.copyfile and zcio.copytree against shutil's, in a fresh
+# virtualenv with the package pip installed (bench/python.py).
+bench-python: python-venv
+	python3 bench/python.py --python $(PY_VENV)/bin/python --dir $(BENCH_DIR) --size $(BENCH_SIZE) \
+		--runs $(BENCH_RUNS) --report $(BUILD)/bench-python.md \
+		--command "make bench-python BENCH_DIR=$(BENCH_DIR) BENCH_SIZE=$(BENCH_SIZE) BENCH_RUNS=$(BENCH_RUNS)"
 
 # Rows the tests record for RELIABILITY.md (c-tests/reliability.py).
 REPORT := $(abspath $(BUILD))/reliability.tsv
@@ -347,6 +379,7 @@ test:
 	ZCIO_REPORT=$(REPORT) $(MAKE) tsan-test
 	$(MAKE) fuzz-smoke
 	$(MAKE) install-test
+	$(MAKE) python-test
 	python3 c-tests/reliability.py $(REPORT) $(BUILD)/fuzz-summary.txt > $(BUILD)/RELIABILITY.md
 	@echo "make test: all passed; what was tried: $(BUILD)/RELIABILITY.md"
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Using zcio from Python through ctypes (standard library only).
+"""Using zcio from Python through its C ABI with ctypes (standard library only).
 
-usage: copy.py [--lib PATH]
+The Python package (`pip install .`, `import zcio`) is the way to use zcio from
+Python; this shows the C ABI as any language with an FFI sees it.
+
+usage: ctypes_copy.py [--lib PATH]
 
 Shows three things, one line per step:
   (a) copying a file with zc_copy_file() and reading what zc_stats says;
@@ -203,9 +206,9 @@ def main():
             step_sendfile(tmp)
             step_errors(tmp)
     except (OSError, AssertionError, AttributeError) as e:
-        print("copy.py: FAILED: %s" % e, file=sys.stderr)
+        print("ctypes_copy.py: FAILED: %s" % e, file=sys.stderr)
         return 1
-    print("copy.py: all steps passed")
+    print("ctypes_copy.py: all steps passed")
     return 0
 
 
