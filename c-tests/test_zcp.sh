@@ -503,6 +503,13 @@ run_zcp --fsync --in-place --no-reflink "$d/src" "$d/dst3"
 check "--fsync --in-place --no-reflink: copied" cmp -s "$d/src" "$d/dst3"
 run_zcp --debug --no-reflink "$d/src" "$d/dst3"
 check "--no-reflink: no reflink, no copy_file_range" grep -Eq "method (sendfile|read_write)" "$d/out"
+# --uncached: the flag reaches the library, and --debug says how the cache was kept
+# (what the cache holds afterwards is the library's to test).
+run_zcp --debug --uncached "$d/src" "$d/dst4"
+check "--uncached: copied" cmp -s "$d/src" "$d/dst4"
+check "--uncached: --debug says how" grep -Eq "method read_write \(uncached: (RWF_DONTCACHE|pages dropped by zcio)\)" "$d/out"
+run_zcp --uncached -m sendfile "$d/src" "$d/dst5"
+check "--uncached -m sendfile: refused" [ $rc -eq 1 -a ! -e "$d/dst5" ]
 
 # The fidelity gaps of issue 12: a sparse file's size and data told apart; -p gives
 # the exact mode whatever the umask; a copy made by root is root's.

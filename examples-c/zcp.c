@@ -1051,6 +1051,8 @@ static void debug_file(const char *src, const char *dst, const zc_stats *st) {
     sb_puts(&b, method ? method : "?");
     if (st->method == ZC_METHOD_DIRECT)
         sb_printf(&b, " (engine %s, alignment %u)", zc_engine_name(st->engine), st->alignment);
+    if (st->uncached == ZC_UNCACHED_DONTCACHE) sb_puts(&b, " (uncached: RWF_DONTCACHE)");
+    if (st->uncached == ZC_UNCACHED_DROPPED) sb_puts(&b, " (uncached: pages dropped by zcio)");
     fallbacks(&b, st);
     if (st->method == ZC_METHOD_REFLINK) {
         sb_printf(&b, ", %s file, shared by reflink", size);
@@ -1319,6 +1321,8 @@ static void usage(FILE *f) {
             "  -m, --method=M         auto (default), direct, reflink, copy_file_range,\n"
             "                         sendfile, splice, mmap or read_write\n"
             "      --direct           same as -m direct (O_DIRECT, no page cache)\n"
+            "      --uncached         copy through the page cache but leave it as it was\n"
+            "                         (any alignment; with -m auto or read_write)\n"
             "      --engine=E         Direct I/O engine: auto (default), io_uring, threads, sync\n"
             "      --queue-depth=N    Direct I/O: I/Os in flight (0: zcio's default)\n"
             "      --chunk-size=N     bytes per I/O, with an optional K or M (0: default)\n"
@@ -1425,7 +1429,7 @@ int main(int argc, char **argv) {
     enum {
         OPT_DIRECT = 256, OPT_NO_REFLINK, OPT_FSYNC, OPT_IN_PLACE, OPT_PROGRESS, OPT_VERSION,
         OPT_ENGINE, OPT_QUEUE_DEPTH, OPT_CHUNK_SIZE, OPT_PRESERVE, OPT_NO_PRESERVE, OPT_REFLINK,
-        OPT_SPARSE, OPT_DEBUG,
+        OPT_SPARSE, OPT_DEBUG, OPT_UNCACHED,
     };
     static const struct option longopts[] = {
         {"archive", no_argument, NULL, 'a'},
@@ -1447,6 +1451,7 @@ int main(int argc, char **argv) {
         {"debug", no_argument, NULL, OPT_DEBUG},
         {"method", required_argument, NULL, 'm'},
         {"direct", no_argument, NULL, OPT_DIRECT},
+        {"uncached", no_argument, NULL, OPT_UNCACHED},
         {"no-reflink", no_argument, NULL, OPT_NO_REFLINK},
         {"fsync", no_argument, NULL, OPT_FSYNC},
         {"in-place", no_argument, NULL, OPT_IN_PLACE},
@@ -1542,6 +1547,7 @@ int main(int argc, char **argv) {
             break;
         }
         case OPT_DIRECT: C.file.method = ZC_METHOD_DIRECT; break;
+        case OPT_UNCACHED: C.file.flags |= ZC_F_UNCACHED; break;
         case OPT_NO_REFLINK: C.file.flags |= ZC_F_NO_REFLINK; break;
         case OPT_FSYNC: C.file.flags |= ZC_F_FSYNC; break;
         case OPT_IN_PLACE: C.file.flags |= ZC_F_IN_PLACE; break;

@@ -173,6 +173,30 @@ extern "C" {
 #define ZC_F_PRESERVE_OWNER (1 << 11)
 
 /**
+ * Leave the page cache as it was without Direct I/O's alignment rules: a
+ * read/write copy through the cache whose pages the kernel drops once written
+ * back (`RWF_DONTCACHE`, Linux 6.14+), or zcio does where a file system does not
+ * take it. With `ZC_METHOD_AUTO` it is what runs when no reflink can.
+ */
+#define ZC_F_UNCACHED (1 << 12)
+
+/**
+ * `zc_stats.uncached`: no uncached copy ran.
+ */
+#define ZC_UNCACHED_NONE 0
+
+/**
+ * `zc_stats.uncached`: the kernel dropped the pages once written back (`RWF_DONTCACHE`).
+ */
+#define ZC_UNCACHED_DONTCACHE 1
+
+/**
+ * `zc_stats.uncached`: zcio dropped them after their write-back (`posix_fadvise`),
+ * where a file system does not take `RWF_DONTCACHE`.
+ */
+#define ZC_UNCACHED_DROPPED 2
+
+/**
  * `zc_stats.engine`: no Direct I/O engine ran.
  */
 #define ZC_ENGINE_NONE 0
@@ -496,6 +520,15 @@ typedef struct zc_stats {
    * reflink shared (where `bytes` says what was written).
    */
   uint64_t file_size;
+  /**
+   * How a copy under `ZC_F_UNCACHED` left the page cache as it was: one of
+   * `ZC_UNCACHED_*` (`ZC_UNCACHED_NONE` when no such copy ran).
+   */
+  uint32_t uncached;
+  /**
+   * Zero; room for what a later version reports.
+   */
+  uint32_t reserved;
 } zc_stats;
 
 /**

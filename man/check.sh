@@ -28,6 +28,20 @@ for n in $names; do
   echo "$funcs" | grep -qx "$n" || bad "$n has a man page but is not in $header"
 done
 
+# Every flag and zc_stats field of the header is described in zc_options_init.3.
+opts3=
+for p in "$@"; do case $p in */zc_options_init.3) opts3=$p ;; esac; done
+if [ -z "$opts3" ]; then
+  bad "no zc_options_init.3 among the pages"
+else
+  text=$(mandoc -T ascii "$opts3" | col -b)
+  fields=$(sed -n '/^typedef struct zc_stats {/,/^} zc_stats;/p' "$header" |
+           sed -n 's/^ *u*int[0-9]*_t \([a-z_]*\).*;/\1/p')
+  for c in $(grep -ow 'ZC_F_[A-Z_]*[A-Z]\|ZC_UNCACHED_[A-Z_]*[A-Z]' "$header" | sort -u) $fields; do
+    echo "$text" | grep -qw -- "$c" || bad "zc_options_init.3 does not describe $c (in $header)"
+  done
+fi
+
 zcp1=
 for p in "$@"; do case $p in */zcp.1) zcp1=$p ;; esac; done
 if [ -z "$zcp1" ]; then
@@ -40,4 +54,4 @@ else
 fi
 
 [ $fail = 0 ] || exit 1
-echo "PASS: man pages ($#): mandoc -T lint and man -l clean, every function of $header and every zcp option documented"
+echo "PASS: man pages ($#): mandoc -T lint and man -l clean, every function of $header, flag and zc_stats field and every zcp option documented"

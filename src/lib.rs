@@ -55,7 +55,7 @@ pub use crate::core::options::{FdFlags, Flags, Options, Progress, ProgressFn};
 pub use crate::core::range::copy_file_range;
 pub use crate::core::sendfile::sendfile;
 pub use crate::core::splice::splice;
-pub use crate::core::stats::{Engine, Method, Stats, Step, TreeStats};
+pub use crate::core::stats::{Engine, Method, Stats, Step, TreeStats, Uncached};
 pub use crate::core::tree::{
     Existing, Follow, Phase, Preserve, TreeError, TreeErrorFn, TreeOptions, TreeProgress,
     TreeProgressFn,

@@ -225,6 +225,8 @@ impl StatsOut {
             xattrs_copied: s.xattrs_copied,
             xattrs_skipped: s.xattrs_skipped,
             file_size: s.file_size,
+            uncached: tables::uncached_value(s.uncached),
+            reserved: 0,
         };
         c.size = self.size as u32;
         let n = self.size.min(std::mem::size_of::<zc_stats>());

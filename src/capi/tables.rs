@@ -7,7 +7,7 @@ use std::ffi::{CStr, c_char};
 use super::ffi_guard;
 use super::types::*;
 use crate::core::options::{FdFlags, Flags};
-use crate::core::stats::{Engine, Method, Step};
+use crate::core::stats::{Engine, Method, Step, Uncached};
 
 /// The C value of each method (exhaustive: a new variant needs its constant).
 const fn method_c(m: Method) -> u32 {
@@ -88,6 +88,7 @@ const _: () = {
     assert!(ZC_F_NOFOLLOW == Flags::NOFOLLOW.bits());
     assert!(ZC_F_PRESERVE_MODE == Flags::PRESERVE_MODE.bits());
     assert!(ZC_F_PRESERVE_OWNER == Flags::PRESERVE_OWNER.bits());
+    assert!(ZC_F_UNCACHED == Flags::UNCACHED.bits());
     assert!(ZC_F_NONBLOCK == FdFlags::NONBLOCK.bits());
     assert!(ZC_F_NO_FALLBACK == FdFlags::NO_FALLBACK.bits());
     let c_all = ZC_F_FSYNC
@@ -101,7 +102,8 @@ const _: () = {
         | ZC_F_NONBLOCK
         | ZC_F_NOFOLLOW
         | ZC_F_PRESERVE_MODE
-        | ZC_F_PRESERVE_OWNER;
+        | ZC_F_PRESERVE_OWNER
+        | ZC_F_UNCACHED;
     assert!(c_all == Flags::all().bits() | FdFlags::all().bits());
 };
 
@@ -123,6 +125,15 @@ pub(crate) fn engine(v: u32) -> Option<Option<Engine>> {
 /// The C value of the engine that ran, `ZC_ENGINE_NONE` for none.
 pub(crate) fn engine_value(e: Option<Engine>) -> u32 {
     e.map_or(ZC_ENGINE_NONE, engine_c)
+}
+
+/// The C value of how an uncached copy kept the cache, `ZC_UNCACHED_NONE` for none.
+pub(crate) fn uncached_value(u: Option<Uncached>) -> u32 {
+    match u {
+        None => ZC_UNCACHED_NONE,
+        Some(Uncached::DontCache) => ZC_UNCACHED_DONTCACHE,
+        Some(Uncached::Dropped) => ZC_UNCACHED_DROPPED,
+    }
 }
 
 /// Flags of a path-based copy from C bits; `ZC_F_NONBLOCK` means nothing there

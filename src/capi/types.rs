@@ -82,6 +82,11 @@ pub struct zc_stats {
     /// The size of the copy: `bytes` plus the holes kept as holes, or the size a
     /// reflink shared (where `bytes` says what was written).
     pub file_size: u64,
+    /// How a copy under `ZC_F_UNCACHED` left the page cache as it was: one of
+    /// `ZC_UNCACHED_*` (`ZC_UNCACHED_NONE` when no such copy ran).
+    pub uncached: u32,
+    /// Zero; room for what a later version reports.
+    pub reserved: u32,
 }
 
 /// As a length: copy until end of file.
@@ -146,6 +151,19 @@ pub const ZC_F_PRESERVE_MODE: u32 = 1 << 10;
 /// group the caller is in); failures to do so are not errors. Without this flag a new
 /// file belongs to the caller, whoever owns the source.
 pub const ZC_F_PRESERVE_OWNER: u32 = 1 << 11;
+/// Leave the page cache as it was without Direct I/O's alignment rules: a
+/// read/write copy through the cache whose pages the kernel drops once written
+/// back (`RWF_DONTCACHE`, Linux 6.14+), or zcio does where a file system does not
+/// take it. With `ZC_METHOD_AUTO` it is what runs when no reflink can.
+pub const ZC_F_UNCACHED: u32 = 1 << 12;
+
+/// `zc_stats.uncached`: no uncached copy ran.
+pub const ZC_UNCACHED_NONE: u32 = 0;
+/// `zc_stats.uncached`: the kernel dropped the pages once written back (`RWF_DONTCACHE`).
+pub const ZC_UNCACHED_DONTCACHE: u32 = 1;
+/// `zc_stats.uncached`: zcio dropped them after their write-back (`posix_fadvise`),
+/// where a file system does not take `RWF_DONTCACHE`.
+pub const ZC_UNCACHED_DROPPED: u32 = 2;
 
 /// `zc_stats.engine`: no Direct I/O engine ran.
 pub const ZC_ENGINE_NONE: u32 = 0;

@@ -100,6 +100,15 @@ pub(crate) fn copy_opened(
     {
         return Err(Error::invalid());
     }
+    // The kernel's copy calls go through the page cache with no way to leave it.
+    if opts.has(Flags::UNCACHED)
+        && matches!(
+            opts.get_method(),
+            Method::CopyFileRange | Method::Sendfile | Method::Splice | Method::Mmap
+        )
+    {
+        return Err(Error::invalid());
+    }
     // A FIFO destination whose reader has gone, a write past RLIMIT_FSIZE: errors,
     // never signals that kill the host.
     let _signals = SignalGuard::new();
@@ -116,6 +125,9 @@ pub(crate) fn copy_opened(
             stats.bytes = source.size();
             stats.io_calls = 1;
             false
+        }
+        Method::ReadWrite if uncached_here(opts, &source, &target) => {
+            direct::uncached(&source, target.fd(), opts, pace.reporter(), stats)?
         }
         m => forced(src_fd, &source, &target, m, opts, stats, &mut pace)?,
     };
@@ -301,6 +313,9 @@ fn auto(
     if regular && source.size() == 0 && sys::sizes_are_true(src, source.stat.st_dev) {
         return Ok(false);
     }
+    if uncached_here(opts, source, target) {
+        return direct::uncached(source, target.fd(), opts, pace.reporter(), stats);
+    }
     let chain: &[Method] = match kind {
         SFlag::S_IFIFO => &[Method::Splice, Method::ReadWrite],
         SFlag::S_IFCHR => &[Method::ReadWrite],
@@ -353,6 +368,12 @@ fn auto(
         set_size(target, source.size(), stats)?;
     }
     Ok(sparse)
+}
+
+/// Whether the copy is to leave the page cache as it was: asked for, between two
+/// regular files (a stream has no pages to leave; a device is written as it is).
+fn uncached_here(opts: &Options<'_>, source: &Source, target: &Target<'_>) -> bool {
+    opts.has(Flags::UNCACHED) && sys::is_reg(&source.stat) && target.is_regular()
 }
 
 /// The errors that mean "these files cannot be cloned here".

@@ -62,12 +62,6 @@ impl Drop for Mapping {
     }
 }
 
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as u64 } else { 4096 }
-}
-
 fn src_size(x: &Xfer<'_>) -> Result<u64> {
     Ok(sys::fstat(x.src, Step::Read)?.st_size.max(0) as u64)
 }
@@ -120,7 +114,7 @@ pub(crate) fn run(x: &mut Xfer<'_>, piece: u64) -> Result<End> {
 }
 
 fn windows(x: &mut Xfer<'_>, pos: &mut u64, stop_at: u64) -> Result<End> {
-    let page = page_size();
+    let page = sys::page_size();
     let mut size = src_size(x)?;
     if size == 0 && x.trace.moved == 0 {
         // Size 0 proves nothing (/proc, /sys): let read() find out.

@@ -48,6 +48,11 @@ bitflags::bitflags! {
         /// Give the copy the source's owner and group where allowed (root; else only
         /// a group the caller is in). Without it a new file is the caller's.
         const PRESERVE_OWNER = 1 << 11;
+        /// Keep the page cache as it was without Direct I/O's alignment rules: a
+        /// read/write copy through the cache whose pages are dropped once written
+        /// back (`RWF_DONTCACHE`, Linux 6.14+), or by zcio where a file system does
+        /// not take it. With `Method::Auto` it is what runs when no reflink can.
+        const UNCACHED = 1 << 12;
     }
 }
 
@@ -332,6 +337,15 @@ impl<'a> Options<'a> {
     /// ```
     pub fn preserve_owner(self, on: bool) -> Self {
         self.flag(Flags::PRESERVE_OWNER, on)
+    }
+
+    /// Copy through the page cache but leave it as it was ([`Flags::UNCACHED`]).
+    ///
+    /// ```
+    /// assert!(zcio::Options::new().uncached(true).get_flags().contains(zcio::Flags::UNCACHED));
+    /// ```
+    pub fn uncached(self, on: bool) -> Self {
+        self.flag(Flags::UNCACHED, on)
     }
 
     /// Refuse a destination that is a symlink with `ELOOP` instead of writing

@@ -75,6 +75,11 @@ impl<'a> Pacer<'a> {
         self.reporter.report(done)
     }
 
+    /// The reporter, for a copy that reports on its own.
+    pub(crate) fn reporter(&self) -> Reporter<'a> {
+        self.reporter
+    }
+
     /// The last report.
     pub(crate) fn finish(&self, done: u64) -> Result<()> {
         self.reporter.report(done)

@@ -244,6 +244,25 @@ impl fmt::Display for Step {
     }
 }
 
+/// How an uncached copy kept the page cache as it was (see [`Flags::UNCACHED`]).
+///
+/// [`Flags::UNCACHED`]: crate::Flags::UNCACHED
+///
+/// ```no_run
+/// let s = zcio::Options::new().method(zcio::Method::ReadWrite).uncached(true).copy_file("a", "b")?;
+/// assert!(s.uncached.is_some());
+/// # Ok::<(), zcio::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Uncached {
+    /// The kernel dropped the pages once written back (`RWF_DONTCACHE`).
+    DontCache,
+    /// zcio dropped them itself after their write-back (`posix_fadvise`), where a
+    /// file system does not take `RWF_DONTCACHE`.
+    Dropped,
+}
+
 /// What happened during a copy; returned on success, and kept in the
 /// [`Error`](crate::Error) on failure ([`Error::stats`](crate::Error::stats)).
 ///
@@ -279,6 +298,8 @@ pub struct Stats {
     pub xattrs_skipped: u32,
     /// The size of the copy: `bytes` plus the holes kept, or what a reflink shared.
     pub file_size: u64,
+    /// How a copy through the page cache left it as it was, when it did.
+    pub uncached: Option<Uncached>,
     /// `Method::bit()` of each method tried and given up.
     pub(crate) fallback_bits: u32,
     /// For each method given up, the errno that made zcio give it up.

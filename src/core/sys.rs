@@ -174,15 +174,73 @@ pub(crate) fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> nix::Result
     retry(|| nix::sys::uio::pread(fd, buf, off as libc::off_t))
 }
 
+/// The size of a memory page.
+pub(crate) fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 { p as u64 } else { 4096 }
+}
+
+/// pread with `preadv2` flags (`RWF_*`), retrying EINTR.
+pub(crate) fn pread_flags(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    off: u64,
+    flags: libc::c_int,
+) -> nix::Result<usize> {
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    retry(|| {
+        // SAFETY: one iovec over `buf`, which outlives the call.
+        let r = unsafe { libc::preadv2(fd.as_raw_fd(), &iov, 1, off as libc::off_t, flags) };
+        Errno::result(r).map(|n| n as usize)
+    })
+}
+
+/// One pwrite with `pwritev2` flags (`RWF_*`), retrying EINTR.
+fn pwrite_flags(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    off: u64,
+    flags: libc::c_int,
+) -> nix::Result<usize> {
+    let iov = libc::iovec {
+        iov_base: buf.as_ptr().cast_mut().cast(),
+        iov_len: buf.len(),
+    };
+    retry(|| {
+        // SAFETY: one iovec over `buf`, which outlives the call; the kernel only reads it.
+        let r = unsafe { libc::pwritev2(fd.as_raw_fd(), &iov, 1, off as libc::off_t, flags) };
+        Errno::result(r).map(|n| n as usize)
+    })
+}
+
 /// Writes all of `buf` at `off`, looping over short writes and EINTR.
 pub(crate) fn pwrite_all(
     fd: BorrowedFd<'_>,
+    buf: &[u8],
+    off: u64,
+    calls: &mut u64,
+) -> nix::Result<()> {
+    pwrite_all_flags(fd, buf, off, 0, calls)
+}
+
+/// [`pwrite_all`] with `pwritev2` flags (`RWF_*`; 0 is a plain pwrite).
+pub(crate) fn pwrite_all_flags(
+    fd: BorrowedFd<'_>,
     mut buf: &[u8],
     mut off: u64,
+    flags: libc::c_int,
     calls: &mut u64,
 ) -> nix::Result<()> {
     while !buf.is_empty() {
-        let n = retry(|| nix::sys::uio::pwrite(fd, buf, off as libc::off_t))?;
+        let n = if flags == 0 {
+            retry(|| nix::sys::uio::pwrite(fd, buf, off as libc::off_t))?
+        } else {
+            pwrite_flags(fd, buf, off, flags)?
+        };
         *calls += 1;
         if n == 0 {
             return Err(Errno::EIO);

@@ -50,12 +50,14 @@ fn open_tmpfiles(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Every method, reflink and copy_file_range both allowed and not, Direct I/O with
-/// each engine.
+/// Every method, reflink and copy_file_range both allowed and not, uncached
+/// copies, Direct I/O with each engine.
 pub fn every_way() -> Vec<Options<'static>> {
     let mut v = vec![
         Options::new(),
         Options::new().reflink(false),
+        Options::new().reflink(false).uncached(true),
+        Options::new().method(Method::ReadWrite).uncached(true),
         Options::new().method(Method::CopyFileRange),
         Options::new().method(Method::Sendfile),
         Options::new().method(Method::Splice),

@@ -167,12 +167,7 @@ pub(crate) fn copy_opened(
         }
         Plan::Buffered { errno } => {
             fall_back(src, target.fd(), errno, opts, stats)?;
-            let chunk = if opts.get_chunk_size() == 0 {
-                DEFAULT_CHUNK
-            } else {
-                opts.get_chunk_size()
-            };
-            let chunk = fit_chunk(chunk, total, 4096) as usize;
+            let chunk = buffered_chunk(opts, total);
             let pieces = Pieces::new(map(), 1, chunk);
             buffered::copy(src, target.fd(), &pieces, chunk, progress, stats)?
         }
@@ -184,6 +179,38 @@ pub(crate) fn copy_opened(
     stats.xattrs_copied = r.xattrs_copied;
     stats.xattrs_skipped = r.xattrs_skipped;
     Ok(())
+}
+
+/// The chunk of a buffered copy: the caller's, or 1 MiB, cut to the file's size.
+fn buffered_chunk(opts: &Options<'_>, total: u64) -> usize {
+    let chunk = if opts.get_chunk_size() == 0 {
+        DEFAULT_CHUNK
+    } else {
+        opts.get_chunk_size()
+    };
+    fit_chunk(chunk, total, 4096) as usize
+}
+
+/// The read/write copy of a regular `source` into the regular file `dst` that
+/// leaves the page cache as it was (`Flags::UNCACHED`); holes are kept unless
+/// `Flags::NO_SPARSE`. Returns whether they were.
+pub(crate) fn uncached(
+    source: &Source,
+    dst: BorrowedFd<'_>,
+    opts: &Options<'_>,
+    progress: Reporter<'_>,
+    stats: &mut Stats,
+) -> Result<bool> {
+    let src = source.file.as_fd();
+    let chunk = buffered_chunk(opts, source.size());
+    let pieces = Pieces::new(
+        DataMap::new(src, &source.stat, !opts.has(Flags::NO_SPARSE)),
+        1,
+        chunk,
+    );
+    stats.method = Method::ReadWrite;
+    buffered::copy(src, dst, &pieces, chunk, progress, stats)?;
+    Ok(pieces.is_sparse())
 }
 
 /// Runs the requested engine, or under `Engine::None` the first one that can run
