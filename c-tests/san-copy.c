@@ -2,7 +2,7 @@
  * Sanitizer driver for the whole-file copies: zc_copy_file with every method onto
  * a new and an existing destination, across file systems (to /dev/shm when DIR is
  * not on it), with each flag that changes the path taken (EXCL, IN_PLACE, FSYNC,
- * NO_REFLINK, NO_SPARSE, PRESERVE_*), from a sparse file, a FIFO fed by another
+ * NO_REFLINK, NO_SPARSE, PRESERVE_*, UNCACHED), from a sparse file, a FIFO fed by another
  * process and /proc, onto /dev/null, and zc_splice_file (a reflink may fail: ext4
  * and tmpfs cannot clone; the clone itself is tested in Rust on XFS). Its checks
  * are the driver's own (success and the bytes, or a refusal that changed
@@ -63,14 +63,17 @@ static void methods_and_flags(const char *where) {
     const uint32_t flags[] = {ZC_F_IN_PLACE, ZC_F_FSYNC, ZC_F_NO_REFLINK, ZC_F_NO_SPARSE,
                               ZC_F_PRESERVE_TIMES | ZC_F_PRESERVE_XATTRS,
                               ZC_F_PRESERVE_MODE | ZC_F_PRESERVE_OWNER, ZC_F_NOFOLLOW,
-                              ZC_F_NO_FALLBACK};
-    for (int f = 0; f < 8; f++) {
+                              ZC_F_NO_FALLBACK, ZC_F_UNCACHED};
+    for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
         for (int i = 0; i < 8; i++) {
-            /* NO_REFLINK refuses the methods that may share blocks (-EINVAL). */
+            /* NO_REFLINK refuses the methods that may share blocks (-EINVAL), and
+             * UNCACHED the kernel's copy calls. */
             int shares = METHODS[i] == ZC_METHOD_REFLINK || METHODS[i] == ZC_METHOD_COPY_FILE_RANGE;
+            int cached = METHODS[i] >= ZC_METHOD_COPY_FILE_RANGE && METHODS[i] <= ZC_METHOD_MMAP;
             copy(src, dst, METHODS[i], flags[f], want, n,
                  METHODS[i] == ZC_METHOD_REFLINK || flags[f] == ZC_F_NO_FALLBACK ||
-                     (shares && flags[f] == ZC_F_NO_REFLINK));
+                     (shares && flags[f] == ZC_F_NO_REFLINK) ||
+                     (cached && flags[f] == ZC_F_UNCACHED));
         }
     }
     copy(src, dst, ZC_METHOD_AUTO, ZC_F_EXCL, want, n, 1);

@@ -25,6 +25,7 @@ pub struct FileOpts {
     preserve_mode: bool,
     preserve_owner: bool,
     nofollow: bool,
+    uncached: bool,
 }
 
 fn parse_method(s: &str) -> PyResult<zcio::Method> {
@@ -49,7 +50,7 @@ pub struct FileSettings {
     engine: Option<zcio::Engine>,
     queue_depth: u32,
     chunk_size: u64,
-    flags: [bool; 11],
+    flags: [bool; 12],
 }
 
 impl FileOpts {
@@ -71,6 +72,7 @@ impl FileOpts {
                 self.preserve_mode,
                 self.preserve_owner,
                 self.nofollow,
+                self.uncached,
             ],
         })
     }
@@ -91,6 +93,7 @@ impl FileSettings {
             mode,
             owner,
             nofollow,
+            uncached,
         ] = self.flags;
         zcio::Options::new()
             .method(self.method)
@@ -108,6 +111,7 @@ impl FileSettings {
             .preserve_mode(mode)
             .preserve_owner(owner)
             .nofollow(nofollow)
+            .uncached(uncached)
     }
 }
 

@@ -47,6 +47,10 @@ pub struct Stats {
     /// Extended attributes the destination would not take.
     #[pyo3(get)]
     xattrs_skipped: u32,
+    /// How an uncached copy left the page cache as it was: "dontcache" (the
+    /// kernel dropped the pages), "dropped" (zcio did), or None.
+    #[pyo3(get)]
+    uncached: Option<&'static str>,
     gave_up: Vec<(&'static str, i32)>,
 }
 
@@ -63,6 +67,7 @@ impl From<&zcio::Stats> for Stats {
             failed_step: s.failed_step.name(),
             xattrs_copied: s.xattrs_copied,
             xattrs_skipped: s.xattrs_skipped,
+            uncached: s.uncached.map(|u| u.name()),
             gave_up: s.fallbacks().map(|(m, e)| (m.name(), e)).collect(),
         }
     }
@@ -107,6 +112,7 @@ impl Stats {
         d.set_item("failed_step", self.failed_step)?;
         d.set_item("xattrs_copied", self.xattrs_copied)?;
         d.set_item("xattrs_skipped", self.xattrs_skipped)?;
+        d.set_item("uncached", self.uncached)?;
         d.set_item("fallbacks", self.fallbacks(py))?;
         Ok(d)
     }

@@ -47,6 +47,19 @@ def test_stats_say_what_ran(work, src):
         s.method = "x"
 
 
+def test_uncached_reaches_zcio(work, src):
+    """uncached=True goes through to zcio and Stats says how the cache was kept
+    (what the cache holds afterwards is the Rust suite's to check)."""
+    dst = os.path.join(work, "dst")
+    s = zcio.copy_file(src, dst, uncached=True, reflink=False)
+    assert (s.method, read(dst)) == ("read_write", DATA)
+    assert s.uncached in ("dontcache", "dropped") and s.as_dict()["uncached"] == s.uncached
+    assert zcio.copy_file(src, dst, reflink=False).uncached is None
+    with pytest.raises(OSError) as e:
+        zcio.copy_file(src, dst, method="sendfile", uncached=True)
+    assert e.value.errno == errno.EINVAL
+
+
 @pytest.mark.parametrize("method", ["copy_file_range", "sendfile", "splice", "mmap", "read_write"])
 def test_forced_methods(work, src, method):
     dst = os.path.join(work, "dst")

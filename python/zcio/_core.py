@@ -44,13 +44,14 @@ def _file_opts(
     preserve_mode: bool = False,
     preserve_owner: bool = False,
     nofollow: bool = False,
+    uncached: bool = False,
 ) -> "dict[str, Any]":
     """Every key the extension's copies take (they have no defaults of their own)."""
     return dict(method=method, engine=engine, queue_depth=queue_depth, chunk_size=chunk_size,
                 fsync=fsync, fallback=fallback, exclusive=exclusive, in_place=in_place,
                 reflink=reflink, sparse=sparse, preserve_times=preserve_times,
                 preserve_xattrs=preserve_xattrs, preserve_mode=preserve_mode,
-                preserve_owner=preserve_owner, nofollow=nofollow)
+                preserve_owner=preserve_owner, nofollow=nofollow, uncached=uncached)
 
 
 def _same_file(src: Any, dst: Any) -> bool:
@@ -89,6 +90,7 @@ def copy_file(
     preserve_mode: bool = False,
     preserve_owner: bool = False,
     nofollow: bool = False,
+    uncached: bool = False,
     engine: Optional[str] = None,
     queue_depth: int = 0,
     chunk_size: int = 0,
@@ -111,7 +113,9 @@ def copy_file(
     exists), ``in_place`` (write ``dst`` itself: a failure leaves it partial),
     ``reflink=False`` (never share blocks), ``preserve_times``,
     ``preserve_xattrs``, ``preserve_mode`` (exact bits, umask ignored),
-    ``preserve_owner``; for Direct I/O ``engine`` ("io_uring", "threads",
+    ``preserve_owner``, ``uncached`` (through the page cache but leaving it as
+    it was, for data nobody reads soon: ``stats.uncached`` says how; with
+    "auto" after a reflink, or "read_write"); for Direct I/O ``engine`` ("io_uring", "threads",
     "sync"), ``queue_depth`` and ``chunk_size``.
 
     ``progress(done, total)`` is called on this thread as bytes move and once at
@@ -127,7 +131,7 @@ def copy_file(
                       fsync=fsync, fallback=fallback, exclusive=exclusive, in_place=in_place,
                       reflink=reflink, sparse=sparse, preserve_times=preserve_times,
                       preserve_xattrs=preserve_xattrs, preserve_mode=preserve_mode,
-                      preserve_owner=preserve_owner, nofollow=nofollow)
+                      preserve_owner=preserve_owner, nofollow=nofollow, uncached=uncached)
     return _run_copy(src, dst, opts, "copy", progress)
 
 
@@ -230,6 +234,7 @@ def copy_tree(
     reflink: bool = True,
     sparse: bool = True,
     fsync: bool = False,
+    uncached: bool = False,
     engine: Optional[str] = None,
     queue_depth: int = 0,
     chunk_size: int = 0,
@@ -263,7 +268,7 @@ def copy_tree(
     """
     names = ["all"] if archive else _preserve_names(preserve)
     opts = _file_opts(method, engine=engine, queue_depth=queue_depth, chunk_size=chunk_size,
-                      fsync=fsync, reflink=reflink, sparse=sparse)
+                      fsync=fsync, reflink=reflink, sparse=sparse, uncached=uncached)
     tree = dict(follow=follow, preserve=names, existing=existing, merge=merge,
                 one_file_system=one_file_system, jobs=jobs)
     stats, failures = _zcio.copy_tree(src, dst, opts, tree, progress)

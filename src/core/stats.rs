@@ -263,6 +263,20 @@ pub enum Uncached {
     Dropped,
 }
 
+impl Uncached {
+    /// Its name: "dontcache" or "dropped".
+    ///
+    /// ```
+    /// assert_eq!(zcio::Uncached::DontCache.name(), "dontcache");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Uncached::DontCache => "dontcache",
+            Uncached::Dropped => "dropped",
+        }
+    }
+}
+
 /// What happened during a copy; returned on success, and kept in the
 /// [`Error`](crate::Error) on failure ([`Error::stats`](crate::Error::stats)).
 ///
