@@ -298,11 +298,14 @@ python-venv:
 	$(PIP) wheel --no-deps -w $(PY_WHEELS) .
 	$(PIP) install pytest tqdm mypy
 
-# From python/tests, so that no source tree of the package is on sys.path.
+# From python/tests, so that no source tree of the package is on sys.path. The
+# scratch trees go once the tests pass (kept for a look when they fail): their
+# symlink loops would make cargo package warn.
 python-test: python-venv
 	@mkdir -p $(BUILD)/tmp
 	cd python/tests && ZCIO_WHEELS=$(abspath $(PY_WHEELS)) $(abspath $(PY_VENV))/bin/python -m pytest \
 		-q -p no:cacheprovider --basetemp=$(abspath $(BUILD)/tmp/pytest) $(PYTEST_ARGS)
+	@rm -rf $(BUILD)/tmp/pytest
 
 demo: lib $(BUILD)/demo $(BUILD)/zcp
 	@mkdir -p $(BUILD)/tmp
