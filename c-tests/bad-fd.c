@@ -12,13 +12,7 @@
 static int is_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR\n", argv[0]);
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    t_fixture(argv[1]);
-    int fds = t_count_fds();
+    int fds = t_fixture_main(argc, argv);
     t_name = "descriptors";
     int in = open(t_src, O_RDONLY | O_CLOEXEC);
     int out = open(t_dst_old, O_WRONLY | O_CLOEXEC);

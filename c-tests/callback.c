@@ -24,13 +24,7 @@ static int on_progress(uint64_t done, uint64_t total, void *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR\n", argv[0]);
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    t_fixture(argv[1]);
-    int fds = t_count_fds();
+    int fds = t_fixture_main(argc, argv);
     t_name = "progress";
     char *big = t_path(t_okdir, "big"), *ok = t_ok_path("ok");
     size_t n = 5 * 1048576 + 3;

@@ -10,6 +10,7 @@
 #define ZCIO_TEST_HELPERS_H
 
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -384,6 +386,51 @@ static inline void t_fixture(const char *base) {
 }
 
 static inline char *t_ok_path(const char *name) { return t_path(t_okdir, name); }
+
+/* The methods a copy can be forced to use, reflink (which ext4 and tmpfs refuse)
+ * left out. */
+enum { T_NCOPY_METHODS = 7 };
+static inline uint32_t t_copy_method(int i) {
+    static const uint32_t m[T_NCOPY_METHODS] = {
+        ZC_METHOD_AUTO,   ZC_METHOD_DIRECT, ZC_METHOD_COPY_FILE_RANGE, ZC_METHOD_SENDFILE,
+        ZC_METHOD_SPLICE, ZC_METHOD_MMAP,   ZC_METHOD_READ_WRITE};
+    return m[i];
+}
+
+/* zc_method_name(m) in capitals, as the report rows spell methods ("?" for none):
+ * t_method_upper(m).s, valid to the end of the expression. */
+typedef struct {
+    char s[24];
+} t_name_buf;
+static inline t_name_buf t_method_upper(uint32_t m) {
+    t_name_buf b = {"?"};
+    const char *n = zc_method_name(m);
+    for (size_t i = 0; n && n[i] && i + 1 < sizeof b.s; i++) {
+        b.s[i] = (char)toupper((unsigned char)n[i]);
+        b.s[i + 1] = 0;
+    }
+    return b;
+}
+
+/* Seconds on the monotonic clock. */
+static inline double t_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The start of a fixture program's main: DIR from the command line (usage: exit
+ * 2), SIGPIPE an error rather than death, the fixture made in DIR. Returns the
+ * descriptors open before the checks, for t_fixture_finish. */
+static inline int t_fixture_main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        exit(2);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    t_fixture(argv[1]);
+    return t_count_fds();
+}
 
 static inline void t_fixture_done(void) {
     t_rmtree(t_dir);

@@ -7,13 +7,7 @@
 #include "helpers.h"
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR\n", argv[0]);
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    t_fixture(argv[1]);
-    int fds = t_count_fds();
+    int fds = t_fixture_main(argc, argv);
     t_name = "bytes";
     char *s8 = t_ok_path("src-\xff\xfe"), *d8 = t_ok_path("dst-\xff\xfe\x80");
     t_write_nosync(s8, t_src_data, t_src_len);

@@ -27,32 +27,6 @@ static const char *dir;
 static int cases, cases_ok;
 static int quick; /* under valgrind: one method each */
 
-static const struct {
-    uint32_t id;
-    const char *name;
-} methods[] = {
-    {ZC_METHOD_AUTO, "AUTO"},
-    {ZC_METHOD_DIRECT, "DIRECT"},
-    {ZC_METHOD_COPY_FILE_RANGE, "COPY_FILE_RANGE"},
-    {ZC_METHOD_SENDFILE, "SENDFILE"},
-    {ZC_METHOD_SPLICE, "SPLICE"},
-    {ZC_METHOD_MMAP, "MMAP"},
-    {ZC_METHOD_READ_WRITE, "READ_WRITE"},
-};
-enum { NMETHODS = sizeof methods / sizeof methods[0] };
-
-static const char *method_name(uint32_t m) {
-    static const char *names[] = {"AUTO",     "DIRECT", "REFLINK", "COPY_FILE_RANGE",
-                                  "SENDFILE", "SPLICE", "MMAP",    "READ_WRITE"};
-    return m < ZC_METHOD_COUNT ? names[m] : "?";
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void row(const char *fault, const char *method, int ok, const char *fmt, ...) {
     char buf[512];
     va_list ap;
@@ -126,13 +100,13 @@ static void *storm_thread(void *arg) {
     sigaddset(&s, SIGALRM);
     sigaddset(&s, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &s, NULL);
-    double t0 = now_s();
+    double t0 = t_now();
     while (!atomic_load(&storm_stop)) {
         pthread_kill(copier, SIGUSR1);
         atomic_fetch_add(&storm_sent, 1);
         /* A copy that crawls under the storm would blow the run's time: stop the
          * storm after STORM_MAX_S and report it. */
-        if ((atomic_load(&storm_sent) & 1023) == 0 && now_s() - t0 > STORM_MAX_S) {
+        if ((atomic_load(&storm_sent) & 1023) == 0 && t_now() - t0 > STORM_MAX_S) {
             struct itimerval off = {{0, 0}, {0, 0}};
             setitimer(ITIMER_REAL, &off, NULL);
             atomic_store(&storm_timed_out, 1);
@@ -187,9 +161,9 @@ static void test_signal_storm(void) {
         if (pthread_create(&th, NULL, storm_thread, NULL) != 0) t_die("pthread_create");
         struct itimerval it = {{0, 100}, {0, 100}};
         setitimer(ITIMER_REAL, &it, NULL);
-        double t0 = now_s();
+        double t0 = t_now();
         int r = zc_copy_file(src, dst, &o, &st);
-        double dt = now_s() - t0;
+        double dt = t_now() - t0;
         struct itimerval off = {{0, 0}, {0, 0}};
         setitimer(ITIMER_REAL, &off, NULL);
         atomic_store(&storm_stop, 1);
@@ -217,7 +191,7 @@ static void test_signal_storm(void) {
             "%.2f s",
             r == 0 ? (exact ? "exact copy" : "copy differs") : zc_strerror(r),
             slow ? " (slow: storm stopped after 10 s)" : "", a, u,
-            method_name(st.method), st.engine, st.failed_step, dt);
+            t_method_upper(st.method).s, st.engine, st.failed_step, dt);
         unlink(dst);
     }
     signal(SIGALRM, SIG_IGN);
@@ -299,7 +273,7 @@ static void test_source_changes(void) {
     for (int trunc = 1; trunc >= 0; trunc--) {
         const char *fault = trunc ? "source truncated to half at 25%" : "source extended at 25%";
         t_name = fault;
-        for (int i = 0; i < NMETHODS; i += quick ? 3 : 1) {
+        for (int i = 0; i < T_NCOPY_METHODS; i += quick ? 3 : 1) {
             /* Restore the source as it was. */
             struct stat sst;
             if (fstat(fd, &sst) != 0) t_die("fstat");
@@ -312,13 +286,13 @@ static void test_source_changes(void) {
             zc_stats st;
             zc_options_init(&o);
             zc_stats_init(&st);
-            o.method = methods[i].id;
+            o.method = t_copy_method(i);
             o.progress = on_progress;
             o.progress_arg = &c;
             unsigned long bus0 = atomic_load(&n_bus);
-            double t0 = now_s();
+            double t0 = t_now();
             int r = guarded_copy(src, dst, &o, &st);
-            double dt = now_s() - t0;
+            double dt = t_now() - t0;
             int bus = atomic_load(&n_bus) != bus0;
             CHECK(!bus);
             int tmps = t_temp_files(dir);
@@ -344,7 +318,7 @@ static void test_source_changes(void) {
                          : got == n / 2 ? "the truncated size"
                          : got == n + ext_len ? "the extended size"
                                               : "another size",
-                         st.bytes == got ? "" : ", stats.bytes differs", method_name(st.method));
+                         st.bytes == got ? "" : ", stats.bytes differs", t_method_upper(st.method).s);
             } else {
                 int intact = t_file_is(dst, old, sizeof old);
                 CHECK(r < 0);
@@ -357,7 +331,7 @@ static void test_source_changes(void) {
             char extra[96];
             snprintf(extra, sizeof extra, "; changed at %.0f%%, %.2f s",
                      c.fired ? 100.0 * (double)c.fired_at / (double)n : -1.0, dt);
-            row(fault, methods[i].name, ok, "%s%s%s", res, c.fired ? "" : " (change never made: progress not called mid-copy)", extra);
+            row(fault, t_method_upper(t_copy_method(i)).s, ok, "%s%s%s", res, c.fired ? "" : " (change never made: progress not called mid-copy)", extra);
         }
     }
     close(fd);

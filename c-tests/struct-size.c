@@ -143,12 +143,7 @@ static void sizes(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR\n", argv[0]);
-        return 2;
-    }
-    t_fixture(argv[1]);
-    int fds = t_count_fds();
+    int fds = t_fixture_main(argc, argv);
     initialisers();
     sizes();
     return t_fixture_finish("struct-size", fds);

@@ -25,32 +25,6 @@ enum { MIB = 1 << 20 };
 static const char *dir;
 static int cases, cases_ok;
 
-static const struct {
-    uint32_t id;
-    const char *name;
-} methods[] = {
-    {ZC_METHOD_AUTO, "AUTO"},
-    {ZC_METHOD_DIRECT, "DIRECT"},
-    {ZC_METHOD_COPY_FILE_RANGE, "COPY_FILE_RANGE"},
-    {ZC_METHOD_SENDFILE, "SENDFILE"},
-    {ZC_METHOD_SPLICE, "SPLICE"},
-    {ZC_METHOD_MMAP, "MMAP"},
-    {ZC_METHOD_READ_WRITE, "READ_WRITE"},
-};
-enum { NMETHODS = sizeof methods / sizeof methods[0] };
-
-static const char *method_name(uint32_t m) {
-    static const char *names[] = {"AUTO",     "DIRECT", "REFLINK", "COPY_FILE_RANGE",
-                                  "SENDFILE", "SPLICE", "MMAP",    "READ_WRITE"};
-    return m < ZC_METHOD_COUNT ? names[m] : "?";
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void row(const char *fault, const char *method, int ok, const char *fmt, ...) {
     char buf[512];
     va_list ap;
@@ -184,22 +158,22 @@ static void test_fuse(int *skipped) {
     for (size_t i = 0; i < zn; i++) zwant[i] = pattern_byte(i);
 
     t_name = "fuse EIO";
-    for (int i = 0; i < NMETHODS; i++) {
+    for (int i = 0; i < T_NCOPY_METHODS; i++) {
         t_write_file(dst, old, sizeof old);
         zc_options o;
         zc_stats st;
         zc_options_init(&o);
         zc_stats_init(&st);
-        o.method = methods[i].id;
+        o.method = t_copy_method(i);
         int r = zc_copy_file(eio, dst, &o, &st);
         int intact = t_file_is(dst, old, sizeof old), tmps = t_temp_files(dir);
         CHECK_EQ(r, -EIO);
         CHECK(intact);
         CHECK_EQ(tmps, 0);
         /* The fault: mmap reported the I/O error as -EFAULT. */
-        if (methods[i].id == ZC_METHOD_MMAP)
+        if (t_copy_method(i) == ZC_METHOD_MMAP)
             t_regression("mmap_read_error_is_eio_not_efault", r == -EIO && intact && tmps == 0);
-        row("read EIO at 1 MiB of 4 MiB (FUSE)", methods[i].name, r == -EIO && intact && tmps == 0,
+        row("read EIO at 1 MiB of 4 MiB (FUSE)", t_method_upper(t_copy_method(i)).s, r == -EIO && intact && tmps == 0,
             "%s, failed_step %u, %llu bytes written, old destination %s%s",
             r ? zc_strerror(r) : "SUCCESS (expected EIO)", st.failed_step,
             (unsigned long long)st.bytes, intact ? "intact" : "CHANGED",
@@ -207,19 +181,19 @@ static void test_fuse(int *skipped) {
     }
 
     t_name = "fuse size 0";
-    for (int i = 0; i < NMETHODS; i++) {
+    for (int i = 0; i < T_NCOPY_METHODS; i++) {
         unlink(dst);
         zc_options o;
         zc_stats st;
         zc_options_init(&o);
         zc_stats_init(&st);
-        o.method = methods[i].id;
+        o.method = t_copy_method(i);
         int r = zc_copy_file(zero, dst, &o, &st);
         size_t got = 0;
         int prefix = r == 0 && file_is_prefix(dst, zwant, zn, &got);
         int all = prefix && got == zn;
-        int must = methods[i].id == ZC_METHOD_AUTO || methods[i].id == ZC_METHOD_READ_WRITE ||
-                   methods[i].id == ZC_METHOD_DIRECT;
+        int must = t_copy_method(i) == ZC_METHOD_AUTO || t_copy_method(i) == ZC_METHOD_READ_WRITE ||
+                   t_copy_method(i) == ZC_METHOD_DIRECT;
         int tmps = t_temp_files(dir);
         CHECK_EQ(tmps, 0);
         if (must) {
@@ -231,13 +205,13 @@ static void test_fuse(int *skipped) {
         char res[200];
         if (r == 0)
             snprintf(res, sizeof res, "success, %zu of %zu bytes%s, moved by %s", got, zn,
-                     prefix ? "" : " (WRONG content)", method_name(st.method));
+                     prefix ? "" : " (WRONG content)", t_method_upper(st.method).s);
         else
             snprintf(res, sizeof res, "%s, failed_step %u", zc_strerror(r), st.failed_step);
         /* The fault: Direct I/O trusted the size and copied nothing. */
-        if (methods[i].id == ZC_METHOD_DIRECT)
+        if (t_copy_method(i) == ZC_METHOD_DIRECT)
             t_regression("direct_copies_a_file_that_claims_size_0", r == 0 && all && tmps == 0);
-        row("size 0 in getattr, 3 MiB on read (FUSE)", methods[i].name,
+        row("size 0 in getattr, 3 MiB on read (FUSE)", t_method_upper(t_copy_method(i)).s,
             tmps == 0 && (r != 0 || prefix) && (!must || (r == 0 && all)), "%s%s", res,
             must ? "" : " (reported only)");
     }
@@ -286,14 +260,14 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     char *work = t_mkdtemp(argv[1]);
     dir = work;
-    double t0 = now_s();
+    double t0 = t_now();
     int fds = t_count_fds_no_pipes();
     int fuse_skipped = 0;
     test_fuse(&fuse_skipped);
     t_name = "descriptors";
     CHECK_EQ(t_count_fds_no_pipes(), fds);
     printf("totals: %d cases, %d ok, %d failed; fuse %.1f s\n", cases, cases_ok, cases - cases_ok,
-           now_s() - t0);
+           t_now() - t0);
     t_rmtree(work);
     free(work);
     if (fuse_skipped) t_skip("no FUSE here: no case ran");

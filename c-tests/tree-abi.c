@@ -214,9 +214,7 @@ static void callbacks(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) return 2;
-    t_fixture(argv[1]);
-    int fds = t_count_fds();
+    int fds = t_fixture_main(argc, argv);
     /* Beside the fixture, whose directory the ABI cases check is unchanged. */
     char *own = t_mkdtemp(argv[1]);
     src = t_path(own, "tree");

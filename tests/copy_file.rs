@@ -324,13 +324,21 @@ fn full_file_system_and_cancel_keep_the_old_destination() {
     let small = d.path().join("small");
     let sb = data(3 << 20, 8);
     write_file(&small, &sb);
-    for meth in [Method::Auto, Method::ReadWrite, Method::Sendfile] {
-        let o = Options::new().method(meth).progress(&stop_at_half);
-        let (r, st) = outcome(o.copy_file(&small, &dst));
-        assert_eq!(errno(r), libc::ECANCELED, "{meth}");
-        assert_eq!(st.failed_step, zcio::Step::Cancel);
-        assert!(fs::read(&dst).expect("read") == old);
-        assert_eq!(extra_entries(&m.path(), &["dst"]), Vec::<String>::new());
+    for (name, o) in [
+        ("auto", Options::new()),
+        ("read_write", Options::new().method(Method::ReadWrite)),
+        ("sendfile", Options::new().method(Method::Sendfile)),
+        ("uncached", Options::new().uncached(true)),
+    ] {
+        let (r, st) = outcome(o.progress(&stop_at_half).copy_file(&small, &dst));
+        assert_eq!(errno(r), libc::ECANCELED, "{name}");
+        assert_eq!(st.failed_step, zcio::Step::Cancel, "{name}");
+        assert!(fs::read(&dst).expect("read") == old, "{name}");
+        assert_eq!(
+            extra_entries(&m.path(), &["dst"]),
+            Vec::<String>::new(),
+            "{name}"
+        );
     }
     report(
         "copy_file",
