@@ -111,13 +111,13 @@ static int told_before(const char *path, int err) {
     return 0;
 }
 
-/* The tree's error callback: cp's message, with this rank's name, once. A
- * directory that cannot be opened or listed fails in every rank's walk: rank
- * 0 tells it. */
+/* The tree's error callback: cp's message, with this rank's name, once. Every
+ * rank walks every directory, so one that cannot be read or made fails in each:
+ * rank 0 tells it (its metadata, set by one rank only, is that rank's). */
 static int on_part_error(const char *path, int err, uint32_t step, void *arg) {
     struct job *j = arg;
     int quiet = told_before(path, err);
-    if (!quiet && rank != 0 && (step == ZC_STEP_OPEN_SRC || step == ZC_STEP_READ)) {
+    if (!quiet && rank != 0 && step != ZC_STEP_METADATA) {
         struct stat st;
         quiet = (j->follow == ZC_FOLLOW_ALL ? stat(path, &st) : lstat(path, &st)) == 0 && S_ISDIR(st.st_mode);
     }
@@ -183,8 +183,9 @@ static int part_wait(struct part *pt, double until) {
 }
 
 /* Runs `phase` of this rank's part of job `j`; returns when every rank's has
- * finished. `base` is the bytes the job's earlier phases moved, for the bar. */
-static void run_phase(struct job *j, uint32_t phase, uint64_t base, struct part *pt) {
+ * finished, with the bytes all ranks dealt with in it (as the library counts
+ * them for progress). `base`: those of the job's earlier phases, for the bar. */
+static uint64_t run_phase(struct job *j, uint32_t phase, uint64_t base, struct part *pt) {
     memset(pt, 0, sizeof *pt);
     pt->src = j->src;
     pt->dst = j->dst;
@@ -203,6 +204,7 @@ static void run_phase(struct job *j, uint32_t phase, uint64_t base, struct part 
     int threaded = pthread_create(&tid, NULL, part_main, pt) == 0;
     if (!threaded) part_main(pt);
     double tick = now();
+    uint64_t done;
     for (;;) {
         int fin = part_wait(pt, tick);
         tick = now() + 0.5;
@@ -220,18 +222,22 @@ static void run_phase(struct job *j, uint32_t phase, uint64_t base, struct part 
             /* Every rank walks the whole tree: the totals are any rank's, the
              * entries done the slowest walk's (after the data phase, all). */
             atomic_store(&P.t_done, base + gsum[S_BYTES_DONE]);
-            atomic_store(&P.t_known, gmax[X_BYTES_KNOWN]);
-            atomic_store(&P.t_eknown, gmax[X_ENTRIES_KNOWN]);
+            /* Each phase walks anew: its totals start again from zero. */
+            if (gmax[X_BYTES_KNOWN] > atomic_load(&P.t_known)) atomic_store(&P.t_known, gmax[X_BYTES_KNOWN]);
+            if (gmax[X_ENTRIES_KNOWN] > atomic_load(&P.t_eknown))
+                atomic_store(&P.t_eknown, gmax[X_ENTRIES_KNOWN]);
             atomic_store(&P.t_edone, phase == ZC_PHASE_DATA ? UINT64_MAX - gmax[X_NOT_ENTRIES_DONE]
-                                                            : gmax[X_ENTRIES_KNOWN]);
-            atomic_store(&P.t_walked, gmax[X_NOT_WALKED] == 0);
+                                                            : atomic_load(&P.t_eknown));
+            if (phase == ZC_PHASE_DATA) atomic_store(&P.t_walked, gmax[X_NOT_WALKED] == 0);
             bar_tick();
         }
+        done = gsum[S_BYTES_DONE];
         if (gsum[S_FINISHED] == (uint64_t)nranks) break;
     }
     if (threaded) pthread_join(tid, NULL);
     pthread_cond_destroy(&pt->cv);
     pthread_mutex_destroy(&pt->mu);
+    return done;
 }
 
 static void add_stats(uint64_t *v, const zc_tree_stats *s) {
@@ -272,7 +278,7 @@ static int run_parts(struct job *j, zc_tree_stats *sum) {
     snprintf(who, sizeof who, "zcp-mpi[rank %d]: ", rank);
     cp_set_prefix(who);
     double start = now();
-    uint64_t mine[T_N] = {0};
+    uint64_t mine[T_N] = {0}, done = 0;
     int first = 0, root_err = 0;
     uint32_t step = ZC_STEP_NONE;
     struct part pt;
@@ -280,7 +286,7 @@ static int run_parts(struct job *j, zc_tree_stats *sum) {
     if (told.v) memset(told.v, 0, told.cap * sizeof *told.v);
     for (size_t i = 0; i < sizeof phases / sizeof *phases; i++) {
         int told = j->reported;
-        run_phase(j, phases[i], mine[T_BYTES] + mine[T_REFLINKED] + mine[T_HOLES], &pt);
+        done += run_phase(j, phases[i], done, &pt);
         add_stats(mine, &pt.ts);
         if (pt.r < 0 && !first) first = pt.r, step = pt.ts.failed_step;
         /* An error with no callback is the root's: the later phases would meet it again. */
@@ -331,8 +337,11 @@ static int run_parts(struct job *j, zc_tree_stats *sum) {
             out("%q -> %q: %s", j->src, j->dst, line);
         }
         free(shares);
-        /* Whatever atomics the last round left: the bar's count of this tree. */
-        atomic_store(&P.t_done, sum->bytes + sum->bytes_reflinked + sum->bytes_in_holes);
+        /* The bar's count of this tree, for cp_tree_end: every phase's. A part
+         * counts no bytes for the names it links or the files it keeps, which
+         * a copy on its own does: a complete copy is all of the tree. */
+        uint64_t known = atomic_load(&P.t_known);
+        atomic_store(&P.t_done, job_status == 0 && done < known ? known : done);
         atomic_store(&P.t_edone, atomic_load(&P.t_eknown));
     }
     return job_status == 2 ? -ECANCELED : job_status ? (first < 0 ? first : -EIO) : 0;
