@@ -133,6 +133,7 @@ struct part {
     zc_tree_options t;
     zc_tree_stats ts;
     int r;
+    double took; /* seconds of the call */
     /* What the library last told of this part. */
     _Atomic uint64_t bytes_done, bytes_known, entries_done, entries_known;
     _Atomic int walked;
@@ -156,7 +157,9 @@ static int on_part_progress(const zc_tree_progress *p, void *arg) {
 
 static void *part_main(void *arg) {
     struct part *pt = arg;
+    double t0 = now();
     pt->r = zc_copy_tree(pt->src, pt->dst, &pt->t, &pt->ts);
+    pt->took = now() - t0;
     pthread_mutex_lock(&pt->mu);
     pt->finished = 1;
     pthread_cond_signal(&pt->cv);
@@ -198,7 +201,12 @@ static uint64_t run_phase(struct job *j, uint32_t phase, uint64_t base, struct p
     pt->t.phase = phase;
     zc_tree_stats_init(&pt->ts);
     pthread_mutex_init(&pt->mu, NULL);
-    pthread_cond_init(&pt->cv, NULL);
+    /* part_wait's deadlines are on the monotonic clock, as now() is. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&pt->cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_t tid;
     /* The copy is the same on this thread, only without progress meanwhile. */
     int threaded = pthread_create(&tid, NULL, part_main, pt) == 0;
@@ -278,19 +286,20 @@ static int run_parts(struct job *j, zc_tree_stats *sum) {
     snprintf(who, sizeof who, "zcp-mpi[rank %d]: ", rank);
     cp_set_prefix(who);
     double start = now();
-    uint64_t mine[T_N] = {0}, done = 0;
+    uint64_t mine[T_N] = {0}, done = 0, took[3] = {0};
     int first = 0, root_err = 0;
     uint32_t step = ZC_STEP_NONE;
     struct part pt;
     told.n = told.quiet = 0;
     if (told.v) memset(told.v, 0, told.cap * sizeof *told.v);
     for (size_t i = 0; i < sizeof phases / sizeof *phases; i++) {
-        int told = j->reported;
+        int before = j->reported;
         done += run_phase(j, phases[i], done, &pt);
+        took[i] = (uint64_t)(pt.took * 1e9);
         add_stats(mine, &pt.ts);
         if (pt.r < 0 && !first) first = pt.r, step = pt.ts.failed_step;
         /* An error with no callback is the root's: the later phases would meet it again. */
-        int stop[2] = {pt.r < 0 && pt.r != -ECANCELED && j->reported == told, interrupted ? 1 : 0}, any[2];
+        int stop[2] = {pt.r < 0 && pt.r != -ECANCELED && j->reported == before, interrupted ? 1 : 0}, any[2];
         if (stop[0]) root_err = 1;
         allreduce(stop, any, 2, MPI_INT, MPI_MAX);
         if (any[0] || any[1]) break;
@@ -314,13 +323,16 @@ static int run_parts(struct job *j, zc_tree_stats *sum) {
     MPI_Request req;
     MPI_Ireduce(mine, total, T_N, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD, &req);
     wait_all(1, &req);
-    /* --debug: each rank's share, for how balanced the parts were. */
-    uint64_t share[4] = {mine[T_FILES] + mine[T_HARDLINKS] + mine[T_SYMLINKS] + mine[T_SPECIALS],
-                         mine[T_BYTES] + mine[T_REFLINKED], mine[T_ERRORS], (uint64_t)((now() - start) * 1e9)};
-    uint64_t *shares = rank == 0 ? calloc((size_t)nranks * 4, sizeof *shares) : NULL;
+    /* --debug: each rank's share, for how balanced the parts were, and the time
+     * its own calls took in each phase (the rest is waiting for the others). */
+    enum { SHARE = 7 };
+    uint64_t share[SHARE] = {mine[T_FILES] + mine[T_HARDLINKS] + mine[T_SYMLINKS] + mine[T_SPECIALS],
+                             mine[T_BYTES] + mine[T_REFLINKED], mine[T_ERRORS], (uint64_t)((now() - start) * 1e9),
+                             took[0], took[1], took[2]};
+    uint64_t *shares = rank == 0 ? calloc((size_t)nranks * SHARE, sizeof *shares) : NULL;
     if (rank == 0 && !shares) oom();
     if (C.debug) {
-        MPI_Igather(share, 4, MPI_UINT64_T, shares, 4, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req);
+        MPI_Igather(share, SHARE, MPI_UINT64_T, shares, SHARE, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req);
         wait_all(1, &req);
     }
     if (rank == 0) {
@@ -329,11 +341,13 @@ static int run_parts(struct job *j, zc_tree_stats *sum) {
         sum->failed_step = step;
         sum->elapsed_ns = (uint64_t)((now() - start) * 1e9);
         for (int r = 0; C.debug && r < nranks; r++) {
-            const uint64_t *s = shares + 4 * r;
-            char line[160];
-            snprintf(line, sizeof line, "rank %d of %d: %llu entries, %llu bytes written, %llu errors, %.3f s", r,
-                     nranks, (unsigned long long)s[0], (unsigned long long)s[1], (unsigned long long)s[2],
-                     (double)s[3] / 1e9);
+            const uint64_t *s = shares + SHARE * r;
+            char line[200];
+            snprintf(line, sizeof line,
+                     "rank %d of %d: %llu entries, %llu bytes written, %llu errors, %.3f s (its calls: data %.3f s, "
+                     "commit %.3f s, dirs %.3f s)",
+                     r, nranks, (unsigned long long)s[0], (unsigned long long)s[1], (unsigned long long)s[2],
+                     (double)s[3] / 1e9, (double)s[4] / 1e9, (double)s[5] / 1e9, (double)s[6] / 1e9);
             out("%q -> %q: %s", j->src, j->dst, line);
         }
         free(shares);
