@@ -9,7 +9,8 @@
 #   - a skewed tree (one 1 GiB file among many small ones) is balanced between
 #     the ranks;
 #   - a rank killed with SIGKILL in the data phase leaves no partial file under a
-#     final name, and the same command again with -u finishes the copy;
+#     final name, and the same command again with -u finishes the copy; SIGINT to
+#     one rank stops them all, 130 on each;
 #   - zcp-mpi itself under valgrind (-n 1), no leak and no invalid access.
 #
 # usage: test_mpi.sh ZCP ZCP_MPI DIR [MPIRUN]    (exit 0 pass, 1 fail, 77 skip)
@@ -401,7 +402,32 @@ check "rerun with -u: status 0" [ $? -eq 0 -a ! -s "$d/err" ]
 same_tree "rerun with -u: the tree is cp -a's" "$d/ks.cp" "$d/ks.out/ks"
 check "rerun with -u: no temporary file left" no_temp "$d/ks.out"
 echo "note: kill and rerun in $(($(date +%s) - t0)) s"
-rm -rf "$d/ks" "$d/ks.cp" "$d/ks.out"
+# Ctrl-C reaching one rank (SIGINT, as srun gives it, or kill): every rank stops,
+# 130 on each (so mpirun's is 130 too), the message once, nothing partial.
+"$mpirun" -q --oversubscribe -n 4 "$zmpi" -a --fsync "$d/ks" "$d/ks.int" >"$d/out" 2>"$d/err" &
+job=$!
+victim=
+for _ in $(seq 1 2000); do
+  [ -z "$victim" ] && victim=$(ps -o pid= --ppid $job | sed -n 2p | tr -d ' ')
+  if [ -n "$victim" ] && [ -n "$(find "$d/ks.int" -name '.zcio-*.part' 2>/dev/null | head -1)" ]; then
+    kill -INT "$victim"
+    break
+  fi
+  sleep 0.01
+done
+wait $job; irc=$?; job=
+check "SIGINT to one rank: status 130 ($irc)" [ $irc -eq 130 ]
+check "SIGINT to one rank: told once, by rank 0" \
+  [ "$(cat "$d/err")" = "zcp-mpi: interrupted: the copy of '$d/ks' to '$d/ks.int' stopped; every file in it is complete or untouched" ]
+partial=0
+while IFS= read -r -d '' f; do
+  rel=${f#"$d/ks.int/"}
+  [ -f "$f" ] && [ ! -L "$f" ] || continue
+  case ${rel##*/} in .zcio-*) continue ;; esac # a temporary name: allowed to be partial
+  cmp -s "$f" "$d/ks/$rel" || { partial=$((partial + 1)); echo "  partial: $rel"; }
+done < <(find "$d/ks.int" -print0)
+check "SIGINT to one rank: no partial file under a final name" [ $partial -eq 0 ]
+rm -rf "$d/ks" "$d/ks.cp" "$d/ks.out" "$d/ks.int"
 
 # ---- zcp-mpi's own memory under valgrind ------------------------------------------
 
