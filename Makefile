@@ -43,13 +43,22 @@ SHARED_LINK := -L$(STAGE) -lzcio -Wl,-rpath,$(ABS_STAGE)
 C_MAKE = $(MAKE) -C c-tests CC="$(CC)" CXX="$(CXX)" VALGRIND="$(VALGRIND)" STAGE=$(ABS_STAGE) \
 	NATIVE_LIBS=$(abspath $(NATIVE_LIBS))
 EXAMPLES := $(BUILD)/dropin $(BUILD)/demo $(BUILD)/zc_send $(BUILD)/zc_recv $(BUILD)/zcp
+# zcp and zcp-mpi share cp's command line and the copies that are not trees.
+ZCP_COMMON := examples-c/zcp-common.c
+ZCP_DEPS := $(ZCP_COMMON) examples-c/zcp-common.h include/zcio.h
+# zcp-mpi is built where an MPI compiler is (Debian: libopenmpi-dev); without one,
+# make builds the rest and says so, and mpi-test skips.
+MPICC ?= mpicc
+MPIRUN ?= mpirun
+HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1)
+ZCP_MPI := $(if $(HAVE_MPI),$(BUILD)/zcp-mpi $(BUILD)/dist/zcp-mpi,no-mpicc)
 
 .PHONY: all lib header check-header abi rust-test lint c-build c-test valgrind-test \
-	examples example-test zcp-test fault-test fiu-test tsan-lib tsan-test fuzz fuzz-smoke reliability \
-	install uninstall install-test man-test docs package-test demo test clean bench \
+	examples example-test zcp-test mpi-test no-mpicc fault-test fiu-test tsan-lib tsan-test fuzz fuzz-smoke \
+	reliability install uninstall install-test man-test docs package-test demo test clean bench bench-mpi \
 	python-venv python-test bench-python
 
-all: lib $(BUILD)/zcp $(BUILD)/dist/zcp
+all: lib $(BUILD)/zcp $(BUILD)/dist/zcp $(ZCP_MPI)
 
 # The release libraries, staged as they are installed: the real file, the soname
 # link and the development link; debug info is kept here for the tests.
@@ -162,8 +171,22 @@ zcp-test: $(BUILD)/zcp
 	$(C_MAKE) zcp ZCP=$(abspath $(BUILD)/zcp)
 
 # zcp, the command: built against the public header like any user's program.
-$(BUILD)/zcp: examples-c/zcp.c include/zcio.h lib
-	$(CC) -std=c11 $(CWARN) -O2 -pthread -Iinclude -o $@ $< $(SHARED_LINK)
+$(BUILD)/zcp: examples-c/zcp.c $(ZCP_DEPS) lib
+	$(CC) -std=c11 $(CWARN) -O2 -pthread -Iinclude -o $@ $< $(ZCP_COMMON) $(SHARED_LINK)
+
+# zcp-mpi: zcp's command line, each tree split across the MPI ranks.
+$(BUILD)/zcp-mpi: examples-c/zcp-mpi.c $(ZCP_DEPS) lib
+	$(MPICC) -std=c11 $(CWARN) -O2 -pthread -Iinclude -o $@ $< $(ZCP_COMMON) $(SHARED_LINK)
+
+no-mpicc:
+	@echo "note: no $(MPICC): zcp-mpi not built (Debian: apt-get install openmpi-bin libopenmpi-dev)"
+
+# zcp-mpi under mpirun with 1, 2 and 4 ranks on this machine: the fidelity tree
+# against zcp -a and cp -a, a skewed tree's balance, a rank killed with SIGKILL
+# and the rerun that finishes the copy.
+mpi-test: $(BUILD)/zcp $(ZCP_MPI)
+	@if [ -z "$(HAVE_MPI)" ]; then echo "SKIP: mpi-test: no $(MPICC)"; \
+	else $(C_MAKE) mpi ZCP=$(abspath $(BUILD)/zcp) ZCP_MPI=$(abspath $(BUILD)/zcp-mpi) MPIRUN="$(MPIRUN)"; fi
 
 $(BUILD)/zc_send: examples-c/zc_send.c include/zcio.h lib
 	$(CC) -std=c11 $(CWARN) -O2 -Iinclude -o $@ $< $(SHARED_LINK)
@@ -204,45 +227,54 @@ example-test: examples
 # layout). ZCP_RUNPATH= links it without one, for a LIBDIR the loader searches.
 ZCP_RUNPATH ?= $$ORIGIN/$(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))
 
-$(BUILD)/dist/zcp: examples-c/zcp.c include/zcio.h lib
+$(BUILD)/dist/zcp: examples-c/zcp.c $(ZCP_DEPS) lib
 	@mkdir -p $(BUILD)/dist
-	$(CC) -std=c11 $(CWARN) -O2 -g -pthread -Iinclude -o $@ $< -L$(STAGE) -lzcio \
+	$(CC) -std=c11 $(CWARN) -O2 -g -pthread -Iinclude -o $@ $< $(ZCP_COMMON) -L$(STAGE) -lzcio \
+		$(if $(ZCP_RUNPATH),-Xlinker -rpath -Xlinker '$(ZCP_RUNPATH)')
+
+$(BUILD)/dist/zcp-mpi: examples-c/zcp-mpi.c $(ZCP_DEPS) lib
+	@mkdir -p $(BUILD)/dist
+	$(MPICC) -std=c11 $(CWARN) -O2 -g -pthread -Iinclude -o $@ $< $(ZCP_COMMON) -L$(STAGE) -lzcio \
 		$(if $(ZCP_RUNPATH),-Xlinker -rpath -Xlinker '$(ZCP_RUNPATH)')
 
 MAN_PAGES := $(sort $(wildcard man/man[1-8]/*.[1-8]))
+# zcp-mpi and its page are installed where it was built.
+INSTALL_PAGES := $(if $(HAVE_MPI),$(MAN_PAGES),$(filter-out man/man1/zcp-mpi.1,$(MAN_PAGES)))
+DIST_BINS := $(BUILD)/dist/zcp $(if $(HAVE_MPI),$(BUILD)/dist/zcp-mpi)
 # -lgcc_s is libgcc's shared unwinder: the compiler driver links an unwinder by
 # itself (libgcc_s, or libgcc_eh under -static), and `cc -static` fails on -lgcc_s.
 PC_LIBS = $$(sed 's/-lgcc_s *//' $(NATIVE_LIBS))
 PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	-e 's|@VERSION@|$(VERSION)|' -e "s|@STATIC_LIBS@|$(PC_LIBS)|"
 
-# Libraries, header, zcio.pc and zcio-static.pc, zcp, and the man pages with a
+# Libraries, header, zcio.pc and zcio-static.pc, zcp (and zcp-mpi), and the man pages with a
 # link for each other name in a page's NAME line (man/links.sh). Installed copies
 # are stripped unless KEEP_DEBUG is set. It installs what `make` built and builds
 # nothing itself, so `sudo make install` needs no cargo in root's PATH; a zcp
 # linked for another BINDIR/LIBDIR layout is refused.
 install:
-	@for f in $(STAGE)/libzcio.a $(STAGE)/$(REALNAME) $(NATIVE_LIBS) $(BUILD)/dist/zcp; do \
+	@for f in $(STAGE)/libzcio.a $(STAGE)/$(REALNAME) $(NATIVE_LIBS) $(DIST_BINS); do \
 		[ -f $$f ] || { echo "make install: $$f is missing: run make first" >&2; exit 1; }; done
-	@rp=$$(readelf -d $(BUILD)/dist/zcp | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p'); \
-	[ "$$rp" = '$(ZCP_RUNPATH)' ] || { printf "make install: $(BUILD)/dist/zcp has RUNPATH '%s', not '%s': %s\n" \
-		"$$rp" '$(ZCP_RUNPATH)' "run make with the same BINDIR, LIBDIR and ZCP_RUNPATH first" >&2; exit 1; }
+	@for f in $(DIST_BINS); do rp=$$(readelf -d $$f | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p'); \
+	[ "$$rp" = '$(ZCP_RUNPATH)' ] || { printf "make install: $$f has RUNPATH '%s', not '%s': %s\n" \
+		"$$rp" '$(ZCP_RUNPATH)' "run make with the same BINDIR, LIBDIR and ZCP_RUNPATH first" >&2; exit 1; }; done
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
-		$(sort $(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/$(notdir $(patsubst %/,%,$(dir $(p))))))
+		$(sort $(foreach p,$(INSTALL_PAGES),$(DESTDIR)$(MANDIR)/$(notdir $(patsubst %/,%,$(dir $(p))))))
 	install -m 644 $(STAGE)/libzcio.a $(DESTDIR)$(LIBDIR)/libzcio.a
 	install -m 755 $(STAGE)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(REALNAME)
-	install -m 755 $(BUILD)/dist/zcp $(DESTDIR)$(BINDIR)/zcp
+	install -m 755 $(DIST_BINS) $(DESTDIR)$(BINDIR)/
 	$(if $(KEEP_DEBUG),,$(STRIP) --strip-debug $(DESTDIR)$(LIBDIR)/libzcio.a)
-	$(if $(KEEP_DEBUG),,$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(BINDIR)/zcp)
+	$(if $(KEEP_DEBUG),,$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/$(REALNAME) \
+		$(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(DIST_BINS))))
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libzcio.so
 	install -m 644 include/zcio.h $(DESTDIR)$(INCLUDEDIR)/zcio.h
 	$(PC_SED) zcio.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc
 	$(PC_SED) zcio-static.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/zcio-static.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc $(DESTDIR)$(LIBDIR)/pkgconfig/zcio-static.pc
-	@for p in $(MAN_PAGES); do echo "install -m 644 $$p $(DESTDIR)$(MANDIR)/$${p#man/}"; \
+	@for p in $(INSTALL_PAGES); do echo "install -m 644 $$p $(DESTDIR)$(MANDIR)/$${p#man/}"; \
 		install -m 644 $$p $(DESTDIR)$(MANDIR)/$${p#man/} || exit 1; done
-	@man/links.sh $(MAN_PAGES) | while read -r dir page name; do \
+	@man/links.sh $(INSTALL_PAGES) | while read -r dir page name; do \
 		echo "ln -sf $$page $(DESTDIR)$(MANDIR)/$$dir/$$name"; \
 		ln -sf $$page $(DESTDIR)$(MANDIR)/$$dir/$$name || exit 1; done
 	@# The loader's cache, for a LIBDIR it searches (as zlib does); not into a DESTDIR.
@@ -251,7 +283,7 @@ install:
 # Removes what `make install` put there, given the same variables.
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libzcio.a $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) \
-		$(DESTDIR)$(LIBDIR)/libzcio.so $(DESTDIR)$(INCLUDEDIR)/zcio.h $(DESTDIR)$(BINDIR)/zcp \
+		$(DESTDIR)$(LIBDIR)/libzcio.so $(DESTDIR)$(INCLUDEDIR)/zcio.h $(DESTDIR)$(BINDIR)/zcp $(DESTDIR)$(BINDIR)/zcp-mpi \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/zcio.pc $(DESTDIR)$(LIBDIR)/pkgconfig/zcio-static.pc
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/%,$(MAN_PAGES))
 	@man/links.sh $(MAN_PAGES) | while read -r dir page name; do \
@@ -259,8 +291,8 @@ uninstall:
 
 # Installs into a scratch DESTDIR as a user would and checks the result with a
 # program of its own (c-tests/install/prog.c), then uninstalls: see the script.
-install-test: lib $(BUILD)/dist/zcp
-	@MAKE="$(MAKE)" CC="$(CC)" VERSION=$(VERSION) SONAME=$(SONAME) REALNAME=$(REALNAME) SYMVER=$(SYMVER) \
+install-test: lib $(DIST_BINS)
+	@MAKE="$(MAKE)" CC="$(CC)" ZCP_MPI=$(if $(HAVE_MPI),1,0) MPIRUN="$(MPIRUN)" VERSION=$(VERSION) SONAME=$(SONAME) REALNAME=$(REALNAME) SYMVER=$(SYMVER) \
 		c-tests/install/test_install.sh
 
 # The man pages: mandoc's lint and man's rendering clean, a page for every
@@ -324,6 +356,8 @@ BENCH_BINS := $(BUILD)/rwloop $(BUILD)/article $(BUILD)/netbench $(BUILD)/treefl
 # Which trees bench/trees.py copies: a (50,000 files in 1,000 directories), b (20,000
 # in one), c (/usr/include and the cargo registry).
 BENCH_TREES ?= abc
+# The large file of the MPI section's second tree (the first is trees.py's a).
+BENCH_MPI_BIG ?= 2G
 
 $(BUILD)/treefloor: bench/treefloor.c
 	@mkdir -p $(BUILD)
@@ -340,7 +374,7 @@ $(BUILD)/article: bench/article.c c-tests/ref_directio.c c-tests/ref_directio.h
 $(BUILD)/netbench: bench/netbench.c include/zcio.h lib
 	$(CC) $(BENCH_CFLAGS) -Iinclude -o $@ $< $(SHARED_LINK)
 
-bench: lib $(BUILD)/zcp $(BENCH_BINS)
+bench: lib $(BUILD)/zcp $(BENCH_BINS) $(ZCP_MPI)
 	$(CARGO) build --release -p zcio-stdcopy
 	python3 bench/bench.py --dir $(BENCH_DIR) --size $(BENCH_SIZE) --runs $(BENCH_RUNS) \
 		--zcp $(BUILD)/zcp --lib $(STAGE)/$(SONAME) --rwloop $(BUILD)/rwloop --article $(BUILD)/article \
@@ -350,6 +384,7 @@ bench: lib $(BUILD)/zcp $(BENCH_BINS)
 		--zcp $(BUILD)/zcp --lib $(STAGE)/$(SONAME) --floor $(BUILD)/treefloor \
 		--report $(BUILD)/bench-trees.md
 	$(MAKE) bench-python
+	$(if $(HAVE_MPI),$(MAKE) bench-mpi,@echo "note: no $(MPICC): no MPI section")
 
 # The Python rows alone: zcio.copyfile and zcio.copytree against shutil's, in a fresh
 # virtualenv with the package pip installed (bench/python.py).
@@ -357,6 +392,12 @@ bench-python: python-venv
 	python3 bench/python.py --python $(PY_VENV)/bin/python --dir $(BENCH_DIR) --size $(BENCH_SIZE) \
 		--runs $(BENCH_RUNS) --report $(BUILD)/bench-python.md \
 		--command "make bench-python BENCH_DIR=$(BENCH_DIR) BENCH_SIZE=$(BENCH_SIZE) BENCH_RUNS=$(BENCH_RUNS)"
+
+# The MPI section of make bench alone.
+bench-mpi: lib $(BUILD)/zcp $(BUILD)/treefloor $(ZCP_MPI)
+	python3 bench/mpi.py --dir $(BENCH_DIR) --runs $(BENCH_RUNS) --big $(BENCH_MPI_BIG) \
+		--zcp $(BUILD)/zcp --zcp-mpi $(BUILD)/zcp-mpi --mpirun $(MPIRUN) --lib $(STAGE)/$(SONAME) \
+		--floor $(BUILD)/treefloor --report $(BUILD)/bench-mpi.md
 
 # Rows the tests record for RELIABILITY.md (c-tests/reliability.py).
 REPORT := $(abspath $(BUILD))/reliability.tsv
@@ -377,6 +418,7 @@ test:
 	ZCIO_REPORT=$(REPORT) $(MAKE) valgrind-test
 	$(MAKE) example-test
 	$(MAKE) zcp-test
+	ZCIO_REPORT=$(REPORT) $(MAKE) mpi-test
 	ZCIO_REPORT=$(REPORT) $(MAKE) fault-test
 	ZCIO_REPORT=$(REPORT) $(MAKE) fiu-test
 	ZCIO_REPORT=$(REPORT) $(MAKE) tsan-test

@@ -7,11 +7,12 @@
 #   - prog.c (not one of the examples) builds through pkg-config alone, against
 #     libzcio.so, fully static (cc -static, pkg-config --static) and with
 #     zcio-static, and each program runs;
-#   - zcp runs from DESTDIR/usr/bin with no RUNPATH into the build tree;
+#   - zcp runs from DESTDIR/usr/bin with no RUNPATH into the build tree, and so
+#     does zcp-mpi (under mpirun) where it was built (ZCP_MPI=1);
 #   - man finds a page for zcp, zcio(7) and every function of the header;
 #   - KEEP_DEBUG=1 keeps the debug info;
 #   - `make uninstall` removes all of it and nothing else.
-# Environment: MAKE CC VERSION SONAME REALNAME SYMVER (from the Makefile).
+# Environment: MAKE CC VERSION SONAME REALNAME SYMVER ZCP_MPI MPIRUN (from the Makefile).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -38,10 +39,13 @@ $MAKE -s -C "$root" install DESTDIR="$d" PREFIX=/usr >"$st/install.log" 2>&1 ||
 
 # The files a user expects, from the man/ tree and the version; nothing more.
 pages=$(cd "$root" && ls man/man[1-8]/*.[1-8])
+mpi=${ZCP_MPI:-0}
+[ "$mpi" = 1 ] || pages=$(echo "$pages" | grep -vx 'man/man1/zcp-mpi.1')
+bins=usr/bin/zcp; [ "$mpi" = 1 ] && bins="$bins usr/bin/zcp-mpi"
 expected=$( {
   echo "$before"
   printf '%s\n' usr/lib/libzcio.a "usr/lib/$REALNAME" "usr/lib/$SONAME" usr/lib/libzcio.so \
-    usr/lib/pkgconfig/zcio.pc usr/lib/pkgconfig/zcio-static.pc usr/include/zcio.h usr/bin/zcp
+    usr/lib/pkgconfig/zcio.pc usr/lib/pkgconfig/zcio-static.pc usr/include/zcio.h $bins
   for p in $pages; do echo "usr/share/${p}"; done
   (cd "$root" && man/links.sh $pages) | while read -r dir _ name; do echo "usr/share/man/$dir/$name"; done
 } | LC_ALL=C sort)
@@ -59,10 +63,10 @@ soname=$(readelf -d "$lib/$REALNAME" | sed -n 's/.*Library soname: \[\(.*\)\]/\1
 [ "$soname" = "$SONAME" ] || fail "the soname is '$soname', not $SONAME"
 
 # Stripped: no debug info anywhere, no static symbol table in the shared objects.
-for f in "$lib/$REALNAME" "$d/usr/bin/zcp" "$lib/libzcio.a"; do
+for f in "$lib/$REALNAME" "$lib/libzcio.a" $(printf "$d/%s " $bins); do
   ! readelf -S "$f" 2>/dev/null | grep -q '\.debug_info' || fail "$f has debug info"
 done
-for f in "$lib/$REALNAME" "$d/usr/bin/zcp"; do
+for f in "$lib/$REALNAME" $(printf "$d/%s " $bins); do
   ! readelf -S "$f" | grep -q ' \.symtab ' || fail "$f has a .symtab: not stripped"
 done
 
@@ -118,12 +122,23 @@ case $runpath in *"$root"*) fail "zcp's RUNPATH points into the build tree: $run
 [ "$(env -u LD_LIBRARY_PATH "$d/usr/bin/zcp" --version)" = "zcp (zcio) $VERSION" ] || fail "zcp --version"
 env -u LD_LIBRARY_PATH "$d/usr/bin/zcp" -q "$st/src" "$st/zcp.dst" && cmp -s "$st/src" "$st/zcp.dst" ||
   fail "the installed zcp did not copy"
+if [ "$mpi" = 1 ]; then
+  runpath_mpi=$(readelf -d "$d/usr/bin/zcp-mpi" | sed -n 's/.*R\(UN\)\{0,1\}PATH.*\[\(.*\)\]/\2/p')
+  case $runpath_mpi in *"$root"*) fail "zcp-mpi's RUNPATH points into the build tree: $runpath_mpi" ;; esac
+  [ "$(loads -u LD_LIBRARY_PATH "$d/usr/bin/zcp-mpi")" = "$(realpath "$lib/$SONAME")" ] ||
+    fail "zcp-mpi does not load $lib/$SONAME"
+  mkdir "$st/tree"; cp "$st/src" "$st/tree/f"
+  env -u LD_LIBRARY_PATH OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    "${MPIRUN:-mpirun}" -q --oversubscribe -n 2 "$d/usr/bin/zcp-mpi" -r "$st/tree" "$st/tree.dst" &&
+    cmp -s "$st/src" "$st/tree.dst/f" || fail "the installed zcp-mpi did not copy"
+fi
 
 # man finds every page, by every name.
 for f in $declared; do
   man -M "$man" -w 3 "$f" 2>/dev/null | grep -q "^$man/man3/" || fail "man 3 $f finds no installed page"
 done
 man -M "$man" -w 1 zcp | grep -q "^$man/man1/zcp.1" || fail "man 1 zcp finds no installed page"
+[ "$mpi" = 1 ] && { man -M "$man" -w 1 zcp-mpi | grep -q "^$man/man1/zcp-mpi.1" || fail "man 1 zcp-mpi finds no installed page"; }
 man -M "$man" -w 7 zcio | grep -q "^$man/man7/zcio.7" || fail "man 7 zcio finds no installed page"
 
 info "installed $count files; pkg-config --static --libs zcio: $(pkg-config --static --libs zcio)"
