@@ -76,57 +76,6 @@ static void allreduce(const void *in, void *out, int count, MPI_Datatype type, M
     wait_all(1, &req);
 }
 
-/* The errors this rank told during the job, so that each is told once: every
- * phase walks the whole tree again and meets a directory it cannot read again.
- * Hashes of (errno, path), open addressing; they are few. */
-static struct {
-    uint64_t *v;
-    size_t n, cap;
-    uint64_t quiet; /* errors not told: already told, or rank 0's to tell */
-} told;
-
-static int told_before(const char *path, int err) {
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(unsigned)err;
-    for (const unsigned char *s = (const unsigned char *)path; *s; s++) h = (h ^ *s) * 0x100000001b3ull;
-    h |= 1; /* 0 marks a free slot */
-    if (2 * (told.n + 1) > told.cap) {
-        size_t cap = told.cap ? 2 * told.cap : 64;
-        uint64_t *v = calloc(cap, sizeof *v);
-        if (!v) oom();
-        for (size_t i = 0; i < told.cap; i++)
-            if (told.v[i]) {
-                size_t k = (size_t)told.v[i] & (cap - 1);
-                while (v[k]) k = (k + 1) & (cap - 1);
-                v[k] = told.v[i];
-            }
-        free(told.v);
-        told.v = v;
-        told.cap = cap;
-    }
-    size_t k = (size_t)h & (told.cap - 1);
-    for (; told.v[k]; k = (k + 1) & (told.cap - 1))
-        if (told.v[k] == h) return 1;
-    told.v[k] = h;
-    told.n++;
-    return 0;
-}
-
-/* The tree's error callback: cp's message, with this rank's name, once. Every
- * rank walks every directory, so one that cannot be read or made fails in each:
- * rank 0 tells it (its metadata, set by one rank only, is that rank's). */
-static int on_part_error(const char *path, int err, uint32_t step, void *arg) {
-    struct job *j = arg;
-    int quiet = told_before(path, err);
-    if (!quiet && rank != 0 && step != ZC_STEP_METADATA) {
-        struct stat st;
-        quiet = (j->follow == ZC_FOLLOW_ALL ? stat(path, &st) : lstat(path, &st)) == 0 && S_ISDIR(st.st_mode);
-    }
-    if (!quiet) return cp_tree_error(path, err, step, arg);
-    told.quiet++;
-    j->reported++; /* the callback had it: not the root's error */
-    return interrupted ? 1 : 0;
-}
-
 /* One phase of this rank's part, on a thread of its own. */
 struct part {
     const char *src, *dst;
@@ -195,7 +144,7 @@ static uint64_t run_phase(struct job *j, uint32_t phase, uint64_t base, struct p
     cp_tree_options(j, &pt->t);
     pt->t.progress = on_part_progress;
     pt->t.progress_arg = pt;
-    pt->t.on_error = on_part_error;
+    pt->t.on_error = cp_tree_error; /* zcio tells each failure once among the parts */
     pt->t.part_index = (uint32_t)rank;
     pt->t.part_count = (uint32_t)nranks;
     pt->t.phase = phase;
@@ -290,8 +239,6 @@ static int run_parts(struct job *j, zc_tree_stats *sum) {
     int first = 0, root_err = 0;
     uint32_t step = ZC_STEP_NONE;
     struct part pt;
-    told.n = told.quiet = 0;
-    if (told.v) memset(told.v, 0, told.cap * sizeof *told.v);
     for (size_t i = 0; i < sizeof phases / sizeof *phases; i++) {
         int before = j->reported;
         done += run_phase(j, phases[i], done, &pt);
@@ -312,8 +259,6 @@ static int run_parts(struct job *j, zc_tree_stats *sum) {
         debug_failed(j->src, j->dst, -first, step);
     }
     cp_set_prefix("zcp-mpi: ");
-    /* The errors counted are the entries that failed, each once. */
-    mine[T_ERRORS] -= told.quiet < mine[T_ERRORS] ? told.quiet : mine[T_ERRORS];
     /* 2: interrupted, 1: failed. */
     int status = interrupted ? 2 : first < 0 ? 1 : 0, job_status;
     allreduce(&status, &job_status, 1, MPI_INT, MPI_MAX);
@@ -467,7 +412,6 @@ int main(int argc, char **argv) {
     } else {
         rc = follow_jobs();
     }
-    free(told.v);
     MPI_Finalize();
     return rc;
 }

@@ -1017,6 +1017,92 @@ fn parts_together_copy_the_tree_once_as_one_copy_would() {
     }
 }
 
+/// What a copy in parts must get right that the snapshot does not show: a split
+/// file keeps its holes, made directories get cp -r's modes whoever owns them
+/// (one the copy cannot write into, a sticky one), an error every part meets is
+/// told once, and the parts' bytes done add up to the tree's.
+#[test]
+fn parts_keep_holes_and_modes_and_tell_an_error_once() {
+    use std::os::unix::fs::FileExt;
+    let d = disk_dir();
+    let src = d.path().join("src");
+    fs::create_dir_all(src.join("ro")).expect("ro");
+    fs::create_dir_all(src.join("sticky/in")).expect("sticky");
+    fs::create_dir_all(src.join("clash/sub")).expect("clash");
+    write_file(&src.join("ro/f"), &data(1000, 1));
+    write_file(&src.join("small"), &data(70_000, 2));
+    let f = fs::File::create(src.join("sparse")).expect("sparse");
+    f.write_all_at(&data(1 << 20, 3), 0).expect("write");
+    f.write_all_at(&data(1 << 20, 4), 201 << 20).expect("write");
+    drop(f);
+    fs::set_permissions(src.join("ro"), fs::Permissions::from_mode(0o555)).expect("chmod");
+    fs::set_permissions(src.join("sticky"), fs::Permissions::from_mode(0o1755)).expect("chmod");
+    let alone = d.path().join("alone");
+    TreeOptions::new().copy_tree(&src, &alone).expect("alone");
+    let mode = |p: &Path| fs::symlink_metadata(p).expect("stat").mode() & 0o7777;
+    for n in [1u32, 2, 3] {
+        let dst = d.path().join(format!("parts{n}"));
+        // A file where the source has a directory: every part meets it.
+        fs::create_dir(&dst).expect("dst");
+        write_file(&dst.join("clash"), b"in the way");
+        let errors = Mutex::new(Vec::new());
+        let on_error = |e: &TreeError<'_>| {
+            errors.lock().expect("lock").push(e.path.to_path_buf());
+            ControlFlow::Continue(())
+        };
+        let last = Mutex::new(Vec::new());
+        let progress = |p: TreeProgress| {
+            let mut l = last.lock().expect("lock");
+            l.push(p);
+            ControlFlow::Continue(())
+        };
+        let (mut done, mut known) = (0, 0);
+        for phase in [Phase::Data, Phase::Commit, Phase::Dirs] {
+            for i in 0..n {
+                let o = TreeOptions::new()
+                    .part(i, n)
+                    .phase(phase)
+                    .on_error(&on_error)
+                    .progress(&progress);
+                let _ = o.copy_tree(&src, &dst);
+                let mut l = last.lock().expect("lock");
+                let p = l.last().copied().unwrap_or_default();
+                done += p.bytes_done;
+                if phase == Phase::Data {
+                    known = p.bytes_known;
+                }
+                l.clear();
+            }
+        }
+        let blocks = fs::metadata(dst.join("sparse")).expect("sparse").blocks();
+        assert!(
+            blocks * 512 <= 3 << 20,
+            "{n} parts: the split file took {blocks} blocks"
+        );
+        assert_eq!(
+            fs::read(dst.join("sparse")).expect("read"),
+            fs::read(src.join("sparse")).expect("read"),
+            "{n} parts"
+        );
+        for dir in ["ro", "sticky", "sticky/in"] {
+            assert_eq!(
+                mode(&dst.join(dir)),
+                mode(&alone.join(dir)),
+                "{n} parts: {dir}"
+            );
+        }
+        assert!(
+            temp_files(&dst).is_empty(),
+            "{n} parts: temporary files left"
+        );
+        let errors = errors.into_inner().expect("lock");
+        assert_eq!(errors, [src.join("clash")], "{n} parts");
+        // Every byte of the tree done once, holes included, by some part.
+        let size = 70_000 + 1000 + fs::metadata(src.join("sparse")).expect("meta").len();
+        assert_eq!((done, known), (size, size), "{n} parts");
+    }
+}
+
 #[test]
 fn a_skewed_tree_stays_balanced_between_parts() {
     let d = disk_dir();

@@ -48,6 +48,13 @@ impl<'a> DataMap<'a> {
         }
     }
 
+    /// The map from `off` on: the segments that end after it, the first cut to
+    /// start there.
+    pub(crate) fn starting_at(mut self, off: u64) -> DataMap<'a> {
+        self.off = off;
+        self
+    }
+
     /// Whether the file has holes that this map skips.
     pub(crate) fn is_sparse(&self) -> bool {
         self.sparse

@@ -19,6 +19,7 @@ use super::shared::{Entry, Kind, LinkGroup, LinkSlot, LinkState, Shared};
 use super::{Existing, Follow, Preserve, TreeOptions};
 use crate::core::error::{At, Error, Result};
 use crate::core::fdio;
+use crate::core::holes::DataMap;
 use crate::core::meta::{self, Names, XattrAt};
 use crate::core::options::{FdFlags, Flags};
 use crate::core::range;
@@ -140,6 +141,10 @@ impl Root {
             return Err(Error::new(libc::EINVAL, Step::OpenDst));
         }
         let umask = sys::umask();
+        let final_mode = (st.st_mode & 0o1777) & !umask;
+        if created && !opts.part.alone() {
+            mark_made(dst_fd.as_fd(), final_mode, opts.preserve)?;
+        }
         let node = DirNode::new(DirSpec {
             parent: None,
             name: dst_name,
@@ -148,7 +153,7 @@ impl Root {
             dst_id: id(&dst_st),
             followed: follow_top,
             created,
-            final_mode: (st.st_mode & 0o1777) & !umask,
+            final_mode,
             src: Arc::new(super::dirs::HeldFd::plain(src_fd)),
             dst: Arc::new(super::dirs::HeldFd::plain(dst_fd)),
         });
@@ -320,19 +325,23 @@ fn open_range_file(at: At2<'_>, rel: &Path, create: bool) -> Result<(OwnedFd, Os
 
 /// Under `Phase::Data`: this part's ranges of a file too large for one part.
 fn copy_ranges(sh: &Shared<'_>, at: At2<'_>, rel: &Path, st: &FileStat) -> Result<Done> {
+    let size = st.st_size.max(0) as u64;
     if keep_existing(sh, at, st)? {
-        return Ok(if sh.part.owns(rel) {
-            Done::Skipped
-        } else {
-            Done::NotHere
-        });
+        // Kept by every part alike: its owner counts it.
+        if !sh.part.owns(rel) {
+            return Ok(Done::NotHere);
+        }
+        sh.counters.bytes_done.fetch_add(size, Ordering::Relaxed);
+        return Ok(Done::Skipped);
     }
     let follow = sh.opts.follow == Follow::All;
     let source = Source::open_at(at.src, Path::new(at.name), SourceKinds::default(), !follow)?;
     let (fd, _) = open_range_file(at, rel, true)?;
-    let size = st.st_size.max(0) as u64;
     sys::retry(|| nix::unistd::ftruncate(&fd, size as libc::off_t)).at(Step::Size)?;
     let share = sh.file.flags.contains(Flags::NO_REFLINK);
+    // The range file starts as one hole: only the source's data is written into it.
+    let keep_holes = !sh.file.flags.contains(Flags::NO_SPARSE);
+    let sparse = DataMap::new(source.file.as_fd(), &source.stat, keep_holes).is_sparse();
     for k in 0..size.div_ceil(part::RANGE) {
         if !sh.part.owns_range(rel, k) {
             continue;
@@ -341,25 +350,44 @@ fn copy_ranges(sh: &Shared<'_>, at: At2<'_>, rel: &Path, st: &FileStat) -> Resul
             return Err(Error::new(libc::ECANCELED, Step::Cancel));
         }
         let off = k * part::RANGE;
-        let len = part::RANGE.min(size - off);
-        let (mut i, mut o) = (off, off);
-        // Never sharing blocks: a read/write loop instead of copy_file_range.
-        let run = if share { fdio::rw_loop } else { range::run };
-        let moved = fdio::transfer(
-            source.file.as_fd(),
-            Some(&mut i),
-            fd.as_fd(),
-            Some(&mut o),
-            len,
-            FdFlags::empty(),
-            run,
-        )?;
-        sh.counters.bytes.fetch_add(moved, Ordering::Relaxed);
-        sh.counters.bytes_done.fetch_add(moved, Ordering::Relaxed);
-        if moved < len {
-            // The source shrank since it was looked at.
-            return Err(Error::new(libc::ESTALE, Step::Read));
+        let end = off + part::RANGE.min(size - off);
+        let segments: Vec<(u64, u64)> = if sparse {
+            DataMap::new(source.file.as_fd(), &source.stat, true)
+                .starting_at(off)
+                .take_while(|s| s.start < end)
+                .map(|s| (s.start, s.start.saturating_add(s.len).min(end)))
+                .collect()
+        } else {
+            vec![(off, end)]
+        };
+        let mut data = 0;
+        for (from, to) in segments {
+            let (mut i, mut o) = (from, from);
+            // Never sharing blocks: a read/write loop instead of copy_file_range.
+            let run = if share { fdio::rw_loop } else { range::run };
+            let moved = fdio::transfer(
+                source.file.as_fd(),
+                Some(&mut i),
+                fd.as_fd(),
+                Some(&mut o),
+                to - from,
+                FdFlags::empty(),
+                run,
+            )?;
+            sh.counters.bytes.fetch_add(moved, Ordering::Relaxed);
+            data += moved;
+            if moved < to - from {
+                // The source shrank since it was looked at.
+                return Err(Error::new(libc::ESTALE, Step::Read));
+            }
         }
+        // Holes count as done, as in a file copied whole.
+        sh.counters
+            .bytes_done
+            .fetch_add(end - off, Ordering::Relaxed);
+        sh.counters
+            .bytes_in_holes
+            .fetch_add(end - off - data, Ordering::Relaxed);
         sh.report(false);
     }
     if sh.file.flags.contains(Flags::FSYNC) {
@@ -472,10 +500,11 @@ fn link_group(sh: &Shared<'_>, first: &Path, others: &[PathBuf]) -> Result<()> {
         fresh: None,
     };
     let source = Source::open_at(at.src, Path::new(name), SourceKinds::default(), !follow)?;
+    let size = source.size();
     if keep_existing(sh, at, &source.stat)? {
         sh.counters.skipped.fetch_add(1, Ordering::Relaxed);
+        sh.counters.bytes_done.fetch_add(size, Ordering::Relaxed);
     } else {
-        let size = source.size();
         copy_data(sh, source, at, size)?;
     }
     for other in others {
@@ -492,6 +521,7 @@ fn link_group(sh: &Shared<'_>, first: &Path, others: &[PathBuf]) -> Result<()> {
         match make_link(sh, first, oat) {
             Ok(_) => {
                 sh.counters.hardlinks.fetch_add(1, Ordering::Relaxed);
+                sh.counters.bytes_done.fetch_add(size, Ordering::Relaxed);
             }
             Err(e) => sh.failed(&sh.src_path(other), e),
         }
@@ -535,10 +565,11 @@ fn copy_regular(sh: &Shared<'_>, at: At2<'_>, e: &Entry, rel: &Path) -> Result<D
         sh.opts.follow == Follow::All || (e.rename.is_some() && sh.opts.follow == Follow::Top);
     let source = Source::open_at(at.src, Path::new(at.name), SourceKinds::default(), !follow)?;
     let st = source.stat;
+    let size = source.size();
     if sh.opts.existing == Existing::Newer && keep_existing(sh, at, &st)? {
+        sh.counters.bytes_done.fetch_add(size, Ordering::Relaxed);
         return Ok(Done::Skipped);
     }
-    let size = source.size();
     // A file with other names: the first name copies it, the others link to it.
     let link = (sh.opts.preserve.contains(Preserve::LINKS) && st.st_nlink > 1)
         .then(|| claim_link(sh, &st));
@@ -679,9 +710,13 @@ fn copy_data(sh: &Shared<'_>, source: Source, at: At2<'_>, size: u64) -> Result<
     let target = match Target::open_at(at.dst, at.dst_name, &source.stat, topts) {
         Ok(t) => t,
         Err(e) if e.raw_os_error() == libc::EEXIST && sh.opts.existing == Existing::Keep => {
+            sh.counters.bytes_done.fetch_add(size, Ordering::Relaxed);
             return Ok(Done::Skipped);
         }
-        Err(e) => return Err(e),
+        Err(e) => {
+            sh.counters.bytes_done.fetch_add(size, Ordering::Relaxed);
+            return Err(e);
+        }
     };
     let mut st = Stats::default();
     let last = AtomicU64::new(0);
@@ -696,13 +731,15 @@ fn copy_data(sh: &Shared<'_>, source: Source, at: At2<'_>, size: u64) -> Result<
     } else {
         file::copy_opened(source, target, &o, &mut st)
     };
+    // Whatever the outcome, the file is dealt with: the bytes it did not report
+    // count as done.
+    sh.counters.bytes_done.fetch_add(
+        size.saturating_sub(last.load(Ordering::Relaxed)),
+        Ordering::Relaxed,
+    );
     match r {
         Ok(()) => {
             sh.counters.add_file(&st, size);
-            let moved = last.load(Ordering::Relaxed);
-            sh.counters
-                .bytes_done
-                .fetch_add(size.saturating_sub(moved), Ordering::Relaxed);
             Ok(Done::Copied)
         }
         Err(e) if e.raw_os_error() == libc::EEXIST && sh.opts.existing == Existing::Keep => {
@@ -829,7 +866,11 @@ pub(super) fn finish_dir(sh: &Shared<'_>, node: &Arc<DirNode>) -> Result<()> {
     } else {
         None
     };
-    let made = node.created.then_some(node.final_mode);
+    let made = if node.created {
+        Some(node.final_mode)
+    } else {
+        (!sh.part.alone() && take_mark(sh, dst.fd())).then_some(node.final_mode)
+    };
     dir_meta(
         sh,
         dst.fd(),
@@ -837,6 +878,35 @@ pub(super) fn finish_dir(sh: &Shared<'_>, node: &Arc<DirNode>) -> Result<()> {
         &node.src_stat,
         made,
     )
+}
+
+/// The mark a part leaves in a directory it made, for the part that owns it
+/// (which sets its mode at the end) to find in a later phase.
+const MADE_MARK: &str = ".zcio-made";
+
+/// In a copy split between parts, by the part that made the directory open on
+/// `fd`: a directory's own mode, set by its owner once its entries are in, must
+/// be the made one's (`final_mode`) though the owner did not make it. Where the
+/// copy can still write into it with that mode it is given at once; else (and
+/// only where modes are not preserved anyway) a mark is left in it.
+pub(super) fn mark_made(fd: BorrowedFd<'_>, final_mode: u32, p: Preserve) -> Result<()> {
+    if final_mode & 0o700 == 0o700 {
+        return nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(final_mode)).at(Step::Metadata);
+    }
+    if p.contains(Preserve::MODE) {
+        return Ok(());
+    }
+    let flags = OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    sys::retry(|| nix::fcntl::openat(fd, MADE_MARK, flags, Mode::from_bits_truncate(0o600)))
+        .at(Step::OpenDst)
+        .map(drop)
+}
+
+/// By the directory's owner, in the `Dirs` phase: whether a part made it and
+/// left its mark (which goes).
+fn take_mark(sh: &Shared<'_>, fd: BorrowedFd<'_>) -> bool {
+    !sh.opts.preserve.contains(Preserve::MODE)
+        && nix::unistd::unlinkat(fd, MADE_MARK, nix::unistd::UnlinkatFlags::NoRemoveDir).is_ok()
 }
 
 /// The metadata of the directory open on `fd`, the copy of `st` (open on `src`

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::stat::{FileStat, SFlag};
 
 use super::dirs::{DirNode, FdBudget};
-use super::part::Part;
+use super::part::{Part, Phase};
 use super::{TreeError, TreeOptions, TreeProgress};
 use crate::core::error::Error;
 use crate::core::options::{Progress, Settings};
@@ -204,6 +204,16 @@ impl Shared<'_> {
             if f(&TreeError::new(path, e)).is_break() {
                 self.stop.store(true, Ordering::SeqCst);
             }
+        }
+    }
+
+    /// Records that the directory `rel` could not be opened or listed. Every part
+    /// of a split copy meets it in every phase: it is told once, by its owner in
+    /// the `Data` phase.
+    pub(super) fn dir_failed(&self, rel: &Path, e: Error) {
+        let p = self.part;
+        if p.alone() || (p.phase == Phase::Data && p.owns(rel)) {
+            self.failed(&self.src_path(rel), e);
         }
     }
 

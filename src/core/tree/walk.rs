@@ -103,10 +103,7 @@ impl Shared<'_> {
                         // until everything in it is finished.
                         Ok(Some(node)) => return self.list(node),
                         Ok(None) => {}
-                        Err(err) => {
-                            let path = self.src_path(&parent.rel.join(&e.name));
-                            self.failed(&path, err);
-                        }
+                        Err(err) => self.dir_failed(&parent.rel.join(&e.name), err),
                     }
                 }
                 // This directory will not be listed.
@@ -158,7 +155,7 @@ impl Shared<'_> {
                 node.pending.fetch_add(tasks.len(), Ordering::AcqRel);
                 self.push(tasks);
             }
-            Err(e) => self.failed(&self.src_path(&node.rel), e),
+            Err(e) => self.dir_failed(&node.rel, e),
         }
         self.unlisted.fetch_sub(1, Ordering::SeqCst);
         self.finished(&node);
@@ -254,6 +251,9 @@ fn open_subdir(sh: &Shared<'_>, parent: &Arc<DirNode>, e: &Entry) -> Result<Opti
     let pdst = parent.fd(Side::Dst, &sh.budget)?;
     let (dst, created, final_mode) = make_dir(sh, pdst.fd(), &e.name, &st)?;
     drop(pdst);
+    if created && !sh.part.alone() {
+        entry::mark_made(dst.as_fd(), final_mode, sh.opts.preserve)?;
+    }
     let dst_st = sys::fstat(dst.as_fd(), Step::OpenDst)?;
     // Shared between parts, a directory is counted by the part that made it.
     if created || sh.part.alone() {
