@@ -318,16 +318,29 @@ def probe_zcp(b, c, src, dst):
         c.note = f"ran {method}"
 
 
+# The fio job's buffers: on 4 KiB pages, as dd's and the article's are, and in
+# huge pages (iomem=shmhuge), as zcio's are; the second is the fair limit.
+FIO_KINDS = ("4k", "huge")
+
+
 def median_fio(samples):
-    """The median of each figure over the rounds' fio measurements."""
-    ok = [f for f in samples if f]
-    if not ok:
-        return None
-    out = dict(ok[0])
-    for k in ("read", "write", "limit"):
-        out[k] = statistics.median(f[k] for f in ok)
-    out["limits"] = [f["limit"] for f in ok]
+    """The median of each figure over the rounds' fio measurements of each kind."""
+    out = {}
+    for kind in FIO_KINDS:
+        ok = [f for f in samples.get(kind, []) if f]
+        if not ok:
+            continue
+        m = dict(ok[0])
+        for k in ("read", "write", "limit"):
+            m[k] = statistics.median(f[k] for f in ok)
+        m["limits"] = [f["limit"] for f in ok]
+        out[kind] = m
     return out
+
+
+def fio_limit(fio):
+    """The limit a copy is measured against: huge-page fio where it ran."""
+    return fio.get("huge") or fio.get("4k")
 
 
 def run_copies(b, rundir, src, contenders, fio_samples):
@@ -348,11 +361,12 @@ def run_copies(b, rundir, src, contenders, fio_samples):
     # further on, so that no contender always runs right after fio.
     for r in range(b.runs):
         # The disk's limit is measured in every round too, under the same conditions.
-        if r > 0 and fio_samples and fio_samples[0]:
-            f, _ = run_fio(b, rundir, src)
-            fio_samples.append(f)
-            if f:
-                log(f"disk copy limit, round {r + 1}: {f['limit'] / MB:.0f} MB/s")
+        for kind in FIO_KINDS:
+            if r > 0 and fio_samples.get(kind) and fio_samples[kind][0]:
+                f, _ = run_fio(b, rundir, src, kind)
+                fio_samples[kind].append(f)
+                if f:
+                    log(f"disk copy limit ({kind}), round {r + 1}: {f['limit'] / MB:.0f} MB/s")
         for c in live[r % len(live):] + live[:r % len(live)]:
             k += 1
             b.rm(dst)
@@ -378,10 +392,41 @@ def run_copies(b, rundir, src, contenders, fio_samples):
             b.rm(dst)
 
 
-def run_fio(b, rundir, src):
+class HugePages:
+    """Reserves `n` more 2 MiB pages in the kernel's huge page pool for fio's
+    shmhuge buffers, and gives them back afterwards."""
+
+    PATH = "/proc/sys/vm/nr_hugepages"
+
+    def __init__(self, n):
+        self.n, self.before, self.ok = n, None, False
+
+    def __enter__(self):
+        try:
+            self.before = int(read_text(self.PATH, "0").strip() or 0)
+            with open(self.PATH, "w") as f:
+                f.write(str(self.before + self.n))
+            free = int(next(l.split()[1] for l in read_text("/proc/meminfo").splitlines()
+                            if l.startswith("HugePages_Free:")))
+            self.ok = free >= self.n
+        except (OSError, ValueError, StopIteration):
+            self.ok = False
+        return self
+
+    def __exit__(self, *exc):
+        if self.before is not None:
+            try:
+                with open(self.PATH, "w") as f:
+                    f.write(str(self.before))
+            except OSError:
+                pass
+
+
+def run_fio(b, rundir, src, kind):
     """The disk's copy limit: direct reads of the source and direct writes of a
     second file at the same time; a copy can go no faster than the slower of the two.
-    One measurement; run_copies takes one per round, as for every contender."""
+    `kind` is where fio's buffers are: "4k" pages or "huge" pages. One measurement;
+    run_copies takes one per round, as for every contender."""
     if not shutil.which("fio"):
         if os.geteuid() == 0 and shutil.which("apt-get"):
             log("fio is missing: installing it with 'apt-get install -y fio'")
@@ -392,7 +437,17 @@ def run_fio(b, rundir, src):
     out_file = os.path.join(rundir, "fio-write")
     size = max(1 << 20, b.size // (1 << 20) * (1 << 20))
     why = ""
-    b.before_run()
+    # Two jobs of 16 x 1 MiB, each rounded up to whole huge pages, and slack.
+    with HugePages(24) as hp:
+        if kind == "huge" and not hp.ok:
+            return None, "no 2 MiB pages could be reserved (/proc/sys/vm/nr_hugepages)"
+        b.before_run()
+        return fio_engines(b, src, out_file, size, kind)
+
+
+def fio_engines(b, src, out_file, size, kind):
+    """run_fio's job with io_uring, else libaio."""
+    why = ""
     for engine in ("io_uring", "libaio"):
         # One pass over a new file, as a copy does: a time-based run would loop and
         # mostly overwrite blocks it already wrote, which no copy to a new file can.
@@ -400,10 +455,10 @@ def run_fio(b, rundir, src):
         # alone, the reads crowd the writes out and the slower side looks slower
         # than it is.
         argv = ["fio", "--output-format=json", f"--ioengine={engine}", "--direct=1", "--bs=1M",
-                "--iodepth=16", f"--size={size}",
+                "--iodepth=16", f"--size={size}"] + (["--iomem=shmhuge"] if kind == "huge" else []) + [
                 "--name=read", f"--filename={src}", "--rw=read", "--flow_id=1", "--flow=1",
                 "--name=write", f"--filename={out_file}", "--rw=write", "--flow_id=1", "--flow=1"]
-        log(f"fio ({engine}): direct reads and writes at once, {human(size)} each")
+        log(f"fio ({engine}, {kind} pages): direct reads and writes at once, {human(size)} each")
         p = run(argv, b.env)
         b.rm(out_file)
         try:
@@ -411,7 +466,7 @@ def run_fio(b, rundir, src):
             bw = {j["jobname"]: j[j["jobname"]]["bw_bytes"] for j in jobs if not j.get("error")}
             if p.returncode == 0 and bw.get("read") and bw.get("write"):
                 shown = " ".join(shlex.quote(a) for a in argv).replace(src, "SRC").replace(out_file, "OUT")
-                return {"engine": engine, "read": bw["read"], "write": bw["write"],
+                return {"engine": engine, "kind": kind, "read": bw["read"], "write": bw["write"],
                         "limit": min(bw["read"], bw["write"]), "command": shown}, ""
         except (ValueError, KeyError):
             pass
@@ -558,15 +613,18 @@ def report(b, facts, fio, fio_why, contenders, warm, small, net, net_size, elaps
                                     if b.cold else f"**warm** — {b.cold_why}"))
     if facts["fstype"] in ("tmpfs", "ramfs"):
         L.append(f"- **Warning:** BENCH_DIR is on {facts['fstype']}: memory, not a disk; Direct I/O rows fall back")
-    if fio:
-        lims = fio.get("limits", [fio["limit"]])
-        L.append(f"- **Disk copy limit (fio):** {fio['limit'] / MB:.0f} MB/s — direct reads "
-                 f"{fio['read'] / MB:.0f} MB/s and direct writes {fio['write'] / MB:.0f} MB/s running at once "
-                 f"(ioengine {fio['engine']}, bs 1M, iodepth 16 each, one pass of BENCH_SIZE into a new file, "
-                 f"reads and writes kept in step; median of {len(lims)} measurements, one per round: "
-                 f"{', '.join(f'{v / MB:.0f}' for v in lims)} MB/s)")
-    else:
-        L.append(f"- **Disk copy limit (fio):** n/a ({fio_why})")
+    for kind, pages in (("huge", "huge-page buffers (`iomem=shmhuge`), as zcio's; the limit the × column uses"),
+                        ("4k", "4 KiB-page buffers, as dd's and the article's")):
+        f = fio.get(kind)
+        if f:
+            lims = f["limits"]
+            L.append(f"- **Disk copy limit (fio, {pages}):** {f['limit'] / MB:.0f} MB/s — direct reads "
+                     f"{f['read'] / MB:.0f} MB/s and direct writes {f['write'] / MB:.0f} MB/s running at once "
+                     f"(ioengine {f['engine']}, bs 1M, iodepth 16 each, one pass of BENCH_SIZE into a new file, "
+                     f"reads and writes kept in step; median of {len(lims)} measurements, one per round: "
+                     f"{', '.join(f'{v / MB:.0f}' for v in lims)} MB/s)")
+        else:
+            L.append(f"- **Disk copy limit (fio, {pages}):** n/a ({fio_why.get(kind, 'did not run')})")
     L.append(f"- **Total time:** {elapsed / 60:.1f} min")
     L.append("")
 
@@ -599,7 +657,7 @@ def report(b, facts, fio, fio_why, contenders, warm, small, net, net_size, elaps
             fmt_pct(c.src_cached),
             fmt_pct(c.dst_cached),
             cmp_cell,
-            fmt_ratio(rate * MB / fio["limit"]) if fio else "n/a",
+            fmt_ratio(rate * MB / fio_limit(fio)["limit"]) if fio else "n/a",
             fmt_ratio(rate * MB / art_rate) if art_rate else "n/a",
         ]) + " |")
     L.append("")
@@ -677,11 +735,13 @@ def report(b, facts, fio, fio_why, contenders, warm, small, net, net_size, elaps
              "leaves ~0 %: the copy did not push other programs' data out of memory. A buffered copy fills the "
              "cache with both files.")
     L.append("- **× fio limit**: the copy's speed over what the disk does reading and writing at once (fio, "
-             "O_DIRECT, 16 × 1 MiB reads and 16 × 1 MiB writes in flight, kept in step, one pass into a new file). Near 1 the copy is disk-bound. Above 1 the copy got more out of "
+             "O_DIRECT, 16 × 1 MiB reads and 16 × 1 MiB writes in flight, kept in step, one pass into a new file, "
+             "its buffers in huge pages as zcio's are; the 4 KiB-page limit is listed above for comparison). "
+             "Near 1 the copy is disk-bound. Above 1 the copy got more out of "
              "the disk than fio did (write-back merged into larger requests, a cache in the device or, on a "
              "virtual machine, the host) or did less than a full read plus a full write (a reflink, reads served "
              "from the cache on warm runs). zcio's Direct I/O buffers sit in 2 MiB pages, so each 1 MiB I/O reaches the "
-             "device as one request; on 4 KiB pages (fio's, dd's, the article's) a 1 MiB buffer can exceed the "
+             "device as one request; on 4 KiB pages (the 4 KiB fio job's, dd's, the article's) a 1 MiB buffer can exceed the "
              "device's segment limit (virtio-blk: 254) and is split in two. **× article**: the speed over the article's O_DIRECT loop (one 1 MiB read, then one "
              "write, nothing in flight at once).")
     if facts["fstype"] in ("xfs", "btrfs", "bcachefs", "ocfs2", "nfs", "nfs4", "cifs", "smb3"):
@@ -690,6 +750,10 @@ def report(b, facts, fio, fio_why, contenders, warm, small, net, net_size, elaps
     elif facts["fstype"] == "ext4":
         L.append("- ext4 has no reflink: `copy_file_range` (zcp's auto choice here, and what `cp` and "
                  "`std::fs::copy` use) copies inside the kernel, through the page cache, with no user-space buffer.")
+    L.append("- **Uncached** rows copy through the page cache and leave it as it was: `zcp --uncached` with "
+             "RWF_DONTCACHE where the file system takes it (the kernel drops each page once written back), "
+             "`dd iflag=nocache oflag=nocache` by dropping pages with fadvise; both are buffered copies, any "
+             "alignment, and their dst cached % should read 0 like Direct I/O's.")
     L.append("- `dd ... oflag=direct` cannot write the unaligned last block with O_DIRECT: GNU dd switches "
              "O_DIRECT off for that final partial write, and the cmp column shows whether the copy came out exact.")
     L.append("- A zcp row marked \"ran …\" or \"fell back …\" reports what `zcp -v` said it did on a small probe "
@@ -708,8 +772,9 @@ def report(b, facts, fio, fio_why, contenders, warm, small, net, net_size, elaps
     L.append("")
     for c in contenders:
         L.append(f"- `{c.shown()}`")
-    if fio:
-        L.append(f"- `{fio['command']}`")
+    for kind in FIO_KINDS:
+        if fio.get(kind):
+            L.append(f"- `{fio[kind]['command']}`")
     L.append(f"- network: `netbench send-zc|send-rw SRC`, `netbench recv-zc|recv-rw SRC OUT` (bench/netbench.c)")
     L.append("")
     L.append("</details>")
@@ -792,10 +857,13 @@ def bench(b, args, rundir):
     log(f"writing the source: {b.size + TAIL:,} bytes of random data")
     b.make_random(src, b.size + TAIL)
 
-    fio, fio_why = run_fio(b, rundir, src)
-    if fio:
-        log(f"disk copy limit: {fio['limit'] / MB:.0f} MB/s (read {fio['read'] / MB:.0f}, write {fio['write'] / MB:.0f})")
-    fio_samples = [fio]
+    fio_samples, fio_why = {}, {}
+    for kind in FIO_KINDS:
+        f, fio_why[kind] = run_fio(b, rundir, src, kind)
+        if f:
+            log(f"disk copy limit ({kind} pages): {f['limit'] / MB:.0f} MB/s "
+                f"(read {f['read'] / MB:.0f}, write {f['write'] / MB:.0f})")
+        fio_samples[kind] = [f]
 
     z = args.zcp
     contenders = [
@@ -804,12 +872,15 @@ def bench(b, args, rundir):
         Contender("zcp direct sync", [z, "-q", "--direct", "--engine=sync", "{src}", "{dst}"], zcp=True),
         Contender("zcp direct", [z, "-q", "--direct", "{src}", "{dst}"], zcp=True),
         Contender("zcp auto", [z, "-q", "{src}", "{dst}"], zcp=True),
+        Contender("zcp uncached", [z, "-q", "--uncached", "{src}", "{dst}"], zcp=True),
     ] + [
         Contender(f"zcp {m}", [z, "-q", "-m", m, "{src}", "{dst}"], zcp=True)
         for m in ("copy_file_range", "sendfile", "splice", "mmap", "read_write")
     ] + [
         Contender("cp", ["cp", "{src}", "{dst}"]),
         Contender("dd", ["dd", "if={src}", "of={dst}", "iflag=direct", "oflag=direct", "bs=1M", "status=none"]),
+        Contender("dd nocache", ["dd", "if={src}", "of={dst}", "iflag=nocache", "oflag=nocache", "bs=1M",
+                                 "status=none"], note="buffered, its pages dropped with fadvise"),
         Contender("rwloop", [args.rwloop, "{src}", "{dst}"], note="plain 1 MiB read/write loop"),
         Contender("article", [args.article, "{src}", "{dst}"], note="the article's O_DIRECT loop"),
         Contender("std::fs::copy", [args.stdcopy, "{src}", "{dst}"], note="Rust's std::fs::copy"),

@@ -36,6 +36,55 @@ fn chain_on_ext4_is_copy_file_range() {
     assert!(fs::read(d.path().join("dst")).expect("read") == bytes);
 }
 
+/// A large file read from the disk goes faster with Direct I/O, and one in the
+/// page cache faster with copy_file_range, which keeps it there: the chain
+/// looks before it chooses (cachestat).
+#[test]
+fn chain_takes_direct_io_for_a_large_file_on_the_disk_only() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    let bytes = data((48 << 20) + 777, 11);
+    write_file(&src, &bytes);
+    evict(&src);
+    let dst = d.path().join("dst");
+    let st = zcio::copy_file(&src, &dst).expect("cold");
+    assert_eq!(st.method, Method::Direct, "{st:?}");
+    assert_eq!(
+        st.fallbacks().collect::<Vec<_>>(),
+        [(Method::Reflink, libc::EOPNOTSUPP)]
+    );
+    assert!(resident_pages(&dst) <= 16 && resident_pages(&src) <= 16);
+    assert!(fs::read(&dst).expect("read") == bytes);
+    // Now the source is in the cache: the kernel copies it.
+    assert!(fs::read(&src).expect("read") == bytes);
+    let st = zcio::copy_file(&src, &dst).expect("warm");
+    assert_eq!(st.method, Method::CopyFileRange);
+    // A chunk size of the caller's is for the methods it names: no Direct I/O.
+    evict(&src);
+    let st = Options::new()
+        .chunk_size(1 << 20)
+        .copy_file(&src, &dst)
+        .expect("chunk");
+    assert_eq!(st.method, Method::CopyFileRange);
+    // Nor on tmpfs, whose files are the page cache.
+    if let Some(t) = shm_dir() {
+        let (ts, td) = (t.path().join("src"), t.path().join("dst"));
+        write_file(&ts, &bytes);
+        assert_eq!(
+            zcio::copy_file(&ts, &td).expect("tmpfs").method,
+            Method::CopyFileRange
+        );
+    }
+    // Below the size where it pays, cold or not: the kernel's copy.
+    let small = d.path().join("small");
+    write_file(&small, &bytes[..16 << 20]);
+    evict(&small);
+    assert_eq!(
+        zcio::copy_file(&small, &dst).expect("small").method,
+        Method::CopyFileRange
+    );
+}
+
 #[test]
 fn chain_on_xfs_reflinks_and_no_reflink_copies() {
     let Some(m) = Mount::image("xfs", 512, &["mkfs.xfs", "-q", "-f", "-m", "reflink=1"]) else {

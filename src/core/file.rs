@@ -22,8 +22,8 @@ use super::target::{Meta, Source, SourceKinds, Target, TargetOpts};
 use super::{clone, mmap, range, sendfile, splice, sys};
 
 /// Copies the file `src` to `dst`. With `Method::Auto` the chain is reflink (unless
-/// `NO_REFLINK`), copy_file_range (unless `NO_REFLINK`: it may share blocks
-/// silently), sendfile, read/write; each step is given up only for the errors that
+/// `NO_REFLINK`), Direct I/O for a large file read from a disk, copy_file_range
+/// (unless `NO_REFLINK`: it may share blocks silently), sendfile, read/write; each step is given up only for the errors that
 /// mean "not possible here" and only before it moved data. Other methods are
 /// forced (and fall back to read/write where the kernel cannot, unless
 /// `NO_FALLBACK`; a reflink never falls back). Holes in the source stay holes unless
@@ -118,7 +118,13 @@ pub(crate) fn copy_opened(
     let mut pace = Pacer::new(Reporter::new(opts, total));
     let src_fd = source.file.as_fd();
     let sparse = match opts.get_method() {
-        Method::Auto => auto(src_fd, &source, &target, opts, stats, &mut pace)?,
+        Method::Auto => match auto(src_fd, &source, &target, opts, stats, &mut pace)? {
+            Chain::Done { sparse } => sparse,
+            Chain::Direct => {
+                let direct = opts.method(Method::Direct);
+                return direct::copy_opened(source, target, &direct, stats);
+            }
+        },
         Method::Reflink => {
             stats.method = Method::Reflink;
             clone::reflink(src_fd, target.fd())?;
@@ -279,6 +285,34 @@ fn forced(
     Ok(sparse)
 }
 
+/// How the automatic chain ended.
+enum Chain {
+    /// The data is in: whether holes were skipped.
+    Done { sparse: bool },
+    /// Nothing moved: Direct I/O is to copy the file.
+    Direct,
+}
+
+/// Files at least this large, read from a disk, are copied with Direct I/O by the
+/// automatic chain. Measured on ext4 (virtio disk, cold, flush included): equal
+/// to copy_file_range up to 16 MiB, 18 % faster at 64 MiB, 26 % at 256 MiB, 30 %
+/// to 2 x at 2 GiB; and the page cache is left as it was.
+const DIRECT_FROM: u64 = 32 << 20;
+
+/// Whether the automatic chain copies this file with Direct I/O: large, between
+/// two disk file systems, with zcio's own chunk size, and hardly in the page
+/// cache (from the cache, copy_file_range is faster, and keeps it there).
+fn direct_pays(source: &Source, target: &Target<'_>, opts: &Options<'_>) -> bool {
+    let size = source.size();
+    let src = source.file.as_fd();
+    size >= DIRECT_FROM
+        && opts.get_chunk_size() == 0
+        && !opts.has(Flags::UNCACHED)
+        && sys::on_disk_fs(src, source.stat.st_dev)
+        && sys::on_disk_fs(target.fd(), target.dev())
+        && sys::cached_bytes(src, size).is_some_and(|c| c < size / 8)
+}
+
 /// The automatic chain.
 fn auto(
     src: BorrowedFd<'_>,
@@ -287,7 +321,7 @@ fn auto(
     opts: &Options<'_>,
     stats: &mut Stats,
     pace: &mut Pacer<'_>,
-) -> Result<bool> {
+) -> Result<Chain> {
     let kind = sys::file_type(&source.stat);
     let regular = kind == SFlag::S_IFREG && target.is_regular();
     let devs = (source.stat.st_dev, target.dev());
@@ -299,7 +333,7 @@ fn auto(
                 stats.method = Method::Reflink;
                 stats.bytes = source.size();
                 stats.io_calls += 1;
-                return Ok(false);
+                return Ok(Chain::Done { sparse: false });
             }
             Err(e) if reflink_not_here(e.raw_os_error()) => {
                 clone::remember_refusal(devs.0, devs.1, e.raw_os_error());
@@ -311,10 +345,14 @@ fn auto(
     // An empty file on a file system whose sizes are true has nothing to move (a
     // /proc or FUSE file claiming 0 goes down the chain to be read).
     if regular && source.size() == 0 && sys::sizes_are_true(src, source.stat.st_dev) {
-        return Ok(false);
+        return Ok(Chain::Done { sparse: false });
+    }
+    if regular && direct_pays(source, target, opts) {
+        return Ok(Chain::Direct);
     }
     if uncached_here(opts, source, target) {
-        return direct::uncached(source, target.fd(), opts, pace.reporter(), stats);
+        let sparse = direct::uncached(source, target.fd(), opts, pace.reporter(), stats)?;
+        return Ok(Chain::Done { sparse });
     }
     let chain: &[Method] = match kind {
         SFlag::S_IFIFO => &[Method::Splice, Method::ReadWrite],
@@ -367,7 +405,7 @@ fn auto(
     if sparse {
         set_size(target, source.size(), stats)?;
     }
-    Ok(sparse)
+    Ok(Chain::Done { sparse })
 }
 
 /// Whether the copy is to leave the page cache as it was: asked for, between two

@@ -278,26 +278,84 @@ const TRUE_SIZES: [nix::sys::statfs::FsType; 6] = {
     ]
 };
 
-/// Devices already asked whether their sizes are true.
-static SIZES_KNOWN: std::sync::RwLock<Vec<(u64, bool)>> = std::sync::RwLock::new(Vec::new());
+/// File systems on a block device where a large copy from the disk goes fastest
+/// with Direct I/O (network and FUSE file systems may take O_DIRECT and do worse).
+const DISK_FS: [nix::sys::statfs::FsType; 4] = {
+    use nix::sys::statfs::*;
+    [
+        EXT4_SUPER_MAGIC,
+        XFS_SUPER_MAGIC,
+        BTRFS_SUPER_MAGIC,
+        FsType(0xF2F5_2010), // F2FS
+    ]
+};
 
-/// Whether the file system of `fd` (on device `dev`) is one of [`TRUE_SIZES`];
-/// asked once per device.
-pub(crate) fn sizes_are_true(fd: BorrowedFd<'_>, dev: u64) -> bool {
-    if let Ok(v) = SIZES_KNOWN.read()
+/// The file system type of each device already asked.
+static FS_TYPES: std::sync::RwLock<Vec<(u64, Option<nix::sys::statfs::FsType>)>> =
+    std::sync::RwLock::new(Vec::new());
+
+/// The type of the file system of `fd` (on device `dev`), asked once per device.
+fn fs_type(fd: BorrowedFd<'_>, dev: u64) -> Option<nix::sys::statfs::FsType> {
+    if let Ok(v) = FS_TYPES.read()
         && let Some(&(_, t)) = v.iter().find(|(d, _)| *d == dev)
     {
         return t;
     }
     let t = nix::sys::statfs::fstatfs(fd)
-        .map(|s| TRUE_SIZES.contains(&s.filesystem_type()))
-        .unwrap_or(false);
-    if let Ok(mut v) = SIZES_KNOWN.write()
+        .ok()
+        .map(|s| s.filesystem_type());
+    if let Ok(mut v) = FS_TYPES.write()
         && v.len() < 64
     {
         v.push((dev, t));
     }
     t
+}
+
+/// Whether the file system of `fd` (on device `dev`) is one of [`TRUE_SIZES`].
+pub(crate) fn sizes_are_true(fd: BorrowedFd<'_>, dev: u64) -> bool {
+    fs_type(fd, dev).is_some_and(|t| TRUE_SIZES.contains(&t))
+}
+
+/// Whether the file system of `fd` (on device `dev`) is one of [`DISK_FS`].
+pub(crate) fn on_disk_fs(fd: BorrowedFd<'_>, dev: u64) -> bool {
+    fs_type(fd, dev).is_some_and(|t| DISK_FS.contains(&t))
+}
+
+/// cachestat(2) (Linux 6.5), the same number on every architecture.
+const SYS_CACHESTAT: libc::c_long = 451;
+
+/// How many bytes of the first `len` of `fd` are in the page cache; `None` where
+/// the kernel cannot tell (before Linux 6.5).
+pub(crate) fn cached_bytes(fd: BorrowedFd<'_>, len: u64) -> Option<u64> {
+    #[repr(C)]
+    struct Range {
+        off: u64,
+        len: u64,
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct CacheStat {
+        nr_cache: u64,
+        nr_dirty: u64,
+        nr_writeback: u64,
+        nr_evicted: u64,
+        nr_recently_evicted: u64,
+    }
+    let range = Range { off: 0, len };
+    let mut cs = CacheStat::default();
+    // SAFETY: both structs are the kernel's layout and outlive the call, which
+    // only reads `range` and writes `cs`.
+    let r = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            fd.as_raw_fd(),
+            &raw const range,
+            &raw mut cs,
+            0u32,
+        )
+    };
+    (r == 0).then(|| cs.nr_cache.saturating_mul(page_size()))
 }
 
 /// A zero-filled buffer of `len` bytes, or ENOMEM: a copy that cannot get memory
