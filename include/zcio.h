@@ -451,9 +451,8 @@ typedef struct zc_options {
    */
   void *progress_arg;
   /**
-   * The Direct I/O engine to use: `ZC_ENGINE_AUTO` (0: io_uring where the kernel
-   * allows it and its buffers can be had, else threads, else the synchronous engine,
-   * which needs one chunk's buffer) or one of `ZC_ENGINE_IO_URING`,
+   * The Direct I/O engine to use: `ZC_ENGINE_AUTO` (0: threads, else the
+   * synchronous engine, which needs one chunk's buffer) or one of `ZC_ENGINE_IO_URING`,
    * `ZC_ENGINE_THREADS`, `ZC_ENGINE_SYNC` (`-EOPNOTSUPP` when it cannot run here,
    * `-ENOMEM` when its buffers cannot be allocated).
    */

@@ -68,9 +68,10 @@ pub use crate::core::tree::{
 /// `copy_file_range`, then `sendfile`, then a read/write loop; each is given up
 /// only for the errors that mean "not possible here", and only before it moved
 /// data ([`Stats::fallbacks`] says which and why). A file of 32 MiB or more
-/// between two disk file systems (ext4, XFS, Btrfs, F2FS) that is hardly in the
-/// page cache is copied with Direct I/O instead of `copy_file_range`: faster from
-/// the disk, and the cache is left as it was. Holes stay holes; FIFOs and
+/// between two disk file systems (ext4, XFS, Btrfs, F2FS) is copied with Direct
+/// I/O instead of `copy_file_range`: faster, and no dirty pages left to write
+/// back. Its reads come from the page cache where at least an eighth of the file
+/// is cached, else from the disk with O_DIRECT. Holes stay holes; FIFOs and
 /// character devices are streamed; a /proc file that claims size 0 is read to its
 /// end. The data goes into a temporary file in `dst`'s directory, which replaces
 /// `dst` only when everything succeeded; a copy onto itself (same path, hard link,

@@ -36,9 +36,8 @@ fn chain_on_ext4_is_copy_file_range() {
     assert!(fs::read(d.path().join("dst")).expect("read") == bytes);
 }
 
-/// A large file read from the disk goes faster with Direct I/O, and one in the
-/// page cache faster with copy_file_range, which keeps it there: the chain
-/// looks before it chooses (cachestat).
+/// A large file between disk file systems goes faster with Direct I/O; the chain
+/// looks at how much of it is cached (cachestat) to choose how to read it.
 #[test]
 fn chain_takes_direct_io_for_a_large_file_on_the_disk_only() {
     let d = disk_dir();
@@ -55,10 +54,14 @@ fn chain_takes_direct_io_for_a_large_file_on_the_disk_only() {
     );
     assert!(resident_pages(&dst) <= 16 && resident_pages(&src) <= 16);
     assert!(fs::read(&dst).expect("read") == bytes);
-    // Now the source is in the cache: the kernel copies it.
+    // Now the source is in the cache: still Direct I/O, which stays there and
+    // leaves no destination pages.
     assert!(fs::read(&src).expect("read") == bytes);
     let st = zcio::copy_file(&src, &dst).expect("warm");
-    assert_eq!(st.method, Method::CopyFileRange);
+    assert_eq!(st.method, Method::Direct, "{st:?}");
+    assert!(resident_pages(&dst) <= 16);
+    assert_eq!(resident_pages(&src), bytes.len().div_ceil(4096));
+    assert!(fs::read(&dst).expect("read") == bytes);
     // A chunk size of the caller's is for the methods it names: no Direct I/O.
     evict(&src);
     let st = Options::new()
@@ -85,6 +88,61 @@ fn chain_takes_direct_io_for_a_large_file_on_the_disk_only() {
     );
 }
 
+/// Sectors read from the block device that holds `p` so far (/sys/dev/block).
+fn sectors_read(p: &Path) -> u64 {
+    let dev = fs::metadata(p).expect("stat").dev();
+    let stat = format!(
+        "/sys/dev/block/{}:{}/stat",
+        libc::major(dev),
+        libc::minor(dev)
+    );
+    let text = fs::read_to_string(&stat).expect("block stat");
+    text.split_whitespace()
+        .nth(2)
+        .and_then(|f| f.parse().ok())
+        .expect("sectors read")
+}
+
+/// A large source mostly in the page cache is read from there, not from the disk,
+/// while the destination is written with O_DIRECT; a cold one is read with
+/// O_DIRECT. Seen on the loop device of an ext4 image, which nothing else reads.
+#[test]
+fn chain_reads_a_cached_source_from_the_cache() {
+    let Some(m) = Mount::image("ext4", 256, &["mkfs.ext4", "-q", "-F"]) else {
+        return;
+    };
+    let src = m.path().join("src");
+    let bytes = data((40 << 20) + 4097, 23);
+    write_file(&src, &bytes);
+    nix::unistd::sync();
+    assert!(fs::read(&src).expect("read") == bytes);
+    let before = sectors_read(&src);
+    let st = zcio::copy_file(&src, m.path().join("warm")).expect("warm");
+    let warm = (sectors_read(&src) - before) * 512;
+    assert_eq!(st.method, Method::Direct, "{st:?}");
+    assert!(
+        warm < 1 << 20,
+        "a cached source read {warm} bytes from the disk"
+    );
+    assert!(fs::read(m.path().join("warm")).expect("read") == bytes);
+    evict(&src);
+    let before = sectors_read(&src);
+    let st = zcio::copy_file(&src, m.path().join("cold")).expect("cold");
+    let cold = (sectors_read(&src) - before) * 512;
+    assert_eq!(st.method, Method::Direct, "{st:?}");
+    assert!(
+        cold >= bytes.len() as u64,
+        "a cold source read {cold} bytes"
+    );
+    assert!(fs::read(m.path().join("cold")).expect("read") == bytes);
+    report(
+        "chain_reads_a_cached_source_from_the_cache",
+        "ext4",
+        "40 MiB, cached then evicted",
+        &format!("disk reads: {warm} B warm, {cold} B cold"),
+    );
+}
+
 #[test]
 fn chain_on_xfs_reflinks_and_no_reflink_copies() {
     let Some(m) = Mount::image("xfs", 512, &["mkfs.xfs", "-q", "-f", "-m", "reflink=1"]) else {
@@ -104,14 +162,15 @@ fn chain_on_xfs_reflinks_and_no_reflink_copies() {
     assert!(grew < 1 << 20, "a reflink used {grew} bytes");
     assert!(fs::read(mp.join("clone")).expect("read") == bytes);
 
-    // Never share blocks: copy_file_range is skipped too, the data really copied.
+    // Never share blocks: copy_file_range is skipped too, the data really copied
+    // (this large file with Direct I/O; a small one below with sendfile).
     let before = used_bytes(&mp);
     let st = Options::new()
         .reflink(false)
         .copy_file(&src, mp.join("copy"))
         .expect("copy");
     nix::unistd::sync();
-    assert_eq!(st.method, Method::Sendfile);
+    assert_eq!(st.method, Method::Direct);
     assert_eq!(st.fallbacks().next(), None);
     let grew = used_bytes(&mp) - before;
     assert!(
@@ -119,6 +178,15 @@ fn chain_on_xfs_reflinks_and_no_reflink_copies() {
         "a real copy used only {grew} bytes"
     );
     assert!(fs::read(mp.join("copy")).expect("read") == bytes);
+    let small = &bytes[..1 << 20];
+    write_file(&mp.join("small"), small);
+    let st = Options::new()
+        .reflink(false)
+        .copy_file(mp.join("small"), mp.join("small-copy"))
+        .expect("small copy");
+    assert_eq!(st.method, Method::Sendfile);
+    assert_eq!(st.fallbacks().next(), None);
+    assert!(fs::read(mp.join("small-copy")).expect("read") == small);
 }
 
 #[test]

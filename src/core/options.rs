@@ -370,8 +370,7 @@ impl<'a> Options<'a> {
     }
 
     /// Direct I/O: the engine to use, or `None` to let zcio pick (see [`Engine`]):
-    /// io_uring, else threads, else the synchronous engine, each given up when it
-    /// cannot run here or its buffers cannot be had. `EOPNOTSUPP` when the engine
+    /// threads, or the synchronous engine where their buffers cannot be had. `EOPNOTSUPP` when the engine
     /// asked for cannot run here, `ENOMEM` when its buffers cannot be had.
     ///
     /// ```

@@ -139,9 +139,12 @@ pub fn check_never_wider(
                 }
                 ControlFlow::Continue(())
             };
-            // A copy goes to the source's owner only when asked (cp -p).
+            // A copy goes to the source's owner only when asked (cp -p). Direct
+            // I/O two chunks at a time, so that even on tmpfs reports come while
+            // the data goes in.
             let o = Options::new()
                 .method(meth.unwrap_or_default())
+                .queue_depth(2)
                 .in_place(dest == Dest::InPlaceNew)
                 .preserve_owner(owner.is_some())
                 .progress(&look);

@@ -1,7 +1,7 @@
 //! The threaded engine: `depth` workers, each with one chunk in flight.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use super::chunk::{ChunkIo, Job, Outcome, Piece, Pieces, Stop, read_chunk};
@@ -25,6 +25,9 @@ struct Shared<'a> {
     /// The first failure, which every other worker stops for.
     failure: Mutex<Option<Stop>>,
     running: AtomicU64,
+    /// Counts finished pieces and workers, so the reporter wakes for each.
+    ticks: Mutex<u64>,
+    tick: Condvar,
 }
 
 impl Shared<'_> {
@@ -34,6 +37,24 @@ impl Shared<'_> {
             *f = Some(s);
         }
         self.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn ticked(&self) {
+        *self.ticks.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.tick.notify_one();
+    }
+
+    /// Waits (at most `limit`) for a tick after the `seen`th; returns the count.
+    fn wait_tick(&self, seen: u64, limit: Duration) -> u64 {
+        let g = self.ticks.lock().unwrap_or_else(|p| p.into_inner());
+        let g = if *g == seen {
+            self.tick
+                .wait_timeout(g, limit)
+                .map_or_else(|p| p.into_inner().0, |r| r.0)
+        } else {
+            g
+        };
+        *g
     }
 }
 
@@ -73,11 +94,13 @@ fn worker(job: &ChunkIo<'_>, sh: &Shared<'_>, buf: &mut [u8], after: &mut dyn Fn
         }
     }
     sh.running.fetch_sub(1, Ordering::SeqCst);
+    sh.ticked();
 }
 
 /// The threaded engine: `depth` workers, one of them the calling thread, which
 /// also reports progress after each of its chunks (so that the callback runs where
-/// the caller expects it, and no thread only waits).
+/// the caller expects it, and no thread only waits), then after each of the
+/// others' until they are done.
 pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
     let depth = job.depth.clamp(1, MAX_THREADS);
     // One region for all workers: it is mapped in huge pages (see AlignedBuf).
@@ -95,6 +118,8 @@ pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
         stop: AtomicBool::new(false),
         failure: Mutex::new(None),
         running: AtomicU64::new(depth as u64),
+        ticks: Mutex::new(0),
+        tick: Condvar::new(),
     };
     let mut last = u64::MAX;
     // Once the copy stops (cancelled, or failed), the callback hears nothing more.
@@ -114,7 +139,7 @@ pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
             let (io, sh) = (&job.io, &sh);
             let spawned = std::thread::Builder::new()
                 .name("zcio-dio".into())
-                .spawn_scoped(s, move || worker(io, sh, buf, &mut |_| {}));
+                .spawn_scoped(s, move || worker(io, sh, buf, &mut |sh| sh.ticked()));
             // A thread that cannot be had (no memory for its stack, the thread
             // limit) leaves its share to the others: the calling thread always works.
             if spawned.is_err() {
@@ -125,9 +150,10 @@ pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
         if let Some(buf) = mine {
             worker(&job.io, &sh, buf, &mut tell);
         }
-        // The others finish their last chunk; keep reporting meanwhile.
+        // The others finish their last chunk; report each as it ends.
+        let mut seen = 0;
         while sh.running.load(Ordering::SeqCst) > 0 {
-            std::thread::sleep(Duration::from_millis(2));
+            seen = sh.wait_tick(seen, Duration::from_millis(100));
             tell(&sh);
         }
     });

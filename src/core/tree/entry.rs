@@ -727,7 +727,7 @@ fn copy_data(sh: &Shared<'_>, source: Source, at: At2<'_>, size: u64) -> Result<
         o
     };
     let r = if o.get_method() == Method::Direct {
-        direct::copy_opened(source, target, &o, &mut st)
+        direct::copy_opened(source, target, &o, &mut st, direct::Reads::Direct)
     } else {
         file::copy_opened(source, target, &o, &mut st)
     };
