@@ -293,7 +293,7 @@ class Contender:
 def probe_zcp(b, c, src, dst):
     """Runs a zcp contender once, verbosely, on a small file: whether it runs here at
     all, and which method and engine zcio really used."""
-    argv = ["-v" if a == "-q" else a for a in c.command(src, dst)]
+    argv = ["--debug" if a == "-q" else a for a in c.command(src, dst)]
     p = run(argv, b.env)
     b.rm(dst)
     if p.returncode != 0:
@@ -314,8 +314,6 @@ def probe_zcp(b, c, src, dst):
             c.note = f"ran engine {engine}"
     elif asked_method == "direct":
         c.note = f"ran engine {engine}"
-    elif not asked_method:
-        c.note = f"ran {method}"
 
 
 # The fio job's buffers: on 4 KiB pages, as dd's and the article's are, and in
@@ -748,15 +746,18 @@ def report(b, facts, fio, fio_why, contenders, warm, small, net, net_size, elaps
         L.append(f"- {facts['fstype']} can share blocks or copy on the server: the `copy_file_range` rows, zcp's "
                  "auto method, `cp` and `std::fs::copy` may move no data at all, and then say nothing about I/O.")
     elif facts["fstype"] == "ext4":
-        L.append("- ext4 has no reflink: `copy_file_range` (zcp's auto choice here, and what `cp` and "
-                 "`std::fs::copy` use) copies inside the kernel, through the page cache, with no user-space buffer.")
+        L.append("- ext4 has no reflink. `cp` and `std::fs::copy` use `copy_file_range`, which copies inside the "
+                 "kernel through the page cache, and the flush then writes the dirty pages back. zcp's automatic "
+                 "choice for a file this large between disks is Direct I/O writes: its reads use O_DIRECT when the "
+                 "source is hardly cached (the cold rows) and copy out of the page cache when it is (the warm rows), "
+                 "and no destination pages are left behind either way.")
     L.append("- **Uncached** rows copy through the page cache and leave it as it was: `zcp --uncached` with "
              "RWF_DONTCACHE where the file system takes it (the kernel drops each page once written back), "
              "`dd iflag=nocache oflag=nocache` by dropping pages with fadvise; both are buffered copies, any "
              "alignment, and their dst cached % should read 0 like Direct I/O's.")
     L.append("- `dd ... oflag=direct` cannot write the unaligned last block with O_DIRECT: GNU dd switches "
              "O_DIRECT off for that final partial write, and the cmp column shows whether the copy came out exact.")
-    L.append("- A zcp row marked \"ran …\" or \"fell back …\" reports what `zcp -v` said it did on a small probe "
+    L.append("- A zcp row marked \"ran …\" or \"fell back …\" reports what `zcp --debug` said it did on a small probe "
              "file; an engine that cannot run here shows as n/a with zcio's reason.")
     L.append("- Small files: one command copies all of them, then `sync -f` flushes the destination's file "
              "system inside the timed region; per-file costs (open, create, metadata, fsync) dominate, not bandwidth. "
