@@ -11,7 +11,8 @@ the same shape from memory (the second half), each with as many threads as zcp.
 
 Prints a markdown report (also written to --report); progress goes to stderr.
 Python 3 standard library only; xcp, fcp and cpz are installed with
-`cargo install --locked` when missing (set BENCH_NO_INSTALL=1 to skip them).
+`cargo install --locked` when missing, rsync with apt-get (set BENCH_NO_INSTALL=1
+to skip them).
 """
 
 import argparse
@@ -87,6 +88,19 @@ def find_tool(name, env):
     r = run(["cargo", "install", "--locked", "--quiet", CRATES[name]], env)
     p = os.path.expanduser(f"~/.cargo/bin/{name}")
     return p if r.returncode == 0 and os.access(p, os.X_OK) else None
+
+
+def install_rsync(env):
+    """rsync from the distribution, as root with apt-get, unless BENCH_NO_INSTALL."""
+    if os.environ.get("BENCH_NO_INSTALL") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
+    log("installing rsync with apt-get")
+    apt = {**env, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "install", "-y", "-qq", "rsync"], ["apt-get", "update", "-qq"],
+                 ["apt-get", "install", "-y", "-qq", "rsync"]):
+        if run(argv, apt).returncode == 0 and argv[1] == "install":
+            break
+    return shutil.which("rsync") is not None
 
 
 class Row:
@@ -192,11 +206,11 @@ def bench(b, args, rundir):
         Row("cp -r", ["cp", "-r", "{src}", "{dst}"]),
         Row("cp -a", ["cp", "-a", "{src}", "{dst}"]),
     ]
-    if shutil.which("rsync"):
+    if shutil.which("rsync") or install_rsync(env):
         rows.append(Row("rsync -a", ["rsync", "-a", "{src}/", "{dst}/"]))
     else:
         r = Row("rsync -a", ["rsync"])
-        r.na = "rsync is not installed"
+        r.na = "rsync is not installed (apt-get install rsync)"
         rows.append(r)
     for label in PEERS:
         name = label.split()[0]

@@ -645,8 +645,7 @@ fn nofollow_refuses_a_symlink_destination() {
     assert_eq!(fs::read(p.join("plain")).expect("read"), b"new");
 }
 
-// ---- Moved from the C suite (test_zerocopy.c, test_hardening.c): see
-// notes/c-test-migration.md for which C check each of these replaces.
+// ---- Moved from the C suite (test_zerocopy.c, test_hardening.c).
 
 /// A path copy with default options.
 type PathCopy = fn(&Path, &Path) -> zcio::Result<zcio::Stats>;

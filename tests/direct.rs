@@ -652,8 +652,7 @@ fn io_uring_waits_out_a_throttled_disk() {
     );
 }
 
-// ---- Moved from the C suite (test_directio.c, test_engines.c): see
-// notes/c-test-migration.md for which C check each of these replaces.
+// ---- Moved from the C suite (test_directio.c, test_engines.c).
 
 /// The sizes of `sizes()` copied with `opts` into `dir`: exact, `bytes`, no failed
 /// step, the method Direct or ReadWrite, and when Direct: a power-of-two alignment

@@ -990,6 +990,9 @@ fn parts_together_copy_the_tree_once_as_one_copy_would() {
         f.write_all_at(&data(5 << 20, 91), 0).expect("write");
         f.write_all_at(&data(3 << 20, 92), 150 << 20)
             .expect("write");
+        // And one without holes and with an unaligned end, its ranges copied
+        // with Direct I/O on this disk (the tail padded, then cut).
+        write_file(&src.join("x/big"), &data((129 << 20) + 777, 93));
         fixtures::stamp_times(&src);
     }
     let alone = d.path().join("alone");
@@ -1009,7 +1012,11 @@ fn parts_together_copy_the_tree_once_as_one_copy_would() {
         );
         // Every file and link copied exactly once, by one part.
         let sum = |f: fn(&zcio::TreeStats) -> u64| stats.iter().flatten().map(f).sum::<u64>();
-        assert_eq!(sum(|s| s.files), 17, "{n} parts: {stats:?}");
+        assert_eq!(sum(|s| s.files), 18, "{n} parts: {stats:?}");
+        // Both large files go with Direct I/O: whole in one part, by ranges in
+        // several, as the file copied whole would.
+        let direct = sum(|s| s.files_by_method[Method::Direct as usize]);
+        assert_eq!(direct, 2, "{n} parts: {stats:?}");
         assert_eq!(sum(|s| s.hardlinks), 3, "{n} parts");
         assert_eq!(sum(|s| s.symlinks), 5, "{n} parts");
         assert_eq!(sum(|s| s.dirs), 9, "{n} parts: every directory made once");

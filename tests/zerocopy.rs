@@ -671,9 +671,8 @@ fn copy_file_with_each_method() {
     }
 }
 
-// ---- Moved from the C suite (test_zerocopy.c, test_hardening.c): see
-// notes/c-test-migration.md for which C check each of these replaces. Each runs
-// on ext4 and tmpfs, as the C program did, under a watchdog.
+// ---- Moved from the C suite (test_zerocopy.c, test_hardening.c). Each runs on
+// ext4 and tmpfs, as the C program did, under a watchdog.
 
 #[path = "common/streams.rs"]
 mod streams;

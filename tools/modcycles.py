@@ -94,6 +94,10 @@ for mod, path in modules.items():
     for m in re.finditer(r"\buse\s+(\w+)\s*::", text):
         if mod + (m.group(1),) in modules:
             refs.append(["self", m.group(1)])
+    # A child's items named inline (`walk::copy_tree(..)`) are uses of it too.
+    for m in re.finditer(r"(?<![:\w])(\w+)\s*::", text):
+        if mod + (m.group(1),) in modules:
+            refs.append(["self", m.group(1), "_"])
     for m in PATH.finditer(text):
         refs.append([s.strip() for s in m.group(0).split("::")])
     for ref in refs:

@@ -2,8 +2,9 @@
 
 use std::ffi::{c_char, c_int};
 
+use super::guard::{PANIC_ERRNO, ffi_guard};
+use super::path_copy;
 use super::types::{zc_options, zc_stats};
-use super::{PANIC_ERRNO, ffi_guard, path_copy};
 use crate::Options;
 
 /// Copies the file `src` to `dst` with Direct I/O (O_DIRECT on both files, buffers and

@@ -2,8 +2,9 @@
 
 use std::ffi::c_int;
 
+use super::guard::{PANIC_ERRNO, ffi_guard};
 use super::types::{DIRECTIO_OFF, DIRECTIO_ON};
-use super::{PANIC_ERRNO, code, fd_arg, ffi_guard};
+use super::{code, fd_arg};
 use crate::{Advice, Error, Step};
 
 fn advice_arg(advice: c_int) -> Result<Advice, Error> {

@@ -11,7 +11,7 @@ use std::ffi::{c_char, c_int};
 /// Thread safety: safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn zc_strerror(err: c_int) -> *const c_char {
-    super::ffi_guard!(c"Unknown error".as_ptr(), {
+    super::guard::ffi_guard!(c"Unknown error".as_ptr(), {
         crate::core::error::strerror_c(err).as_ptr()
     })
 }

@@ -2,7 +2,8 @@
 
 use std::ffi::c_int;
 
-use super::{PANIC_ERRNO, code, fd_arg, ffi_guard, tables};
+use super::guard::{PANIC_ERRNO, ffi_guard};
+use super::{code, fd_arg, tables};
 use crate::{Error, FdFlags, Step};
 
 /// Runs `f` with the caller's offset (NULL: none), storing the offset back even

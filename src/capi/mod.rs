@@ -6,6 +6,7 @@ pub mod copy;
 pub mod directio;
 pub mod error;
 pub mod fd;
+mod guard;
 pub mod tables;
 pub mod tree;
 pub mod types;
@@ -20,25 +21,6 @@ use std::path::Path;
 use crate::core::options::Settings;
 use crate::{Error, Options, Progress, Stats, Step};
 use types::{zc_options, zc_stats};
-
-/// Runs an exported function's body, turning a panic into `$default` and leaving
-/// the caller's `errno` as it was. Written inside each body so that cbindgen still
-/// sees a plain signature.
-macro_rules! ffi_guard {
-    ($default:expr, $body:block) => {{
-        let saved_errno = ::nix::errno::Errno::last_raw();
-        let r = match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)) {
-            Ok(v) => v,
-            Err(_) => $default,
-        };
-        ::nix::errno::Errno::set_raw(saved_errno);
-        r
-    }};
-}
-pub(crate) use ffi_guard;
-
-/// What a panic inside zcio is reported as.
-pub(crate) const PANIC_ERRNO: c_int = libc::ENOTRECOVERABLE;
 
 /// The size of `zc_options` in zcio 0.1; no caller struct can be smaller.
 pub(crate) const OPTIONS_MIN: usize = 40;

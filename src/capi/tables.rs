@@ -4,7 +4,7 @@
 
 use std::ffi::{CStr, c_char};
 
-use super::ffi_guard;
+use super::guard::ffi_guard;
 use super::types::*;
 use crate::core::options::{FdFlags, Flags};
 use crate::core::stats::{Engine, Method, Step, Uncached};

@@ -5,8 +5,9 @@ use std::ops::ControlFlow;
 use std::os::unix::ffi::OsStrExt;
 
 use super::copy::init_sized;
+use super::guard::{PANIC_ERRNO, ffi_guard};
 use super::types::*;
-use super::{PANIC_ERRNO, STRUCT_MAX, code, ffi_guard, path_arg, read_settings, struct_size};
+use super::{STRUCT_MAX, code, path_arg, read_settings, struct_size};
 use crate::{
     Error, Existing, Follow, Phase, Preserve, Step, TreeError, TreeOptions, TreeProgress, TreeStats,
 };

@@ -48,6 +48,18 @@ impl<'a> DataMap<'a> {
         }
     }
 
+    /// A map with no segments, for a file of `size` bytes whose pieces are given
+    /// some other way.
+    pub(crate) fn none(fd: BorrowedFd<'a>, size: u64) -> DataMap<'a> {
+        DataMap {
+            fd,
+            size,
+            off: size,
+            sparse: false,
+            done: true,
+        }
+    }
+
     /// The map from `off` on: the segments that end after it, the first cut to
     /// start there.
     pub(crate) fn starting_at(mut self, off: u64) -> DataMap<'a> {

@@ -98,6 +98,30 @@ impl<'a> Pieces<'a> {
         }
     }
 
+    /// The pieces of bytes `from..to` of a file of `size` bytes, `from` and `to`
+    /// on `align` (`to` may be the unaligned end of the file).
+    pub(crate) fn span(
+        map: DataMap<'a>,
+        from: u64,
+        to: u64,
+        align: u64,
+        chunk: usize,
+    ) -> Pieces<'a> {
+        let align = align.max(1);
+        Pieces {
+            size: map.size(),
+            sparse: false,
+            state: Mutex::new(PieceState {
+                map,
+                at: from,
+                end: to.next_multiple_of(align),
+                skipped: 0,
+                align,
+                chunk: (chunk as u64).max(1),
+            }),
+        }
+    }
+
     /// Whether holes are skipped.
     pub(crate) fn is_sparse(&self) -> bool {
         self.sparse

@@ -193,6 +193,63 @@ pub(crate) fn copy_opened(
     Ok(())
 }
 
+/// Copies bytes `from..to` of the source `src` to the same offsets of `dst`, a
+/// file of the source's size `size` (one range of a file copied in parts), with
+/// Direct I/O and zcio's defaults. Returns the bytes moved, or `None` when
+/// Direct I/O cannot copy this range here (a file system without it, an offset
+/// off its alignment): nothing was written, and both files are as they were.
+pub(crate) fn copy_range(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    from: u64,
+    to: u64,
+    size: u64,
+) -> Result<Option<u64>> {
+    let (Some(sa), Some(da)) = (align::dio_alignment(src)?, align::dio_alignment(dst)?) else {
+        return Ok(None);
+    };
+    let align = align::combine(sa, da);
+    let a = u64::from(align.offset);
+    if !from.is_multiple_of(a) || (!to.is_multiple_of(a) && to != size) || to <= from {
+        return Ok(None);
+    }
+    let unset = || {
+        for fd in [src, dst] {
+            let _ = sys::set_direct(fd, false);
+        }
+    };
+    for fd in [src, dst] {
+        if sys::set_direct(fd, true).is_err() {
+            unset();
+            return Ok(None);
+        }
+    }
+    let chunk = fit_chunk(DEFAULT_CHUNK.max(a), to - from, a) as usize;
+    let pieces = Pieces::span(DataMap::none(src, size), from, to, a, chunk);
+    let none = Options::new();
+    let job = Job {
+        io: ChunkIo {
+            src,
+            dst,
+            align,
+            chunk,
+        },
+        depth: DEFAULT_DEPTH.min((to - from).div_ceil(chunk as u64) as usize + 1),
+        progress: Reporter::new(&none, Some(size)),
+        pieces: &pieces,
+    };
+    let mut stats = Stats::default();
+    let r = run_engines(&job, to - from, None, &mut stats);
+    unset();
+    match r {
+        Ok(_) => Ok(Some(stats.bytes)),
+        Err(Stop::Refused(_)) => Ok(None),
+        Err(Stop::Unavailable(libc::ENOMEM)) => Err(Error::new(libc::ENOMEM, Step::Resource)),
+        Err(Stop::Unavailable(_)) => Ok(None),
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
+
 /// The chunk of a buffered copy: the caller's, or 1 MiB, cut to the file's size.
 fn buffered_chunk(opts: &Options<'_>, total: u64) -> usize {
     let chunk = if opts.get_chunk_size() == 0 {

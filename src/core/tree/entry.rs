@@ -14,9 +14,9 @@ use nix::sys::stat::{FileStat, Mode};
 use nix::sys::time::TimeSpec;
 
 use super::dirs::{DirNode, DirSpec, Side, open_dir_at};
+use super::options::{Existing, Follow, Preserve, TreeOptions};
 use super::part::{self, Phase};
 use super::shared::{Entry, Kind, LinkGroup, LinkSlot, LinkState, Shared};
-use super::{Existing, Follow, Preserve, TreeOptions};
 use crate::core::error::{At, Error, Result};
 use crate::core::fdio;
 use crate::core::holes::DataMap;
@@ -283,7 +283,7 @@ fn copy_share(sh: &Shared<'_>, at: At2<'_>, e: &Entry, rel: &Path) -> Result<Don
     let size = st.st_size.max(0) as u64;
     match p.phase {
         Phase::Data if linked => Ok(Done::NotHere),
-        Phase::Data if size > part::SPLIT => copy_ranges(sh, at, rel, &st),
+        Phase::Data if p.splits(size) => copy_ranges(sh, at, rel, &st),
         Phase::Data if p.owns(rel) => copy_regular(sh, at, e, rel),
         Phase::Commit if linked => {
             let mut groups = sh.groups.lock().unwrap_or_else(|g| g.into_inner());
@@ -293,7 +293,7 @@ fn copy_share(sh: &Shared<'_>, at: At2<'_>, e: &Entry, rel: &Path) -> Result<Don
             g.names.push(rel.to_path_buf());
             Ok(Done::NotHere)
         }
-        Phase::Commit if size > part::SPLIT && p.owns(rel) => commit_ranges(sh, at, rel, &st),
+        Phase::Commit if p.splits(size) && p.owns(rel) => commit_ranges(sh, at, rel, &st),
         _ => Ok(Done::NotHere),
     }
 }
@@ -339,6 +339,7 @@ fn copy_ranges(sh: &Shared<'_>, at: At2<'_>, rel: &Path, st: &FileStat) -> Resul
     let (fd, _) = open_range_file(at, rel, true)?;
     sys::retry(|| nix::unistd::ftruncate(&fd, size as libc::off_t)).at(Step::Size)?;
     let share = sh.file.flags.contains(Flags::NO_REFLINK);
+    let direct = ranges_direct(sh, source.file.as_fd(), fd.as_fd());
     // The range file starts as one hole: only the source's data is written into it.
     let keep_holes = !sh.file.flags.contains(Flags::NO_SPARSE);
     let sparse = DataMap::new(source.file.as_fd(), &source.stat, keep_holes).is_sparse();
@@ -365,15 +366,23 @@ fn copy_ranges(sh: &Shared<'_>, at: At2<'_>, rel: &Path, st: &FileStat) -> Resul
             let (mut i, mut o) = (from, from);
             // Never sharing blocks: a read/write loop instead of copy_file_range.
             let run = if share { fdio::rw_loop } else { range::run };
-            let moved = fdio::transfer(
-                source.file.as_fd(),
-                Some(&mut i),
-                fd.as_fd(),
-                Some(&mut o),
-                to - from,
-                FdFlags::empty(),
-                run,
-            )?;
+            let by_direct = if direct {
+                direct::copy_range(source.file.as_fd(), fd.as_fd(), from, to, size)?
+            } else {
+                None
+            };
+            let moved = match by_direct {
+                Some(n) => n,
+                None => fdio::transfer(
+                    source.file.as_fd(),
+                    Some(&mut i),
+                    fd.as_fd(),
+                    Some(&mut o),
+                    to - from,
+                    FdFlags::empty(),
+                    run,
+                )?,
+            };
             sh.counters.bytes.fetch_add(moved, Ordering::Relaxed);
             data += moved;
             if moved < to - from {
@@ -394,6 +403,24 @@ fn copy_ranges(sh: &Shared<'_>, at: At2<'_>, rel: &Path, st: &FileStat) -> Resul
         sys::retry(|| nix::unistd::fdatasync(&fd)).at(Step::Sync)?;
     }
     Ok(Done::NotHere)
+}
+
+/// Whether the ranges of a split file go with Direct I/O, as the file copied
+/// whole would (see the automatic chain): asked for, or left to zcio between two
+/// disk file systems with its own chunk size. Where O_DIRECT is refused they go
+/// by copy_file_range.
+fn ranges_direct(sh: &Shared<'_>, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> bool {
+    let on_disk = |fd: BorrowedFd<'_>| {
+        nix::sys::stat::fstat(fd).is_ok_and(|st| sys::on_disk_fs(fd, st.st_dev))
+    };
+    let f = &sh.file;
+    match f.method {
+        Method::Direct => true,
+        Method::Auto => {
+            f.chunk_size == 0 && !f.flags.contains(Flags::UNCACHED) && on_disk(src) && on_disk(dst)
+        }
+        _ => false,
+    }
 }
 
 /// Under `Phase::Commit`, by the file's owner: the file every part wrote ranges
@@ -420,7 +447,9 @@ fn commit_ranges(sh: &Shared<'_>, at: At2<'_>, rel: &Path, st: &FileStat) -> Res
     sys::retry(|| nix::fcntl::renameat(at.dst, name.as_os_str(), at.dst, at.dst_name))
         .at(Step::Commit)?;
     sh.counters.files.fetch_add(1, Ordering::Relaxed);
-    let m = if sh.file.flags.contains(Flags::NO_REFLINK) {
+    let m = if ranges_direct(sh, source.file.as_fd(), fd.as_fd()) {
+        Method::Direct
+    } else if sh.file.flags.contains(Flags::NO_REFLINK) {
         Method::ReadWrite
     } else {
         Method::CopyFileRange

@@ -80,6 +80,13 @@ impl Part {
         self.count <= 1 || key(rel) % u64::from(self.count) == u64::from(self.index)
     }
 
+    /// Whether a file of `size` bytes is copied by ranges spread over the parts:
+    /// one part alone copies it whole, as a copy on its own would (with Direct I/O
+    /// where that pays).
+    pub(super) fn splits(&self, size: u64) -> bool {
+        self.count > 1 && size > SPLIT
+    }
+
     /// Whether range `k` of the split file at `rel` falls to this part: the ranges
     /// of one file go round the parts, starting at its owner.
     pub(super) fn owns_range(&self, rel: &Path, k: u64) -> bool {
@@ -135,5 +142,19 @@ mod tests {
         }
         // The hash is fixed: parts on other machines agree.
         assert_eq!(hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    /// Only a copy shared by several parts cuts a large file into ranges; one
+    /// part copies it whole, as a copy on its own does (Direct I/O for it).
+    #[test]
+    fn one_part_copies_a_large_file_whole() {
+        let part = |count| Part {
+            index: 0,
+            count,
+            phase: Phase::Data,
+        };
+        assert!(!part(1).splits(4 * SPLIT));
+        assert!(part(2).splits(SPLIT + 1));
+        assert!(!part(2).splits(SPLIT));
     }
 }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use nix::sys::stat::{FileStat, SFlag};
 
 use super::dirs::{DirNode, FdBudget};
+use super::options::{TreeError, TreeOptions, TreeProgress};
 use super::part::{Part, Phase};
-use super::{TreeError, TreeOptions, TreeProgress};
 use crate::core::error::Error;
 use crate::core::options::{Progress, Settings};
 use crate::core::stats::{Method, Stats, TreeStats};

@@ -18,8 +18,9 @@ use nix::sys::stat::{FileStat, Mode};
 
 use super::dirs::{DirNode, DirSpec, FdBudget, Side, open_dir_at};
 use super::entry;
+use super::options::{Existing, Follow, Preserve, TreeOptions};
+use super::part::Phase;
 use super::shared::{Counters, Entry, Kind, REPORT_EVERY, Shared, Task, lock};
-use super::{Existing, Follow, Phase, Preserve, TreeOptions};
 use crate::core::error::{At, Error, Result};
 use crate::core::options::{Flags, Settings};
 use crate::core::signals::Blocked;
@@ -376,8 +377,20 @@ fn file_options(opts: &TreeOptions<'_>) -> Settings {
     }
 }
 
+impl TreeOptions<'_> {
+    /// Copies the tree at `src` to `dst`; see [`copy_tree`](crate::copy_tree).
+    ///
+    /// ```no_run
+    /// let s = zcio::TreeOptions::archive().copy_tree("a", "b")?;
+    /// # Ok::<(), zcio::Error>(())
+    /// ```
+    pub fn copy_tree(&self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<TreeStats> {
+        copy_tree(src.as_ref(), dst.as_ref(), self)
+    }
+}
+
 /// Copies the tree at `src` to `dst`.
-pub(super) fn copy_tree(src: &Path, dst: &Path, opts: &TreeOptions<'_>) -> Result<TreeStats> {
+fn copy_tree(src: &Path, dst: &Path, opts: &TreeOptions<'_>) -> Result<TreeStats> {
     let start = Instant::now();
     let mut stats = TreeStats::default();
     let r = run(src, dst, opts, &mut stats);
