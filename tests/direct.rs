@@ -693,18 +693,25 @@ fn check_sizes_engine(dir: &Path, opts: &Options<'_>, want: impl Fn(usize) -> Ve
     assert_eq!(extra_entries(dir, &[]), Vec::<String>::new(), "left behind");
 }
 
-/// Default options on ext4 and tmpfs: a copy of at most one chunk runs on the
-/// synchronous engine (nothing to overlap), a larger one on threads.
+/// Default options on ext4 and tmpfs: a copy of fewer than 8 chunks runs on the
+/// synchronous engine (the threaded one would have a single worker: each gets at
+/// least 4 chunks), a larger one on threads.
 #[test]
 fn auto_engine_and_stats_by_size() {
     for d in disk_and_shm() {
         check_sizes_engine(d.path(), &Options::new(), |n| {
-            if n <= CHUNK {
+            if n < 8 * CHUNK {
                 vec![Engine::Sync]
             } else {
                 vec![Engine::Threads]
             }
         });
+        let src = d.path().join("eight");
+        let bytes = data(8 * CHUNK + 5, 17);
+        write_file(&src, &bytes);
+        let st = directio_copy(&src, d.path().join("eight.dst")).expect("copy");
+        assert_eq!(st.engine, Some(Engine::Threads));
+        assert!(fs::read(d.path().join("eight.dst")).expect("read") == bytes);
     }
 }
 

@@ -229,11 +229,11 @@ fn read_write_copy_under_rlimit_as_returns_enomem() -> Result<(), String> {
 fn direct_auto_engine_steps_down_to_sync_when_buffers_cannot_be_had() -> Result<(), String> {
     let d = disk_dir();
     let src = d.path().join("src");
-    let bytes = data((6 << 20) + 777, 2);
+    let bytes = data((40 << 20) + 777, 2);
     write_file(&src, &bytes);
     let dst = d.path().join("dst");
     // Room for one 1 MiB chunk on a huge page (4 MiB mapped while it is set up),
-    // not for seven.
+    // not for the threaded engine's ten (41 chunks, at least 4 each).
     let r = with_address_space(6 << 20, || zcio::directio_copy(&src, &dst));
     let st = r.map_err(|e| format!("auto engine: {e}"))?;
     check(st.method == Method::Direct, || {

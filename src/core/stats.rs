@@ -107,7 +107,8 @@ impl fmt::Display for Method {
 
 /// Which engine moves the data of a Direct I/O copy. Where none is asked for
 /// (`Option<Engine>` is `None`), zcio picks threads (faster than io_uring on the
-/// disks measured), and the synchronous loop for a file of one chunk.
+/// disks measured), each worker taking at least 4 chunks of the file, and the
+/// synchronous loop for a file of fewer than 8 chunks.
 ///
 /// ```
 /// let e: zcio::Engine = "io_uring".parse()?;

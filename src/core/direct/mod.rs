@@ -294,9 +294,9 @@ fn run_engines(
     stats: &mut Stats,
 ) -> chunk::Outcome {
     let order: &[Engine] = match requested {
-        // One chunk cannot overlap with anything: setting up a ring or threads
-        // would cost more than the copy.
-        None if total <= job.io.chunk as u64 => &[Engine::Sync],
+        // One chunk cannot overlap with anything, nor can one worker: setting up
+        // threads would cost more than the copy.
+        None if total <= job.io.chunk as u64 || threads::workers(job) == 1 => &[Engine::Sync],
         None => &[Engine::Threads, Engine::Sync],
         Some(Engine::IoUring) => &[Engine::IoUring],
         Some(Engine::Threads) => &[Engine::Threads],

@@ -97,12 +97,22 @@ fn worker(job: &ChunkIo<'_>, sh: &Shared<'_>, buf: &mut [u8], after: &mut dyn Fn
     sh.ticked();
 }
 
+/// How many workers copy `job`: its depth, at most `MAX_THREADS`, and few enough
+/// that each (the calling thread too) gets at least 4 chunks of the file, so the
+/// caller reports at least every quarter of it.
+pub(crate) fn workers(job: &Job<'_>) -> usize {
+    let chunks = job.pieces.size.div_ceil(job.io.chunk.max(1) as u64);
+    job.depth
+        .clamp(1, MAX_THREADS)
+        .min(usize::try_from(chunks / 4).unwrap_or(usize::MAX).max(1))
+}
+
 /// The threaded engine: `depth` workers, one of them the calling thread, which
 /// also reports progress after each of its chunks (so that the callback runs where
 /// the caller expects it, and no thread only waits), then after each of the
 /// others' until they are done.
 pub(crate) fn run(job: &Job<'_>, stats: &mut Stats) -> Outcome {
-    let depth = job.depth.clamp(1, MAX_THREADS);
+    let depth = workers(job);
     // One region for all workers: it is mapped in huge pages (see AlignedBuf).
     let (mut mem, stride) = job.io.buffers(depth)?;
     let mut bufs: Vec<&mut [u8]> = mem
