@@ -11,7 +11,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::common::*;
-use zcio::{Method, Options, Progress};
+use zcio::{Engine, Method, Options, Progress};
 
 /// Who may read and write a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,11 +140,12 @@ pub fn check_never_wider(
                 ControlFlow::Continue(())
             };
             // A copy goes to the source's owner only when asked (cp -p). Direct
-            // I/O two chunks at a time, so that even on tmpfs reports come while
-            // the data goes in.
+            // I/O on the synchronous engine, which reports after every chunk: the
+            // threaded one reports after the caller's own chunks, and the others
+            // may finish the file first.
             let o = Options::new()
                 .method(meth.unwrap_or_default())
-                .queue_depth(2)
+                .engine(Engine::Sync)
                 .in_place(dest == Dest::InPlaceNew)
                 .preserve_owner(owner.is_some())
                 .progress(&look);
