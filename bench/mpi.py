@@ -16,10 +16,8 @@ Prints a markdown report (also written to --report); progress goes to stderr.
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench as single  # noqa: E402
@@ -54,27 +52,10 @@ def main():
     args = ap.parse_args()
     args.size = "1M"
     b = single.Bench(args)
-    for name in ("zcp", "zcp_mpi", "lib", "floor"):
-        setattr(args, name, os.path.abspath(getattr(args, name)))
-    work = os.path.abspath(args.dir)
-    os.makedirs(work, exist_ok=True)
-    rundir = tempfile.mkdtemp(prefix="mpi-", dir=work)
-    try:
-        text = bench(b, args, rundir)
-    finally:
-        shutil.rmtree(rundir, ignore_errors=True)
-    print(text, end="", flush=True)
-    if args.report:
-        with open(args.report, "w") as f:
-            f.write(text)
-    return 0
+    return trees.run_section(b, args, ("zcp", "zcp_mpi", "lib", "floor"), "mpi-", bench)
 
 
 def bench(b, args, rundir):
-    libdir = os.path.join(rundir, "lib")
-    os.mkdir(libdir)
-    shutil.copy2(os.path.realpath(args.lib), os.path.join(libdir, os.path.basename(args.lib)))
-    b.env["LD_LIBRARY_PATH"] = libdir
     # Open MPI refuses root without both; the library path reaches every rank.
     b.env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     b.check_drop()
@@ -147,7 +128,7 @@ def report(b, args, starts, sections):
             ok = "ok" if r.bad == 0 else f"{r.bad} differ"
             L.append(f"| `{shown(r)}` | {median_range(r.walls, lambda x: f'{x:.2f}')} | {size / 1e6 / m:,.0f} | "
                      f"{files / m:,.0f} | {vs} | {ok} |")
-        for what, label in (("read", "read every file, cold"), ("write", "write the tree from memory, flushed")):
+        for what, label in trees.FLOORS:
             v = fl[what]
             if v:
                 m = statistics.median(v)

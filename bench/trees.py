@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench as single  # noqa: E402  (the big-file bench: its Bench and helpers)
@@ -74,6 +73,10 @@ def count(root):
             files += 1
             size += st.st_size
     return files, size
+
+
+# The floor rows: what treefloor measured, and how a report names it.
+FLOORS = (("read", "read every file, cold"), ("write", "write the tree from memory, flushed"))
 
 
 def find_tool(name, env):
@@ -177,13 +180,24 @@ def main():
     args = ap.parse_args()
     args.size = "1M"
     b = single.Bench(args)
-    for name in ("zcp", "lib", "floor"):
+    return run_section(b, args, ("zcp", "lib", "floor"), "trees-", bench)
+
+
+def run_section(b, args, paths, prefix, section):
+    """Runs `section(b, args, rundir)` in a scratch directory under --dir (the
+    arguments named in `paths` made absolute first), with the library under test
+    copied there for LD_LIBRARY_PATH; prints its report and writes it to --report."""
+    for name in paths:
         setattr(args, name, os.path.abspath(getattr(args, name)))
     work = os.path.abspath(args.dir)
     os.makedirs(work, exist_ok=True)
-    rundir = tempfile.mkdtemp(prefix="trees-", dir=work)
+    rundir = tempfile.mkdtemp(prefix=prefix, dir=work)
     try:
-        text = bench(b, args, rundir)
+        libdir = os.path.join(rundir, "lib")
+        os.mkdir(libdir)
+        shutil.copy2(os.path.realpath(args.lib), os.path.join(libdir, os.path.basename(args.lib)))
+        b.env["LD_LIBRARY_PATH"] = libdir
+        text = section(b, args, rundir)
     finally:
         shutil.rmtree(rundir, ignore_errors=True)
     print(text, end="", flush=True)
@@ -194,10 +208,6 @@ def main():
 
 
 def bench(b, args, rundir):
-    libdir = os.path.join(rundir, "lib")
-    os.mkdir(libdir)
-    shutil.copy2(os.path.realpath(args.lib), os.path.join(libdir, os.path.basename(args.lib)))
-    b.env["LD_LIBRARY_PATH"] = libdir
     b.check_drop()
     z = args.zcp
     rows = [
@@ -265,7 +275,7 @@ def report(b, args, sections):
             ok = "ok" if r.bad == 0 else f"{r.bad} differ"
             L.append(f"| `{r.shown()}` | {median_range(r.walls, lambda x: f'{x:.2f}')} | "
                      f"{files / m:,.0f} | {vs_best} | {vs_cpa} | {ok} |")
-        for what, label in (("read", "read every file, cold"), ("write", "write the tree from memory, flushed")):
+        for what, label in FLOORS:
             v = fl[what]
             if v:
                 L.append(f"| floor: {label} (8 threads) | {median_range(v, lambda x: f'{x:.2f}')} | "

@@ -37,23 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
-pass=0 fail=0 known=0
-root=0; [ "$(id -u)" = 0 ] && root=1
+. "$here/checks.sh"
 start=$(date +%s)
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then ok; else bad "$what"; fi
-}
-# known_check DESCRIPTION WHY COMMAND...: a check zcio does not pass yet (WHY,
-# reported to its developer): counted as known when it fails.
-known_check() {
-  local what=$1 why=$2; shift 2
-  if "$@"; then ok; echo "note: $what: passes now (make it a check)"; else
-    known=$((known + 1)); echo "KNOWN: $what: $why"; fi
-}
 # mpi N ARGS...: zcp-mpi on N ranks; status in $rc, output in $d/out and $d/err.
 mpi() {
   local n=$1; shift

@@ -1270,6 +1270,20 @@ static void usage(FILE *f) {
 
 static void try_help(void) { fprintf(stderr, "Try '%s --help' for more information.\n", prog->name); }
 
+/* A usage error about the operands: WHAT, then OP quoted as cp quotes it (none
+ * when NULL), then the hint; 2, cp's status for it. */
+static int operand_error(const char *what, const char *op) {
+    struct sbuf b = {0};
+    sb_puts(&b, prefix);
+    sb_puts(&b, what);
+    if (op) sb_quote(&b, op);
+    sb_putc(&b, '\n');
+    fputs(b.p, stderr);
+    free(b.p);
+    try_help();
+    return 2;
+}
+
 /* cp's argmatch: an exact name or an unambiguous prefix of one; -1 after telling
  * what is wrong. `vals` gives each name's value (names with the same value are
  * synonyms, never ambiguous). */
@@ -1556,18 +1570,8 @@ int cp_parse(int argc, char **argv, const struct cp_program *p) {
         return 2;
     }
     if (nops < (C.target_dir ? 1 : 2)) {
-        struct sbuf b = {0};
-        if (nops == 0) sb_puts(&b, prefix), sb_puts(&b, "missing file operand\n");
-        else {
-            sb_puts(&b, prefix);
-            sb_puts(&b, "missing destination file operand after ");
-            sb_quote(&b, ops[0]);
-            sb_putc(&b, '\n');
-        }
-        fputs(b.p, stderr);
-        free(b.p);
-        try_help();
-        return 2;
+        if (nops == 0) return operand_error("missing file operand", NULL);
+        return operand_error("missing destination file operand after ", ops[0]);
     }
     return -1;
 }
@@ -1595,17 +1599,7 @@ int cp_run(void) {
         }
         to_dir = 1;
     } else if (C.no_target_dir) {
-        if (nops > 2) {
-            struct sbuf b = {0};
-            sb_puts(&b, prefix);
-            sb_puts(&b, "extra operand ");
-            sb_quote(&b, ops[2]);
-            sb_putc(&b, '\n');
-            fputs(b.p, stderr);
-            free(b.p);
-            try_help();
-            return 2;
-        }
+        if (nops > 2) return operand_error("extra operand ", ops[2]);
         target = ops[1];
         nsrc = 1;
         to_dir = 0;
