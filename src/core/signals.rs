@@ -72,27 +72,41 @@ fn pending() -> [bool; 2] {
 /// write to a socket or pipe whose reader has gone, or past the file-size limit:
 /// both are blocked on this thread, and one that the call itself raised is
 /// consumed before the old mask comes back. One that was pending before is left.
+/// Inside another guard on the same thread (a tree copy's files) a guard does
+/// nothing: the outer one covers it, and four system calls a file are saved.
 pub(crate) struct SignalGuard {
     // Dropped after `drop` below has consumed the call's own signals.
-    _blocked: Blocked,
-    pending_before: [bool; 2],
+    outer: Option<(Blocked, [bool; 2])>,
+}
+
+thread_local! {
+    /// How many guards this thread is inside.
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 impl SignalGuard {
     pub(crate) fn new() -> SignalGuard {
+        let depth = DEPTH.get();
+        DEPTH.set(depth + 1);
+        if depth > 0 {
+            return SignalGuard { outer: None };
+        }
         let pending_before = pending();
         SignalGuard {
-            _blocked: Blocked::new(&set_of(Some(&WRITE_SIGNALS))),
-            pending_before,
+            outer: Some((Blocked::new(&set_of(Some(&WRITE_SIGNALS))), pending_before)),
         }
     }
 }
 
 impl Drop for SignalGuard {
     fn drop(&mut self) {
+        DEPTH.set(DEPTH.get().saturating_sub(1));
+        let Some((_, pending_before)) = &self.outer else {
+            return;
+        };
         let now = pending();
         for (i, &sig) in WRITE_SIGNALS.iter().enumerate() {
-            if self.pending_before[i] || !now[i] {
+            if pending_before[i] || !now[i] {
                 continue;
             }
             let set = set_of(Some(&[sig]));

@@ -23,7 +23,7 @@ use super::part::Phase;
 use super::shared::{Counters, Entry, Kind, REPORT_EVERY, Shared, Task, lock};
 use crate::core::error::{At, Error, Result};
 use crate::core::options::{Flags, Settings};
-use crate::core::signals::Blocked;
+use crate::core::signals::{Blocked, SignalGuard};
 use crate::core::stats::{Step, TreeStats};
 use crate::core::sys;
 
@@ -113,6 +113,9 @@ impl Shared<'_> {
                 self.finished(&parent);
             }
             Task::Entries(node, entries) => {
+                if !self.stopping() {
+                    entry::prefetch(self, &node, &entries);
+                }
                 for e in &entries {
                     if !self.stopping() {
                         entry::copy_entry(self, &node, e);
@@ -422,6 +425,8 @@ fn run(src: &Path, dst: &Path, opts: &TreeOptions<'_>, stats: &mut TreeStats) ->
         single,
     } = entry::Root::open(src, dst, opts)?;
     let root_made = node.created;
+    // One guard for the whole copy on this thread: each file's own is then free.
+    let _signals = SignalGuard::new();
     let sh = Shared {
         opts,
         file: file_options(opts),
@@ -461,7 +466,10 @@ fn run(src: &Path, dst: &Path, opts: &TreeOptions<'_>, stats: &mut TreeStats) ->
                 let sh = &sh;
                 let spawned = std::thread::Builder::new()
                     .name("zcio-tree".into())
-                    .spawn_scoped(s, move || sh.work());
+                    .spawn_scoped(s, move || {
+                        let _signals = SignalGuard::new();
+                        sh.work()
+                    });
                 if spawned.is_err() {
                     break; // fewer threads, same copy
                 }
