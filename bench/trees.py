@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench as single  # noqa: E402  (the big-file bench: its Bench and helpers)
@@ -124,20 +125,44 @@ def same_tree(src, dst, env):
     return run(["diff", "-r", "-q", "--no-dereference", src, dst], env).returncode == 0
 
 
+# Seconds to wait after a tree is removed. ext4 without a journal (this machine's
+# disk) passes over the inodes freed in the last minute (six, once their block is
+# written again) whenever it picks one for a new file: a copy made right after a
+# removal spends most of its CPU there (perf: find_inode_bit, 25-65 % of it for
+# zcp, xcp and cp alike). Keeping a round's copies until it ends and resting after
+# the removal spares each run the removal of the one before; the rest is not long
+# enough to spare it all.
+REST = 62
+
+
 def rm_tree(b, path):
     shutil.rmtree(path, ignore_errors=True)
     os.sync()
 
 
-def measure(b, rows, src, rundir, runs):
-    """Every row once per round, rotated order; cold cache, flush inside the time."""
-    dst = os.path.join(rundir, "dst")
+def clear(b, path):
+    """Removes what a round wrote and lets the disk forget it."""
+    if os.path.exists(path):
+        rm_tree(b, path)
+        time.sleep(REST)
+
+
+def measure(b, rows, src, rundir, runs, keep=True):
+    """Every row once per round, rotated order; cold cache, flush inside the time.
+    Under `keep` (trees of many files) each round's copies stay until the round is
+    over, so that none is made where another was just removed."""
+    kept = os.path.join(rundir, "kept")
+    clear(b, kept)
     for r in range(runs):
+        os.makedirs(kept)
         order = rows[r % len(rows):] + rows[:r % len(rows)]
-        for row in order:
+        for i, row in enumerate(order):
             if row.na:
                 continue
-            rm_tree(b, dst)
+            dst = os.path.join(kept, f"{i}")
+            if not keep:
+                rm_tree(b, kept)
+                os.makedirs(kept)
             b.before_run()
             rc, err, wall, _, _ = b.timed(row.command(src, dst), ["sync"])
             if rc != 0:
@@ -147,24 +172,29 @@ def measure(b, rows, src, rundir, runs):
                 row.bad += 1
             row.walls.append(wall)
             log(f"  {row.label}: {wall:.2f} s")
-    rm_tree(b, dst)
+        clear(b, kept)
 
 
-def floor(b, floor_bin, src, rundir, jobs, runs):
-    """Seconds to read every file of src cold, and to write its shape from memory."""
+def floor(b, floor_bin, src, rundir, jobs, runs, keep=True):
+    """Seconds to read every file of src cold, and to write its shape from memory
+    (kept until the end as `measure` keeps copies)."""
     out = {"read": [], "write": []}
-    dst = os.path.join(rundir, "floor")
-    for _ in range(runs):
+    kept = os.path.join(rundir, "kept")
+    clear(b, kept)
+    os.makedirs(kept)
+    for r in range(runs):
+        if not keep:
+            rm_tree(b, kept)
+            os.makedirs(kept)
         b.before_run()
         rc, _, wall, _, _ = b.timed([floor_bin, "read", str(jobs), src], ["true"])
         if rc == 0:
             out["read"].append(wall)
-        rm_tree(b, dst)
         b.before_run()
-        rc, _, wall, _, _ = b.timed([floor_bin, "write", str(jobs), src, dst], ["sync"])
+        rc, _, wall, _, _ = b.timed([floor_bin, "write", str(jobs), src, os.path.join(kept, f"{r}")], ["sync"])
         if rc == 0:
             out["write"].append(wall)
-        rm_tree(b, dst)
+    clear(b, kept)
     return out
 
 
@@ -255,7 +285,9 @@ def report(b, args, sections):
     L = ["### Trees", ""]
     L.append(f"`make bench` tree section: {args.runs} rounds, rotated order, "
              + ("caches dropped before each run" if b.cold else b.cold_why)
-             + ", the final `sync` inside the time, every copy compared with `diff -r` against its source.")
+             + ", the final `sync` inside the time, every copy compared with `diff -r` against its source."
+             + f" A round's copies stay until it ends; then they are removed and the disk rests {REST} s"
+             + " (ext4 without a journal makes each new file pass over the inodes freed in the last minutes).")
     L.append("")
     for key, title, files, size, rows, fl in sections:
         L.append(f"#### ({key}) {title}: {files:,} files, {size / 1e6:.0f} MB")
