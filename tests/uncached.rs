@@ -304,15 +304,16 @@ fn reflinks_and_streams_are_as_without_it() {
     assert!(fs::read(mp.join("streamed")).expect("read") == bytes);
 }
 
-/// A tree copied uncached (as a backup would be), or with Direct I/O, leaves none
-/// of its files cached: not even the heads a tree copy reads ahead of each batch of
-/// files (four files in one directory make a batch).
+/// A tree copied uncached (as a backup would be), or with Direct I/O (asked for,
+/// or chosen by the automatic chain for files of 32 MiB and more), leaves none of
+/// its files cached: not even the heads a tree copy reads ahead of each batch of
+/// small files (a batch is the files of one directory).
 #[test]
 fn tree_copy_leaves_no_file_cached() {
     let d = disk_dir();
-    let src = d.path().join("src");
-    fs::create_dir_all(src.join("a/b")).expect("mkdir");
-    let mut files = Vec::new();
+    let small = d.path().join("small");
+    fs::create_dir_all(small.join("a/b")).expect("mkdir");
+    let mut small_files = Vec::new();
     for (i, rel) in [
         "one",
         "a/two",
@@ -324,34 +325,55 @@ fn tree_copy_leaves_no_file_cached() {
     .into_iter()
     .enumerate()
     {
-        write_file(&src.join(rel), &data((2 << 20) + i * 1000, 50 + i as u64));
-        files.push(rel);
+        write_file(&small.join(rel), &data((2 << 20) + i * 1000, 50 + i as u64));
+        small_files.push(rel);
+    }
+    let large = d.path().join("large");
+    fs::create_dir_all(&large).expect("mkdir");
+    let large_files = ["x", "y"];
+    for (i, rel) in large_files.iter().enumerate() {
+        write_file(&large.join(rel), &data((32 << 20) + 4096, 60 + i as u64));
     }
     let ways = [
         (
             "uncached",
+            &small,
+            &small_files[..],
             Options::new().uncached(true).reflink(false),
             Method::ReadWrite,
         ),
         (
             "direct",
+            &small,
+            &small_files[..],
             Options::new().method(Method::Direct),
             Method::Direct,
         ),
+        (
+            "auto, 32 MiB files",
+            &large,
+            &large_files[..],
+            Options::new().reflink(false),
+            Method::Direct,
+        ),
     ];
-    for (name, o, method) in ways {
-        for rel in &files {
+    for (i, (name, src, files, o, method)) in ways.into_iter().enumerate() {
+        for rel in files {
             evict(&src.join(rel));
         }
-        let dst = d.path().join(name);
+        let dst = d.path().join(format!("dst{i}"));
         let ts = TreeOptions::new()
             .file_options(o)
-            .copy_tree(&src, &dst)
+            .copy_tree(src, &dst)
             .expect("tree");
-        assert_eq!(ts.files, 6, "{name}");
-        assert_eq!(ts.files_by_method[method as usize], 6, "{name}");
+        assert_eq!(ts.files, files.len() as u64, "{name}");
+        assert_eq!(
+            ts.files_by_method[method as usize],
+            files.len() as u64,
+            "{name}"
+        );
         // What the copy left in the cache, before the files are read back.
-        for rel in &files {
+        for rel in files {
             let (sp, dp) = (
                 settled_pages(&src.join(rel)),
                 resident_pages(&dst.join(rel)),
@@ -361,12 +383,39 @@ fn tree_copy_leaves_no_file_cached() {
                 "{name}, {rel}: {sp} source, {dp} copy pages cached"
             );
         }
-        for rel in &files {
+        for rel in files {
             let (s, t) = (src.join(rel), dst.join(rel));
             assert!(
                 fs::read(&s).expect("read") == fs::read(&t).expect("read"),
                 "{name}, {rel}"
             );
         }
+    }
+}
+
+/// A tree copied again onto its copy, keeping what is there (an incremental run),
+/// reads no file's data: nothing of the sources comes into the cache.
+#[test]
+fn a_tree_copy_that_keeps_existing_files_reads_none() {
+    let d = disk_dir();
+    let src = d.path().join("src");
+    fs::create_dir_all(&src).expect("mkdir");
+    let names: Vec<String> = (0..8).map(|i| format!("f{i}")).collect();
+    for (i, n) in names.iter().enumerate() {
+        write_file(&src.join(n), &data(256 << 10, 70 + i as u64));
+    }
+    let dst = d.path().join("dst");
+    zcio::copy_tree(&src, &dst).expect("first copy");
+    for n in &names {
+        evict(&src.join(n));
+    }
+    let ts = TreeOptions::new()
+        .existing(zcio::Existing::Keep)
+        .copy_tree(&src, &dst)
+        .expect("again");
+    assert_eq!((ts.files, ts.skipped), (0, 8));
+    for n in &names {
+        let sp = settled_pages(&src.join(n));
+        assert!(sp <= SLACK, "{n}: {sp} source pages cached");
     }
 }

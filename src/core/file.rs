@@ -297,7 +297,7 @@ enum Chain {
 /// automatic chain. Measured on ext4 (virtio disk, cold, flush included): equal
 /// to copy_file_range up to 16 MiB, 18 % faster at 64 MiB, 26 % at 256 MiB, 30 %
 /// to 2 x at 2 GiB; and the page cache is left as it was.
-const DIRECT_FROM: u64 = 32 << 20;
+pub(crate) const DIRECT_FROM: u64 = 32 << 20;
 
 /// Whether the automatic chain copies this file with Direct I/O, and how it reads
 /// it: large, between two disk file systems, with zcio's own chunk size. Hardly in

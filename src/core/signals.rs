@@ -77,6 +77,8 @@ fn pending() -> [bool; 2] {
 pub(crate) struct SignalGuard {
     // Dropped after `drop` below has consumed the call's own signals.
     outer: Option<(Blocked, [bool; 2])>,
+    // The mask and the depth are this thread's: the guard must not move.
+    _here: std::marker::PhantomData<*const ()>,
 }
 
 thread_local! {
@@ -89,11 +91,15 @@ impl SignalGuard {
         let depth = DEPTH.get();
         DEPTH.set(depth + 1);
         if depth > 0 {
-            return SignalGuard { outer: None };
+            return SignalGuard {
+                outer: None,
+                _here: std::marker::PhantomData,
+            };
         }
         let pending_before = pending();
         SignalGuard {
             outer: Some((Blocked::new(&set_of(Some(&WRITE_SIGNALS))), pending_before)),
+            _here: std::marker::PhantomData,
         }
     }
 }

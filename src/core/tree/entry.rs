@@ -25,7 +25,7 @@ use crate::core::options::{FdFlags, Flags};
 use crate::core::range;
 use crate::core::stats::{Method, Stats, Step};
 use crate::core::target::{Links, Source, SourceKinds, Target, TargetOpts, temp_name};
-use crate::core::{direct, file, sys};
+use crate::core::{clone, direct, file, sys};
 
 /// Where a tree copy starts.
 pub(super) struct Root {
@@ -211,20 +211,27 @@ enum Done {
     NotHere,
 }
 
-/// Copies one entry of `node`; a failure is reported with its path.
 /// How much of each file of a batch is asked for before the batch is copied.
 const PREFETCH: i64 = 128 << 10;
 
-/// Asks the kernel to start reading the first bytes of each regular file of a
-/// batch, so that a thread copying small files one after another has all of them
-/// in flight at once rather than one (cold, 20,000 files of 4 KiB in one
-/// directory read in a third less time). Not where the page cache is to stay
-/// untouched.
+/// Asks the kernel to start reading the first bytes of each small regular file of
+/// a batch, so that a thread copying small files one after another has all of
+/// them in flight at once rather than one (cold, 20,000 files of 4 KiB in one
+/// directory read in a fifth less time). Only where the copy will read them
+/// through the page cache: not for Direct I/O (forced, or chosen for a large file),
+/// UNCACHED, reflinks, files an existing copy may keep, or a copy in parts.
 pub(super) fn prefetch(sh: &Shared<'_>, node: &Arc<DirNode>, entries: &[Entry]) {
     let o = sh.file.options();
+    let method = o.get_method();
+    let reflinks = matches!(method, Method::Auto | Method::Reflink)
+        && !o.get_flags().contains(Flags::NO_REFLINK)
+        && !clone::refused(sh.root_dev, node.dst_id.0);
     if entries.len() < 2
-        || o.get_method() == Method::Direct
+        || method == Method::Direct
         || o.get_flags().contains(Flags::UNCACHED)
+        || reflinks
+        || (sh.opts.existing != Existing::Replace && !node.created)
+        || !sh.part.alone()
     {
         return;
     }
@@ -237,8 +244,16 @@ pub(super) fn prefetch(sh: &Shared<'_>, node: &Arc<DirNode>, entries: &[Entry]) 
         | OFlag::O_NOCTTY
         | OFlag::O_CLOEXEC;
     for e in entries.iter().filter(|e| e.kind == Kind::File) {
+        if sh.stopping() {
+            return;
+        }
         // A hint: a file that cannot be opened now is the copy's to report.
-        if let Ok(fd) = nix::fcntl::openat(src.fd(), e.name.as_os_str(), flags, Mode::empty()) {
+        let Ok(fd) = nix::fcntl::openat(src.fd(), e.name.as_os_str(), flags, Mode::empty()) else {
+            continue;
+        };
+        let small = nix::sys::stat::fstat(&fd)
+            .is_ok_and(|st| sys::is_reg(&st) && (st.st_size.max(0) as u64) < file::DIRECT_FROM);
+        if small {
             let _ = nix::fcntl::posix_fadvise(
                 &fd,
                 0,
@@ -249,6 +264,7 @@ pub(super) fn prefetch(sh: &Shared<'_>, node: &Arc<DirNode>, entries: &[Entry]) 
     }
 }
 
+/// Copies one entry of `node`; a failure is reported with its path.
 pub(super) fn copy_entry(sh: &Shared<'_>, node: &Arc<DirNode>, e: &Entry) {
     let rel = node.rel.join(e.rename.as_deref().unwrap_or(&e.name));
     match copy_one(sh, node, e, &rel) {
