@@ -88,10 +88,12 @@ def bench(b, args, rundir):
         log(f"({key}) {title}: {files:,} files, {size / 1e6:.0f} MB")
         these = [trees.Row(r.label, r.argv) for r in rows]
         # The big file's copies are not kept: four of them would fill the disk.
-        trees.measure(b, these, src, rundir, args.runs, keep=key == "a")
-        fl = trees.floor(b, args.floor, src, rundir, 8, args.runs, keep=key == "a")
+        kept = trees.Kept(b, rundir) if key == "a" else None
+        if kept:
+            kept.make_room(src, (len(rows) + 1) * args.runs)
+        trees.measure(b, these, src, args.runs, kept)
+        fl = trees.floor(b, args.floor, src, 8, args.runs, kept)
         sections.append((key, title, files, size, these, fl))
-        trees.rm_tree(b, src)
     return report(b, args, starts, sections)
 
 

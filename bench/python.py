@@ -16,7 +16,6 @@ Prints a markdown report (also written to --report); progress goes to stderr.
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -58,14 +57,21 @@ def remove(b, path):
         os.sync()
 
 
-def measure(b, py, rows, src, dst, runs, warm, check):
+def measure(b, py, rows, src, dst, runs, warm, check, kept=None):
+    """Each row once per round. With `kept` (a tree) every copy stays there until
+    the end, as bench/trees.py keeps them; else `dst` is removed before each run."""
+    if kept:
+        trees.wait_for_reuse(b, src)
     for r in range(runs):
         # Rotated, so that no row always runs right after the same other.
         order = rows[r % len(rows):] + rows[:r % len(rows)]
         for row in order:
             if row.failed:
                 continue
-            remove(b, dst)
+            if kept:
+                dst = kept.path()
+            else:
+                remove(b, dst)
             b.before_run()
             if warm:
                 with open(src, "rb", buffering=0) as f:
@@ -79,7 +85,8 @@ def measure(b, py, rows, src, dst, runs, warm, check):
             row.bad += not check(src, dst)
             row.walls.append(wall)
             log(f"  [{r + 1}/{runs}] {row.label}: {wall:.2f} s")
-    remove(b, dst)
+    if not kept:
+        remove(b, dst)
 
 
 def table(rows, unit, amount, base_label):
@@ -149,19 +156,21 @@ def main():
             b.rm(src)
         if "tree" in parts:
             title, dirs, per = trees.SHAPES["a"]
-            src, dst = os.path.join(rundir, "tree"), os.path.join(rundir, "dst-tree")
+            src = os.path.join(rundir, "tree")
             log(f"making the tree: {title}")
             trees.make_shape(src, dirs, per)
             files, size = trees.count(src)
             rows = [Row(*r) for r in TREE_ROWS]
-            measure(b, py, rows, src, dst, args.runs, False,
-                    lambda s, d: trees.same_tree(s, d, b.env))
+            kept = trees.Kept(b, rundir)
+            kept.make_room(src, len(rows) * args.runs)
+            measure(b, py, rows, src, None, args.runs, False,
+                    lambda s, d: trees.same_tree(s, d, b.env), kept)
             L.append(f"#### The tree: {title}, {files:,} files, {size / 1e6:.0f} MB, cold")
             L.append("")
             L += table(rows, "files/s", lambda m: f"{files / m:,.0f}", SHUTIL_TREE)
             L.append("")
     finally:
-        shutil.rmtree(rundir, ignore_errors=True)
+        trees.rm_tree(b, rundir)
     text = "\n".join(L) + "\n"
     print(text, end="", flush=True)
     if args.report:

@@ -125,76 +125,123 @@ def same_tree(src, dst, env):
     return run(["diff", "-r", "-q", "--no-dereference", src, dst], env).returncode == 0
 
 
-# Seconds to wait after a tree is removed. ext4 without a journal (this machine's
-# disk) passes over the inodes freed in the last minute (six, once their block is
-# written again) whenever it picks one for a new file: a copy made right after a
-# removal spends most of its CPU there (perf: find_inode_bit, 25-65 % of it for
-# zcp, xcp and cp alike). Keeping a round's copies until it ends and resting after
-# the removal spares each run the removal of the one before; the rest is not long
-# enough to spare it all.
-REST = 62
+def reuse_delay(path):
+    """Seconds for which the file system under `path` passes over the inodes of
+    removed files. ext4 without a journal (this machine's disk) skips, for every new
+    file, each inode freed in the last minute (six once its block is dirty again,
+    fs/ext4/ialloc.c: recently_deleted): a copy made in the minutes after a tree was
+    removed spends most of its CPU there (perf: find_inode_bit, 25-65 % for zcp, xcp
+    and cp alike), and one made after 62 s still took 2.4x as long as on a disk that
+    removed nothing. Other file systems: 0."""
+    st = os.stat(path)
+    try:
+        name = os.path.basename(os.path.realpath(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}"))
+        with open(f"/sys/fs/ext4/{name}/journal_task") as f:
+            return 365 if f.read().strip() == "<none>" else 0
+    except OSError:
+        return 0  # not ext4, or its journal cannot be told: nothing to wait for
+
+
+def stamp_path(b):
+    return os.path.join(os.path.abspath(b.args.dir), ".trees-removed")
 
 
 def rm_tree(b, path):
+    """Removes a tree and notes when, for `wait_for_reuse`."""
     shutil.rmtree(path, ignore_errors=True)
     os.sync()
+    with open(stamp_path(b), "w"):
+        pass
 
 
-def clear(b, path):
-    """Removes what a round wrote and lets the disk forget it."""
-    if os.path.exists(path):
-        rm_tree(b, path)
-        time.sleep(REST)
+def wait_for_reuse(b, path):
+    """Before a measurement: waits until the inodes of the last removal under
+    BENCH_DIR may be reused, where the file system makes new files wait for that."""
+    delay = reuse_delay(path)
+    try:
+        left = delay - (time.time() - os.stat(stamp_path(b)).st_mtime)
+    except OSError:
+        return
+    if left > 0:
+        log(f"  waiting {left:.0f} s: this ext4 has no journal and passes over inodes freed in the last {delay} s")
+        time.sleep(left)
 
 
-def measure(b, rows, src, rundir, runs, keep=True):
+class Kept:
+    """Where a section's copies stay until it ends, so that no run is made where
+    another was just removed (see reuse_delay). When the disk cannot hold every
+    copy of the next tree, what is kept is removed first, and its inodes waited for."""
+
+    def __init__(self, b, rundir):
+        self.b, self.root, self.n = b, os.path.join(rundir, "kept"), 0
+
+    def fits(self, src, copies):
+        used_bytes = used_inodes = 0
+        for dirpath, dirnames, filenames in os.walk(src):
+            for n in dirnames + filenames:
+                used_bytes += os.lstat(os.path.join(dirpath, n)).st_blocks * 512
+                used_inodes += 1
+        vfs = os.statvfs(src)
+        return (used_bytes * copies * 1.1 < vfs.f_bavail * vfs.f_frsize
+                and used_inodes * copies * 1.1 < vfs.f_favail)
+
+    def make_room(self, src, copies):
+        if not self.fits(src, copies) and os.path.exists(self.root):
+            log("  removing the copies kept so far: the disk cannot hold the next tree's too")
+            rm_tree(self.b, self.root)
+
+    def path(self):
+        os.makedirs(self.root, exist_ok=True)
+        self.n += 1
+        return os.path.join(self.root, f"{self.n}")
+
+
+def measure(b, rows, src, runs, kept=None):
     """Every row once per round, rotated order; cold cache, flush inside the time.
-    Under `keep` (trees of many files) each round's copies stay until the round is
-    over, so that none is made where another was just removed."""
-    kept = os.path.join(rundir, "kept")
-    clear(b, kept)
+    With `kept` (trees of many files) every copy stays there; without it (a big
+    file's copies, which would fill the disk) each is removed after its check."""
+    wait_for_reuse(b, src)
     for r in range(runs):
-        os.makedirs(kept)
         order = rows[r % len(rows):] + rows[:r % len(rows)]
-        for i, row in enumerate(order):
+        for row in order:
             if row.na:
                 continue
-            dst = os.path.join(kept, f"{i}")
-            if not keep:
-                rm_tree(b, kept)
-                os.makedirs(kept)
+            if kept:
+                dst = kept.path()
+            else:
+                dst = os.path.join(os.path.dirname(src), "copy")
             b.before_run()
             rc, err, wall, _, _ = b.timed(row.command(src, dst), ["sync"])
             if rc != 0:
                 row.na = single.last_words(err) or f"exit status {rc}"
-                continue
-            if not same_tree(src, dst, b.env):
-                row.bad += 1
-            row.walls.append(wall)
-            log(f"  {row.label}: {wall:.2f} s")
-        clear(b, kept)
+            else:
+                if not same_tree(src, dst, b.env):
+                    row.bad += 1
+                row.walls.append(wall)
+                log(f"  {row.label}: {wall:.2f} s")
+            if not kept:
+                shutil.rmtree(dst, ignore_errors=True)
+                os.sync()
 
 
-def floor(b, floor_bin, src, rundir, jobs, runs, keep=True):
+def floor(b, floor_bin, src, jobs, runs, kept=None):
     """Seconds to read every file of src cold, and to write its shape from memory
-    (kept until the end as `measure` keeps copies)."""
+    (into `kept` when given, as `measure` keeps copies)."""
     out = {"read": [], "write": []}
-    kept = os.path.join(rundir, "kept")
-    clear(b, kept)
-    os.makedirs(kept)
+    wait_for_reuse(b, src)
     for r in range(runs):
-        if not keep:
-            rm_tree(b, kept)
-            os.makedirs(kept)
         b.before_run()
         rc, _, wall, _, _ = b.timed([floor_bin, "read", str(jobs), src], ["true"])
         if rc == 0:
             out["read"].append(wall)
+        dst = kept.path() if kept else os.path.join(os.path.dirname(src), "copy")
         b.before_run()
-        rc, _, wall, _, _ = b.timed([floor_bin, "write", str(jobs), src, os.path.join(kept, f"{r}")], ["sync"])
+        rc, _, wall, _, _ = b.timed([floor_bin, "write", str(jobs), src, dst], ["sync"])
         if rc == 0:
             out["write"].append(wall)
-    clear(b, kept)
+        if not kept:
+            shutil.rmtree(dst, ignore_errors=True)
+            os.sync()
     return out
 
 
@@ -229,7 +276,7 @@ def run_section(b, args, paths, prefix, section):
         b.env["LD_LIBRARY_PATH"] = libdir
         text = section(b, args, rundir)
     finally:
-        shutil.rmtree(rundir, ignore_errors=True)
+        rm_tree(b, rundir)
     print(text, end="", flush=True)
     if args.report:
         with open(args.report, "w") as f:
@@ -246,7 +293,7 @@ def bench(b, args, rundir):
         Row("cp -r", ["cp", "-r", "{src}", "{dst}"]),
         Row("cp -a", ["cp", "-a", "{src}", "{dst}"]),
     ]
-    if shutil.which("rsync") or install_rsync(env):
+    if shutil.which("rsync") or install_rsync(b.env):
         rows.append(Row("rsync -a", ["rsync", "-a", "{src}/", "{dst}/"]))
     else:
         r = Row("rsync -a", ["rsync"])
@@ -261,6 +308,7 @@ def bench(b, args, rundir):
         rows.append(r)
     jobs = 8
     sections = []
+    kept = Kept(b, rundir)
     for key in args.shapes:
         src = os.path.join(rundir, f"src-{key}")
         if key == "c":
@@ -274,10 +322,11 @@ def bench(b, args, rundir):
         these = [Row(r.label, r.argv) for r in rows]
         for t, r in zip(these, rows):
             t.na = r.na
-        measure(b, these, src, rundir, args.runs)
-        fl = floor(b, args.floor, src, rundir, jobs, args.runs)
+        # Every copy of every tree, and each source, stays until the section ends.
+        kept.make_room(src, (len(rows) + 1) * args.runs)
+        measure(b, these, src, args.runs, kept)
+        fl = floor(b, args.floor, src, jobs, args.runs, kept)
         sections.append((key, title, files, size, these, fl))
-        rm_tree(b, src)
     return report(b, args, sections)
 
 
@@ -286,8 +335,10 @@ def report(b, args, sections):
     L.append(f"`make bench` tree section: {args.runs} rounds, rotated order, "
              + ("caches dropped before each run" if b.cold else b.cold_why)
              + ", the final `sync` inside the time, every copy compared with `diff -r` against its source."
-             + f" A round's copies stay until it ends; then they are removed and the disk rests {REST} s"
-             + " (ext4 without a journal makes each new file pass over the inodes freed in the last minutes).")
+             + " Every copy stays on the disk until the section ends, and the section starts once the disk"
+             + " would reuse the inodes of what was removed before it"
+             + (f" ({reuse_delay(b.args.dir)} s after: ext4 without a journal)" if reuse_delay(b.args.dir) else "")
+             + ", so that no run is made where another was just removed.")
     L.append("")
     for key, title, files, size, rows, fl in sections:
         L.append(f"#### ({key}) {title}: {files:,} files, {size / 1e6:.0f} MB")
