@@ -3,7 +3,8 @@
  * zc_tree_options and zc_tree_stats (too small, larger with a zero or non-zero
  * tail, absurd), every enum and bit field out of range, a bad per-file
  * zc_options, errno left alone, zc_tree_stats filled on failure, and the two
- * callbacks as C sees them (the struct they get, the path, stopping the copy).
+ * callbacks as C sees them (the struct they get, byte totals or none, the path,
+ * stopping the copy).
  *
  * usage: tree-abi DIR
  */
@@ -74,7 +75,7 @@ static void bad_fields(void) {
         TREE(what, &o, &s, -EINVAL);                                                      \
         CHECK(!t_exists(dst));                                                            \
     } while (0)
-    FIELD("flags bit 2", o.flags = 1u << 2);
+    FIELD("flags bit 3", o.flags = 1u << 3);
     FIELD("preserve bit 5", o.preserve = 1u << 5);
     FIELD("existing 3", o.existing = 3);
     FIELD("follow 3", o.follow = 3);
@@ -128,7 +129,7 @@ static void sizes(void) {
 
 struct seen {
     int calls, last_size, walk_done, stop_at;
-    uint64_t entries_done, entries_known;
+    uint64_t entries_done, entries_known, bytes_done, bytes_known;
 };
 
 static int on_progress(const zc_tree_progress *p, void *arg) {
@@ -138,6 +139,8 @@ static int on_progress(const zc_tree_progress *p, void *arg) {
     s->walk_done = (int)p->walk_done;
     s->entries_done = p->entries_done;
     s->entries_known = p->entries_known;
+    s->bytes_done = p->bytes_done;
+    s->bytes_known = p->bytes_known;
     return s->stop_at && s->calls >= s->stop_at;
 }
 
@@ -172,6 +175,8 @@ static void callbacks(void) {
     CHECK_EQ(seen.last_size, sizeof(zc_tree_progress));
     CHECK_EQ(seen.walk_done, 1);
     CHECK_EQ(seen.entries_done, seen.entries_known);
+    CHECK_EQ(seen.bytes_known, 100 + 70000 + 1);
+    CHECK_EQ(seen.bytes_done, 100 + 70000 + 1);
     CHECK_EQ(s.files, 3);
     CHECK_EQ(s.dirs, 2);
     CHECK_EQ(s.errors, 0);
@@ -179,6 +184,15 @@ static void callbacks(void) {
     CHECK_EQ(s.files_by_method[ZC_METHOD_COPY_FILE_RANGE] + s.files_by_method[ZC_METHOD_REFLINK] +
                  s.files_by_method[ZC_METHOD_AUTO],
              3);
+    /* Without byte totals the walk looks up no sizes; the rest is reported. */
+    seen = (struct seen){0};
+    o.flags = ZC_TREE_NO_BYTE_TOTALS;
+    TREE("ZC_TREE_NO_BYTE_TOTALS", &o, &s, 0);
+    CHECK_EQ(seen.walk_done, 1);
+    CHECK_EQ(seen.entries_done, seen.entries_known);
+    CHECK_EQ(seen.bytes_known, 0);
+    CHECK_EQ(seen.bytes_done, 100 + 70000 + 1);
+    o.flags = 0;
     seen = (struct seen){.stop_at = 1};
     TREE("progress stops", &o, &s, -ECANCELED);
     CHECK_EQ(s.failed_step, ZC_STEP_CANCEL);

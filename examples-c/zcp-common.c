@@ -1172,6 +1172,8 @@ void cp_tree_options(struct job *j, zc_tree_options *t) {
     t->existing = j->keep ? ZC_EXISTING_KEEP : j->existing;
     t->follow = j->follow;
     t->flags = C.one_fs ? ZC_TREE_ONE_FILE_SYSTEM : 0;
+    /* Only the bar shows byte totals; without it the walk need not stat each file. */
+    if (!P.on) t->flags |= ZC_TREE_NO_BYTE_TOTALS;
     t->jobs = (uint32_t)C.jobs;
     t->file = &C.file;
     /* Always set: the progress callback is how Ctrl-C stops the copy. */

@@ -314,6 +314,13 @@ extern "C" {
 #define ZC_TREE_NO_MERGE (1 << 1)
 
 /**
+ * `zc_tree_options.flags`: leave `zc_tree_progress.bytes_known` at 0 instead of
+ * looking up each regular file's size as the walk finds it: a progress callback
+ * there only to cancel, or that shows entries alone, saves a `stat` per file.
+ */
+#define ZC_TREE_NO_BYTE_TOTALS (1 << 2)
+
+/**
  * `zc_tree_options.preserve`: the exact permission bits and the POSIX ACLs
  * (set-user-ID and set-group-ID only where the owner is kept too); without it new
  * entries get the source's bits minus the umask.

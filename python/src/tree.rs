@@ -40,8 +40,9 @@ pub fn copy_tree<'py>(
     let cancel = Cancel::default();
     let latest: Mutex<Option<zcio::TreeProgress>> = Mutex::new(None);
     let failures: Mutex<Vec<(std::path::PathBuf, zcio::Error)>> = Mutex::new(Vec::new());
-    // Without a reason to hear from the copy, it gets no progress callback: zcio
-    // then skips looking up every file's size.
+    // Without a reason to hear from the copy, it gets no progress callback; one
+    // there only for Ctrl-C asks for no byte totals: either way zcio then skips
+    // looking up every file's size.
     let watched = progress.is_some() || on_main_thread(py);
     let mut shown = TreeProgress::default();
     let tick = progress.as_ref().map(|f| {
@@ -69,7 +70,11 @@ pub fn copy_tree<'py>(
             ControlFlow::Continue(())
         };
         let o = settings.options(&file).on_error(&on_error);
-        let o = if watched { o.progress(&on_progress) } else { o };
+        let o = if watched {
+            o.progress(&on_progress).byte_totals(progress.is_some())
+        } else {
+            o
+        };
         o.copy_tree(s, d)
     })?;
     if let Some(e) = cancel.take() {

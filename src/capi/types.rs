@@ -327,6 +327,10 @@ pub const ZC_TREE_ONE_FILE_SYSTEM: u32 = 1 << 0;
 /// `zc_tree_options.flags`: refuse an existing destination directory with
 /// `-EEXIST` instead of merging into it.
 pub const ZC_TREE_NO_MERGE: u32 = 1 << 1;
+/// `zc_tree_options.flags`: leave `zc_tree_progress.bytes_known` at 0 instead of
+/// looking up each regular file's size as the walk finds it: a progress callback
+/// there only to cancel, or that shows entries alone, saves a `stat` per file.
+pub const ZC_TREE_NO_BYTE_TOTALS: u32 = 1 << 2;
 
 /// `zc_tree_options.preserve`: the exact permission bits and the POSIX ACLs
 /// (set-user-ID and set-group-ID only where the owner is kept too); without it new

@@ -83,7 +83,8 @@ pub struct TreeProgress {
     /// Bytes of regular files dealt with so far.
     pub bytes_done: u64,
     /// Bytes of the regular files found so far (sizes are looked up only when a
-    /// progress callback is set).
+    /// progress callback is set, and [`byte_totals`](TreeOptions::byte_totals)
+    /// is not turned off).
     pub bytes_known: u64,
     /// Whether every entry has been found: the `_known` fields are then totals.
     pub walk_done: bool,
@@ -164,6 +165,7 @@ pub struct TreeOptions<'a> {
     pub(crate) existing: Existing,
     pub(crate) one_file_system: bool,
     pub(crate) no_merge: bool,
+    pub(crate) no_byte_totals: bool,
     pub(crate) jobs: u32,
     pub(crate) progress: Option<&'a TreeProgressFn<'a>>,
     pub(crate) on_error: Option<&'a TreeErrorFn<'a>>,
@@ -179,6 +181,7 @@ impl fmt::Debug for TreeOptions<'_> {
             .field("existing", &self.existing)
             .field("one_file_system", &self.one_file_system)
             .field("merge", &!self.no_merge)
+            .field("byte_totals", &!self.no_byte_totals)
             .field("jobs", &self.jobs)
             .field("progress", &self.progress.is_some())
             .field("on_error", &self.on_error.is_some())
@@ -297,6 +300,20 @@ impl<'a> TreeOptions<'a> {
     /// ```
     pub fn progress(mut self, f: &'a TreeProgressFn<'a>) -> Self {
         self.progress = Some(f);
+        self
+    }
+
+    /// Whether the walk looks up each regular file's size as it finds it, for
+    /// [`TreeProgress::bytes_known`] (the default, with a progress callback). A
+    /// callback that needs no byte totals (one there only to cancel, or showing
+    /// entries alone) saves a `stat` per file with `false`: `bytes_known` stays 0.
+    ///
+    /// ```
+    /// let o = zcio::TreeOptions::new().byte_totals(false);
+    /// assert!(format!("{o:?}").contains("byte_totals: false"));
+    /// ```
+    pub fn byte_totals(mut self, on: bool) -> Self {
+        self.no_byte_totals = !on;
         self
     }
 

@@ -173,7 +173,7 @@ fn read_entries(sh: &Shared<'_>, node: &Arc<DirNode>) -> Result<Vec<Entry>> {
     // The stream gets a descriptor of its own: the directory's stays for openat.
     let dup = nix::unistd::dup(src.fd()).at(Step::Read)?;
     let mut dir = nix::dir::Dir::from_fd(dup).at(Step::Read)?;
-    let want_size = sh.opts.progress.is_some();
+    let want_size = sh.opts.progress.is_some() && !sh.opts.no_byte_totals;
     let mut v = Vec::new();
     for ent in dir.iter() {
         let ent = ent.at(Step::Read)?;
