@@ -78,21 +78,22 @@ def bench(b, args, rundir):
     sections = []
     title_a, dirs, per = trees.SHAPES["a"]
     big = single.parse_size(args.big)
+    # (a)'s copies stay until the section ends; (d)'s are not kept (four 2 GiB
+    # copies would fill the disk), but its source and one copy need room.
+    kept = trees.Kept(b, rundir)
     for key, title in (("a", title_a), ("d", f"one file of {args.big}iB and 100 files of 4 KiB")):
         src = os.path.join(rundir, f"src-{key}")
         if key == "a":
+            kept.make_room(trees.one_tree("a"), (len(rows) + 1) * args.runs, "tree (a)")
             trees.make_shape(src, dirs, per)
         else:
+            kept.make_room((big + 100 * 4096, 101), 1, "tree (d)")
             make_big(b, src, big, 100)
         files, size = trees.count(src)
         log(f"({key}) {title}: {files:,} files, {size / 1e6:.0f} MB")
         these = [trees.Row(r.label, r.argv) for r in rows]
-        # The big file's copies are not kept: four of them would fill the disk.
-        kept = trees.Kept(b, rundir) if key == "a" else None
-        if kept:
-            kept.make_room(src, (len(rows) + 1) * args.runs)
-        trees.measure(b, these, src, args.runs, kept)
-        fl = trees.floor(b, args.floor, src, 8, args.runs, kept)
+        trees.measure(b, these, src, args.runs, kept if key == "a" else None)
+        fl = trees.floor(b, args.floor, src, 8, args.runs, kept if key == "a" else None)
         sections.append((key, title, files, size, these, fl))
     return report(b, args, starts, sections)
 

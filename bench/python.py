@@ -157,12 +157,12 @@ def main():
         if "tree" in parts:
             title, dirs, per = trees.SHAPES["a"]
             src = os.path.join(rundir, "tree")
+            rows = [Row(*r) for r in TREE_ROWS]
+            kept = trees.Kept(b, rundir)
+            kept.make_room(trees.one_tree("a"), len(rows) * args.runs, "the tree")
             log(f"making the tree: {title}")
             trees.make_shape(src, dirs, per)
             files, size = trees.count(src)
-            rows = [Row(*r) for r in TREE_ROWS]
-            kept = trees.Kept(b, rundir)
-            kept.make_room(src, len(rows) * args.runs)
             measure(b, py, rows, src, None, args.runs, False,
                     lambda s, d: trees.same_tree(s, d, b.env), kept)
             L.append(f"#### The tree: {title}, {files:,} files, {size / 1e6:.0f} MB, cold")

@@ -53,16 +53,39 @@ def make_shape(root, dirs, per_dir):
     os.sync()
 
 
-def make_real(root):
+def real_parts():
     """/usr/include and the cargo registry's sources (what a build machine has)."""
-    os.makedirs(root)
     parts = [("include", "/usr/include")]
     reg = os.path.expanduser("~/.cargo/registry/src")
     if os.path.isdir(reg):
         parts.append(("registry", reg))
-    for name, path in parts:
+    return parts
+
+
+def make_real(root):
+    os.makedirs(root)
+    for name, path in real_parts():
         subprocess.run(["cp", "-a", path, os.path.join(root, name)], check=True)
     os.sync()
+
+
+def usage(paths):
+    """Bytes and inodes the trees at `paths` take."""
+    nbytes = inodes = 0
+    for p in paths:
+        for dirpath, dirnames, filenames in os.walk(p):
+            for n in dirnames + filenames:
+                nbytes += os.lstat(os.path.join(dirpath, n)).st_blocks * 512
+                inodes += 1
+    return nbytes, inodes
+
+
+def one_tree(key):
+    """Bytes and inodes of one copy of tree `key`."""
+    if key == "c":
+        return usage([path for _, path in real_parts()])
+    _, dirs, per = SHAPES[key]
+    return (dirs * per + dirs) * 4096, dirs * per + dirs
 
 
 def count(root):
@@ -169,26 +192,31 @@ def wait_for_reuse(b, path):
 
 class Kept:
     """Where a section's copies stay until it ends, so that no run is made where
-    another was just removed (see reuse_delay). When the disk cannot hold every
-    copy of the next tree, what is kept is removed first, and its inodes waited for."""
+    another was just removed (see reuse_delay). When the disk cannot hold the next
+    tree and its copies as well, what is kept is removed first (and the next
+    measurement waits for its inodes)."""
 
     def __init__(self, b, rundir):
-        self.b, self.root, self.n = b, os.path.join(rundir, "kept"), 0
+        self.b, self.base, self.root, self.n = b, rundir, os.path.join(rundir, "kept"), 0
 
-    def fits(self, src, copies):
-        used_bytes = used_inodes = 0
-        for dirpath, dirnames, filenames in os.walk(src):
-            for n in dirnames + filenames:
-                used_bytes += os.lstat(os.path.join(dirpath, n)).st_blocks * 512
-                used_inodes += 1
-        vfs = os.statvfs(src)
-        return (used_bytes * copies * 1.1 < vfs.f_bavail * vfs.f_frsize
-                and used_inodes * copies * 1.1 < vfs.f_favail)
+    def room(self, nbytes, inodes):
+        vfs = os.statvfs(self.base)
+        # Btrfs counts no inodes (f_files 0): only its bytes can run out.
+        return (nbytes * 1.1 < vfs.f_bavail * vfs.f_frsize
+                and (vfs.f_files == 0 or inodes * 1.1 < vfs.f_favail))
 
-    def make_room(self, src, copies):
-        if not self.fits(src, copies) and os.path.exists(self.root):
-            log("  removing the copies kept so far: the disk cannot hold the next tree's too")
+    def make_room(self, one, copies, what):
+        """Before a tree is made: room for it and `copies` copies of it, each
+        `one` = (bytes, inodes); a clear error where even an empty disk is short."""
+        nbytes, inodes = one[0] * (copies + 1), one[1] * (copies + 1)
+        if self.room(nbytes, inodes):
+            return
+        if os.path.exists(self.root):
+            log(f"  removing the copies kept so far: the disk cannot hold {what} and its copies too")
             rm_tree(self.b, self.root)
+        if not self.room(nbytes, inodes):
+            raise SystemExit(f"{what} and its {copies} copies need {nbytes / 1e9:.1f} GB and {inodes:,} "
+                             f"inodes; {self.base} has less free")
 
     def path(self):
         os.makedirs(self.root, exist_ok=True)
@@ -220,6 +248,7 @@ def measure(b, rows, src, runs, kept=None):
                 row.walls.append(wall)
                 log(f"  {row.label}: {wall:.2f} s")
             if not kept:
+                # A big file's few inodes: no stamp, so nothing waits for them.
                 shutil.rmtree(dst, ignore_errors=True)
                 os.sync()
 
@@ -311,19 +340,19 @@ def bench(b, args, rundir):
     kept = Kept(b, rundir)
     for key in args.shapes:
         src = os.path.join(rundir, f"src-{key}")
+        title = "a real tree: /usr/include and the cargo registry's sources" if key == "c" else SHAPES[key][0]
+        # Every copy of every tree, and each source, stays until the section ends.
+        copies = (len(rows) + 1) * args.runs
+        kept.make_room(one_tree(key), copies, f"tree ({key})")
         if key == "c":
-            title = "a real tree: /usr/include and the cargo registry's sources"
             make_real(src)
         else:
-            title, dirs, per = SHAPES[key]
-            make_shape(src, dirs, per)
+            make_shape(src, *SHAPES[key][1:])
         files, size = count(src)
         log(f"({key}) {title}: {files:,} files, {size / 1e6:.0f} MB")
         these = [Row(r.label, r.argv) for r in rows]
         for t, r in zip(these, rows):
             t.na = r.na
-        # Every copy of every tree, and each source, stays until the section ends.
-        kept.make_room(src, (len(rows) + 1) * args.runs)
         measure(b, these, src, args.runs, kept)
         fl = floor(b, args.floor, src, jobs, args.runs, kept)
         sections.append((key, title, files, size, these, fl))

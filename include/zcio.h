@@ -563,7 +563,8 @@ typedef struct zc_tree_progress {
    */
   uint64_t bytes_done;
   /**
-   * Bytes of the regular files found so far.
+   * Bytes of the regular files found so far (0 under
+   * `ZC_TREE_NO_BYTE_TOTALS`).
    */
   uint64_t bytes_known;
 } zc_tree_progress;

@@ -224,7 +224,8 @@ pub struct zc_tree_progress {
     pub entries_known: u64,
     /// Bytes of regular files dealt with so far.
     pub bytes_done: u64,
-    /// Bytes of the regular files found so far.
+    /// Bytes of the regular files found so far (0 under
+    /// `ZC_TREE_NO_BYTE_TOTALS`).
     pub bytes_known: u64,
 }
 

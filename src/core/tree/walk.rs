@@ -200,7 +200,7 @@ fn read_entries(sh: &Shared<'_>, node: &Arc<DirNode>) -> Result<Vec<Entry>> {
             match nix::sys::stat::fstatat(src.fd(), name.as_os_str(), flags) {
                 Ok(st) => {
                     kind = Kind::of(&st);
-                    size = if kind == Kind::File {
+                    size = if want_size && kind == Kind::File {
                         st.st_size.max(0) as u64
                     } else {
                         0
