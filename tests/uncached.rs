@@ -104,8 +104,11 @@ fn check_in(dir: &Path, fs_name: &str, want: Option<Uncached>, on_disk: bool) {
             o.copy_file(&src, &dst)
                 .unwrap_or_else(|e| panic!("{fs_name}, {name}: {e}"));
             let after = resident_pages(&src);
+            // A few pages may go to reclaim meanwhile (13 of 3072 once on Btrfs,
+            // with the rest of the suite running); dropping what was cached would
+            // lose thousands.
             assert!(
-                after >= before && after <= before + SLACK,
+                after + SLACK >= before && after <= before + SLACK,
                 "{fs_name}, {name}: {before} source pages cached before, {after} after"
             );
             assert!(
