@@ -280,9 +280,11 @@ suite() {
   side "-r --preserve (no list)" times -- -r --preserve src out
   for x in xattr links ownership; do side "-a --no-preserve=$x" times -- -a --no-preserve=$x src out; done
   side "-a --no-preserve=timestamps" -- -a --no-preserve=timestamps src out
-  local nomode="cp's --no-preserve=mode gives new entries 0666/0777 minus the umask; zcio has no way to ask for it (zcp gives the source's bits minus the umask)"
-  side "-a --no-preserve=all" gap="$nomode" -- -a --no-preserve=all src out
-  side "-a --no-preserve=mode,ownership" times gap="$nomode" -- -rp --preserve=links --no-preserve=mode,ownership src out
+  # --no-preserve=mode: new entries get 0666/0777 minus the umask, not the source's bits.
+  side "-a --no-preserve=all" -- -a --no-preserve=all src out
+  side "-a --no-preserve=mode,ownership" times -- -rp --preserve=links --no-preserve=mode,ownership src out
+  side "-r --no-preserve=mode" -- -r --no-preserve=mode src out
+  side "--no-preserve=mode then -p" times -- -r --no-preserve=mode -p src out
   # Symlinks: followed, not, on the command line only.
   side -rL -- -rL src out
   side -rH -- -rH src out

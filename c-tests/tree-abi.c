@@ -75,7 +75,7 @@ static void bad_fields(void) {
         TREE(what, &o, &s, -EINVAL);                                                      \
         CHECK(!t_exists(dst));                                                            \
     } while (0)
-    FIELD("flags bit 3", o.flags = 1u << 3);
+    FIELD("flags bit 4", o.flags = 1u << 4);
     FIELD("preserve bit 5", o.preserve = 1u << 5);
     FIELD("existing 3", o.existing = 3);
     FIELD("follow 3", o.follow = 3);

@@ -947,6 +947,7 @@ static uint32_t file_flags(void) {
     if (C.preserve & ZC_PRESERVE_OWNERSHIP) f |= ZC_F_PRESERVE_OWNER;
     if (C.preserve & ZC_PRESERVE_TIMESTAMPS) f |= ZC_F_PRESERVE_TIMES;
     if (C.preserve & ZC_PRESERVE_XATTRS) f |= ZC_F_PRESERVE_XATTRS;
+    if (C.no_preserve_mode) f |= ZC_F_DEFAULT_MODE;
     return f;
 }
 
@@ -1174,6 +1175,7 @@ void cp_tree_options(struct job *j, zc_tree_options *t) {
     t->flags = C.one_fs ? ZC_TREE_ONE_FILE_SYSTEM : 0;
     /* Only the bar shows byte totals; without it the walk need not stat each file. */
     if (!P.on) t->flags |= ZC_TREE_NO_BYTE_TOTALS;
+    if (C.no_preserve_mode) t->flags |= ZC_TREE_DEFAULT_MODES;
     t->jobs = (uint32_t)C.jobs;
     t->file = &C.file;
     /* Always set: the progress callback is how Ctrl-C stops the copy. */
@@ -1341,6 +1343,7 @@ static int preserve_arg(const char *list, const char *opt, int on) {
         }
         /* context: accepted, never acted on (SELinux labels are not copied). */
         v &= ZC_PRESERVE_ALL;
+        if (v & ZC_PRESERVE_MODE) C.no_preserve_mode = !on;
         if (on) C.preserve |= (uint32_t)v;
         else C.preserve &= ~(uint32_t)v;
     }

@@ -24,6 +24,8 @@ enum { ASK_DEFAULT, ASK_NEVER /* -n */, ASK_USER /* -i */ };
 /* What the command line asked for. */
 struct cfg {
     int recursive, deref, interactive, update, force, verbose, debug, quiet, one_fs;
+    /* --no-preserve=mode last said of the mode (cp's explicit_no_preserve_mode). */
+    int no_preserve_mode;
     uint32_t preserve; /* ZC_PRESERVE_* */
     int no_target_dir;
     const char *target_dir;

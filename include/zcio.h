@@ -181,6 +181,13 @@ extern "C" {
 #define ZC_F_UNCACHED (1 << 12)
 
 /**
+ * Without `ZC_F_PRESERVE_MODE`: give a new destination the mode a new file gets
+ * (0666 minus the umask), as `cp --no-preserve=mode` does, instead of the source's
+ * permission bits minus the umask.
+ */
+#define ZC_F_DEFAULT_MODE (1 << 13)
+
+/**
  * `zc_stats.uncached`: no uncached copy ran.
  */
 #define ZC_UNCACHED_NONE 0
@@ -319,6 +326,15 @@ extern "C" {
  * there only to cancel, or that shows entries alone, saves a `stat` per file.
  */
 #define ZC_TREE_NO_BYTE_TOTALS (1 << 2)
+
+/**
+ * `zc_tree_options.flags`, without `ZC_PRESERVE_MODE`: new entries get the modes
+ * a new entry of their kind gets (0666 for files, FIFOs and devices, 0777 for
+ * directories, with their sticky bit, and sockets, minus the umask), as
+ * `cp --no-preserve=mode` does,
+ * instead of the source's bits minus the umask.
+ */
+#define ZC_TREE_DEFAULT_MODES (1 << 3)
 
 /**
  * `zc_tree_options.preserve`: the exact permission bits and the POSIX ACLs
@@ -618,7 +634,8 @@ typedef struct zc_tree_options {
   /**
    * The options of each regular file's copy (method, flags, Direct I/O sizes);
    * NULL for the defaults. Its progress callback is not used, and its
-   * `ZC_F_PRESERVE_*` and `ZC_F_EXCL` bits come from `preserve` and `existing`.
+   * `ZC_F_PRESERVE_*`, `ZC_F_EXCL` and `ZC_F_DEFAULT_MODE` bits come from
+   * `preserve`, `existing` and `ZC_TREE_DEFAULT_MODES`.
    */
   const struct zc_options *file;
   /**

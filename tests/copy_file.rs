@@ -518,6 +518,27 @@ fn mode_times_and_xattrs() {
     let meta = fs::metadata(d.path().join("direct")).expect("meta");
     assert_eq!(meta.mtime(), 1_000_000_000);
     assert_eq!(meta.mode() & 0o777, 0o640 & !umask());
+
+    // DEFAULT_MODE (cp --no-preserve=mode): a new file gets 0666 minus the umask,
+    // by either path; a replaced one keeps its own mode; PRESERVE_MODE wins.
+    for method in [Method::Auto, Method::Direct] {
+        let o = Options::new().method(method).default_mode(true);
+        let new = d.path().join(format!("default-{method:?}"));
+        o.copy_file(&src, &new).expect("copy");
+        let mode = fs::metadata(&new).expect("meta").mode() & 0o7777;
+        assert_eq!(mode, 0o666 & !umask(), "{method:?}");
+        fs::set_permissions(&new, fs::Permissions::from_mode(0o600)).expect("chmod");
+        o.copy_file(&src, &new).expect("copy");
+        let mode = fs::metadata(&new).expect("meta").mode() & 0o7777;
+        assert_eq!(mode, 0o600, "{method:?}: replaced");
+    }
+    let exact = d.path().join("default-and-exact");
+    Options::new()
+        .default_mode(true)
+        .preserve_mode(true)
+        .copy_file(&src, &exact)
+        .expect("copy");
+    assert_eq!(fs::metadata(&exact).expect("meta").mode() & 0o7777, 0o640);
 }
 
 fn cpath(p: &Path) -> std::ffi::CString {

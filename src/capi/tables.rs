@@ -89,6 +89,7 @@ const _: () = {
     assert!(ZC_F_PRESERVE_MODE == Flags::PRESERVE_MODE.bits());
     assert!(ZC_F_PRESERVE_OWNER == Flags::PRESERVE_OWNER.bits());
     assert!(ZC_F_UNCACHED == Flags::UNCACHED.bits());
+    assert!(ZC_F_DEFAULT_MODE == Flags::DEFAULT_MODE.bits());
     assert!(ZC_F_NONBLOCK == FdFlags::NONBLOCK.bits());
     assert!(ZC_F_NO_FALLBACK == FdFlags::NO_FALLBACK.bits());
     let c_all = ZC_F_FSYNC
@@ -103,7 +104,8 @@ const _: () = {
         | ZC_F_NOFOLLOW
         | ZC_F_PRESERVE_MODE
         | ZC_F_PRESERVE_OWNER
-        | ZC_F_UNCACHED;
+        | ZC_F_UNCACHED
+        | ZC_F_DEFAULT_MODE;
     assert!(c_all == Flags::all().bits() | FdFlags::all().bits());
 };
 

@@ -167,7 +167,13 @@ unsafe fn copy_tree(
     let (src, dst) = unsafe { (path_arg(src)?, path_arg(dst)?) };
     // SAFETY: caller's contract.
     let c = unsafe { read_tree_options(opts) }?;
-    if c.flags & !(ZC_TREE_ONE_FILE_SYSTEM | ZC_TREE_NO_MERGE | ZC_TREE_NO_BYTE_TOTALS) != 0 {
+    if c.flags
+        & !(ZC_TREE_ONE_FILE_SYSTEM
+            | ZC_TREE_NO_MERGE
+            | ZC_TREE_NO_BYTE_TOTALS
+            | ZC_TREE_DEFAULT_MODES)
+        != 0
+    {
         return Err(Error::invalid());
     }
     let preserve = Preserve::from_bits(c.preserve).ok_or_else(Error::invalid)?;
@@ -201,6 +207,7 @@ unsafe fn copy_tree(
         .one_file_system(c.flags & ZC_TREE_ONE_FILE_SYSTEM != 0)
         .merge(c.flags & ZC_TREE_NO_MERGE == 0)
         .byte_totals(c.flags & ZC_TREE_NO_BYTE_TOTALS == 0)
+        .default_modes(c.flags & ZC_TREE_DEFAULT_MODES != 0)
         .part(c.part_index, c.part_count.max(1))
         .phase(phase);
     o.file = file;

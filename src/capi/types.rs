@@ -155,6 +155,10 @@ pub const ZC_F_PRESERVE_OWNER: u32 = 1 << 11;
 /// back (`RWF_DONTCACHE`, Linux 6.14+), or zcio does where a file system does not
 /// take it. With `ZC_METHOD_AUTO` it is what runs when no reflink can.
 pub const ZC_F_UNCACHED: u32 = 1 << 12;
+/// Without `ZC_F_PRESERVE_MODE`: give a new destination the mode a new file gets
+/// (0666 minus the umask), as `cp --no-preserve=mode` does, instead of the source's
+/// permission bits minus the umask.
+pub const ZC_F_DEFAULT_MODE: u32 = 1 << 13;
 
 /// `zc_stats.uncached`: no uncached copy ran.
 pub const ZC_UNCACHED_NONE: u32 = 0;
@@ -264,7 +268,8 @@ pub struct zc_tree_options {
     pub jobs: u32,
     /// The options of each regular file's copy (method, flags, Direct I/O sizes);
     /// NULL for the defaults. Its progress callback is not used, and its
-    /// `ZC_F_PRESERVE_*` and `ZC_F_EXCL` bits come from `preserve` and `existing`.
+    /// `ZC_F_PRESERVE_*`, `ZC_F_EXCL` and `ZC_F_DEFAULT_MODE` bits come from
+    /// `preserve`, `existing` and `ZC_TREE_DEFAULT_MODES`.
     pub file: *const zc_options,
     /// Called as the copy goes; NULL for none.
     pub progress: zc_tree_progress_fn,
@@ -332,6 +337,12 @@ pub const ZC_TREE_NO_MERGE: u32 = 1 << 1;
 /// looking up each regular file's size as the walk finds it: a progress callback
 /// there only to cancel, or that shows entries alone, saves a `stat` per file.
 pub const ZC_TREE_NO_BYTE_TOTALS: u32 = 1 << 2;
+/// `zc_tree_options.flags`, without `ZC_PRESERVE_MODE`: new entries get the modes
+/// a new entry of their kind gets (0666 for files, FIFOs and devices, 0777 for
+/// directories, with their sticky bit, and sockets, minus the umask), as
+/// `cp --no-preserve=mode` does,
+/// instead of the source's bits minus the umask.
+pub const ZC_TREE_DEFAULT_MODES: u32 = 1 << 3;
 
 /// `zc_tree_options.preserve`: the exact permission bits and the POSIX ACLs
 /// (set-user-ID and set-group-ID only where the owner is kept too); without it new

@@ -53,6 +53,10 @@ bitflags::bitflags! {
         /// back (`RWF_DONTCACHE`, Linux 6.14+), or by zcio where a file system does
         /// not take it. With `Method::Auto` it is what runs when no reflink can.
         const UNCACHED = 1 << 12;
+        /// Without `PRESERVE_MODE`: give a new destination the mode a new file gets
+        /// (0666 minus the umask), as `cp --no-preserve=mode`, instead of the
+        /// source's permission bits minus the umask.
+        const DEFAULT_MODE = 1 << 13;
     }
 }
 
@@ -346,6 +350,16 @@ impl<'a> Options<'a> {
     /// ```
     pub fn uncached(self, on: bool) -> Self {
         self.flag(Flags::UNCACHED, on)
+    }
+
+    /// Give a new destination 0666 minus the umask, as `cp --no-preserve=mode`
+    /// does, not the source's bits minus the umask ([`Flags::DEFAULT_MODE`]).
+    ///
+    /// ```
+    /// assert!(zcio::Options::new().default_mode(true).get_flags().contains(zcio::Flags::DEFAULT_MODE));
+    /// ```
+    pub fn default_mode(self, on: bool) -> Self {
+        self.flag(Flags::DEFAULT_MODE, on)
     }
 
     /// Refuse a destination that is a symlink with `ELOOP` instead of writing

@@ -131,10 +131,11 @@ impl TargetOpts {
     /// before the umask, `special` whether an existing FIFO or device is written as
     /// it is.
     pub(crate) fn new(opts: &Options<'_>, new_mode: u32, special: bool) -> TargetOpts {
+        let default_mode = opts.has(Flags::DEFAULT_MODE) && !opts.has(Flags::PRESERVE_MODE);
         TargetOpts {
             excl: opts.has(Flags::EXCL),
             in_place: opts.has(Flags::IN_PLACE),
-            new_mode,
+            new_mode: if default_mode { 0o666 } else { new_mode },
             special,
             links: if opts.has(Flags::NOFOLLOW) {
                 Links::Refuse

@@ -141,7 +141,7 @@ impl Root {
             return Err(Error::new(libc::EINVAL, Step::OpenDst));
         }
         let umask = sys::umask();
-        let final_mode = (st.st_mode & 0o1777) & !umask;
+        let final_mode = opts.plain_bits(&st) & !umask;
         if created && !opts.part.alone() {
             mark_made(dst_fd.as_fd(), final_mode, opts.preserve)?;
         }
@@ -534,7 +534,7 @@ fn file_meta(
     let mode = if p.contains(Preserve::MODE) {
         meta::exact_mode(st, owner)
     } else {
-        st.st_mode & 0o777 & !sh.umask
+        sh.opts.plain_bits(st) & 0o777 & !sh.umask
     };
     nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(mode)).at(Step::Metadata)?;
     if p.contains(Preserve::TIMESTAMPS) {
@@ -787,7 +787,7 @@ fn copy_data(sh: &Shared<'_>, source: Source, at: At2<'_>, size: u64) -> Result<
     let topts = TargetOpts {
         links: Links::Replace,
         fresh: at.fresh,
-        ..TargetOpts::new(&o, source.stat.st_mode & 0o777, false)
+        ..TargetOpts::new(&o, sh.opts.plain_bits(&source.stat) & 0o777, false)
     };
     let target = match Target::open_at(at.dst, at.dst_name, &source.stat, topts) {
         Ok(t) => t,
@@ -854,7 +854,7 @@ fn copy_special(sh: &Shared<'_>, at: At2<'_>) -> Result<Done> {
         return Ok(Done::Skipped);
     }
     let kind = sys::file_type(&st);
-    let perm = Mode::from_bits_truncate(st.st_mode & 0o777);
+    let perm = Mode::from_bits_truncate(sh.opts.plain_bits(&st) & 0o777);
     place(at, |name| {
         nix::sys::stat::mknodat(at.dst, name, kind, perm, st.st_rdev)
     })?;

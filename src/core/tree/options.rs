@@ -166,6 +166,7 @@ pub struct TreeOptions<'a> {
     pub(crate) one_file_system: bool,
     pub(crate) no_merge: bool,
     pub(crate) no_byte_totals: bool,
+    pub(crate) default_modes: bool,
     pub(crate) jobs: u32,
     pub(crate) progress: Option<&'a TreeProgressFn<'a>>,
     pub(crate) on_error: Option<&'a TreeErrorFn<'a>>,
@@ -182,6 +183,7 @@ impl fmt::Debug for TreeOptions<'_> {
             .field("one_file_system", &self.one_file_system)
             .field("merge", &!self.no_merge)
             .field("byte_totals", &!self.no_byte_totals)
+            .field("default_modes", &self.default_modes)
             .field("jobs", &self.jobs)
             .field("progress", &self.progress.is_some())
             .field("on_error", &self.on_error.is_some())
@@ -215,8 +217,9 @@ impl<'a> TreeOptions<'a> {
     }
 
     /// The options of each regular file's copy (method, reflink, sparse, Direct
-    /// I/O, fsync...); their progress callback is not used, and the preserve
-    /// flags come from [`preserve`](Self::preserve).
+    /// I/O, fsync...); their progress callback is not used, the preserve flags
+    /// come from [`preserve`](Self::preserve) and [`Flags::DEFAULT_MODE`](crate::Flags::DEFAULT_MODE)
+    /// from [`default_modes`](Self::default_modes).
     ///
     /// ```
     /// let o = zcio::TreeOptions::new().file_options(zcio::Options::new().reflink(false));
@@ -315,6 +318,35 @@ impl<'a> TreeOptions<'a> {
     pub fn byte_totals(mut self, on: bool) -> Self {
         self.no_byte_totals = !on;
         self
+    }
+
+    /// Without [`Preserve::MODE`]: whether new entries get the modes a new entry
+    /// of their kind gets (0666 for files, FIFOs and devices, 0777 for directories,
+    /// with their sticky bit, and sockets, minus the umask), as
+    /// `cp --no-preserve=mode` gives them,
+    /// instead of the source's bits minus the umask (the default, as `cp -r`).
+    ///
+    /// ```
+    /// let o = zcio::TreeOptions::new().default_modes(true);
+    /// assert!(format!("{o:?}").contains("default_modes: true"));
+    /// ```
+    pub fn default_modes(mut self, on: bool) -> Self {
+        self.default_modes = on;
+        self
+    }
+
+    /// The permission bits (and sticky bit) a new entry made from `st` gets
+    /// without [`Preserve::MODE`], before the umask.
+    pub(crate) fn plain_bits(&self, st: &nix::sys::stat::FileStat) -> u32 {
+        if !self.default_modes || self.preserve.contains(Preserve::MODE) {
+            return st.st_mode & 0o1777;
+        }
+        // As cp: a directory keeps its sticky bit.
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => 0o777 | (st.st_mode & 0o1000),
+            libc::S_IFSOCK => 0o777,
+            _ => 0o666,
+        }
     }
 
     /// Called for each entry that fails; it says whether to go on.

@@ -346,7 +346,7 @@ fn make_dir(
         }
     })?;
     // As cp: a made directory keeps the sticky bit, not set-user-ID or set-group-ID.
-    Ok((fd, created, (st.st_mode & 0o1777) & !sh.umask))
+    Ok((fd, created, sh.opts.plain_bits(st) & !sh.umask))
 }
 
 /// How many threads and directory descriptors the copy may use under the
@@ -364,7 +364,7 @@ fn plan_fds(jobs: usize) -> (usize, usize) {
     (jobs, avail - jobs * FDS_PER_JOB)
 }
 
-/// The per-file options: the caller's, with the preserve flags of the tree.
+/// The per-file options: the caller's, with the preserve and mode flags of the tree.
 fn file_options(opts: &TreeOptions<'_>) -> Settings {
     let p = opts.preserve;
     let mut f = opts.file.flags;
@@ -373,6 +373,7 @@ fn file_options(opts: &TreeOptions<'_>) -> Settings {
     f.set(Flags::PRESERVE_TIMES, p.contains(Preserve::TIMESTAMPS));
     f.set(Flags::PRESERVE_XATTRS, p.contains(Preserve::XATTRS));
     f.set(Flags::EXCL, opts.existing == Existing::Keep);
+    f.set(Flags::DEFAULT_MODE, opts.default_modes);
     f.remove(Flags::NOFOLLOW);
     Settings {
         flags: f,
