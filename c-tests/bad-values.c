@@ -10,7 +10,7 @@
 #include "helpers.h"
 
 /* Every ZC_F_* bit zcio knows; anything above is unknown. */
-#define KNOWN_FLAGS 0x1fffu
+#define KNOWN_FLAGS 0x3fffu
 
 static void path_options(void) {
     t_name = "options";
@@ -21,7 +21,7 @@ static void path_options(void) {
         t_path_fn f = T_PATH_FNS[k].f;
         const char *fn = T_PATH_FNS[k].name;
         snprintf(call, sizeof call, "%s(src, dst_new, &o, NULL)", fn);
-        for (int bit = 13; bit < 32; bit++) {
+        for (int bit = 14; bit < 32; bit++) {
             zc_options_init(&o);
             o.flags = 1u << bit;
             snprintf(input, sizeof input, "flags bit %d", bit);
@@ -48,7 +48,8 @@ static void path_options(void) {
         } known[] = {{ZC_F_NOFOLLOW, "flags ZC_F_NOFOLLOW (bit 9)"},
                      {ZC_F_PRESERVE_MODE, "flags ZC_F_PRESERVE_MODE (bit 10)"},
                      {ZC_F_PRESERVE_OWNER, "flags ZC_F_PRESERVE_OWNER (bit 11)"},
-                     {ZC_F_UNCACHED, "flags ZC_F_UNCACHED (bit 12)"}};
+                     {ZC_F_UNCACHED, "flags ZC_F_UNCACHED (bit 12)"},
+                     {ZC_F_DEFAULT_MODE, "flags ZC_F_DEFAULT_MODE (bit 13)"}};
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
             zc_options_init(&o);
             o.flags = known[i].flag;
@@ -114,7 +115,8 @@ int main(int argc, char **argv) {
     /* The bits this program calls unknown are the ones the header does not name. */
     if ((ZC_F_FSYNC | ZC_F_NO_FALLBACK | ZC_F_EXCL | ZC_F_IN_PLACE | ZC_F_NO_REFLINK |
          ZC_F_NO_SPARSE | ZC_F_PRESERVE_TIMES | ZC_F_PRESERVE_XATTRS | ZC_F_NONBLOCK |
-         ZC_F_NOFOLLOW | ZC_F_PRESERVE_MODE | ZC_F_PRESERVE_OWNER | ZC_F_UNCACHED) != KNOWN_FLAGS) {
+         ZC_F_NOFOLLOW | ZC_F_PRESERVE_MODE | ZC_F_PRESERVE_OWNER | ZC_F_UNCACHED | ZC_F_DEFAULT_MODE) !=
+        KNOWN_FLAGS) {
         fprintf(stderr, "the header's ZC_F_* bits changed: update KNOWN_FLAGS\n");
         return 1;
     }

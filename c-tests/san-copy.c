@@ -63,7 +63,7 @@ static void methods_and_flags(const char *where) {
     const uint32_t flags[] = {ZC_F_IN_PLACE, ZC_F_FSYNC, ZC_F_NO_REFLINK, ZC_F_NO_SPARSE,
                               ZC_F_PRESERVE_TIMES | ZC_F_PRESERVE_XATTRS,
                               ZC_F_PRESERVE_MODE | ZC_F_PRESERVE_OWNER, ZC_F_NOFOLLOW,
-                              ZC_F_NO_FALLBACK, ZC_F_UNCACHED};
+                              ZC_F_NO_FALLBACK, ZC_F_UNCACHED, ZC_F_DEFAULT_MODE};
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
         for (int i = 0; i < 8; i++) {
             /* NO_REFLINK refuses the methods that may share blocks (-EINVAL), and

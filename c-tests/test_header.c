@@ -14,7 +14,8 @@ int main(void) {
     zc_stats s;
     unsigned flags = ZC_F_FSYNC | ZC_F_NO_FALLBACK | ZC_F_EXCL | ZC_F_IN_PLACE | ZC_F_NO_REFLINK |
                      ZC_F_NO_SPARSE | ZC_F_PRESERVE_TIMES | ZC_F_PRESERVE_XATTRS | ZC_F_NONBLOCK |
-                     ZC_F_NOFOLLOW | ZC_F_PRESERVE_MODE | ZC_F_PRESERVE_OWNER | ZC_F_UNCACHED;
+                     ZC_F_NOFOLLOW | ZC_F_PRESERVE_MODE | ZC_F_PRESERVE_OWNER | ZC_F_UNCACHED |
+                     ZC_F_DEFAULT_MODE;
     bool (*drop)(const char *, const char *) = directIO_copy;
     int (*adv)(int, int) = directio;
     int bad = 0;
@@ -24,7 +25,7 @@ int main(void) {
     if (strcmp(zc_version(), ZCIO_VERSION_STRING) != 0) bad = 1;
     if (ZC_METHOD_COUNT != 8 || ZC_METHOD_READ_WRITE != 7) bad = 1;
     if (sizeof s.fallback_errno / sizeof s.fallback_errno[0] != ZC_METHOD_COUNT) bad = 1;
-    if (flags != 0x1fff) bad = 1;
+    if (flags != 0x3fff) bad = 1;
     if (!drop || !adv) bad = 1;
     printf("test_header: zcio %s, header %s: %s\n", zc_version(), ZCIO_VERSION_STRING,
            bad ? "FAIL" : "ok");
