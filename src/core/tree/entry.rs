@@ -787,7 +787,8 @@ fn copy_data(sh: &Shared<'_>, source: Source, at: At2<'_>, size: u64) -> Result<
     let topts = TargetOpts {
         links: Links::Replace,
         fresh: at.fresh,
-        ..TargetOpts::new(&o, sh.opts.plain_bits(&source.stat) & 0o777, false)
+        // The tree's default_modes reach here as Flags::DEFAULT_MODE in `o`.
+        ..TargetOpts::new(&o, source.stat.st_mode & 0o777, false)
     };
     let target = match Target::open_at(at.dst, at.dst_name, &source.stat, topts) {
         Ok(t) => t,
